@@ -1,0 +1,6 @@
+//! Lambda function `items_create`: serves `tenant::items::create`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::items::create).await
+}

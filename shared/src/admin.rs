@@ -1,0 +1,96 @@
+//! Admin session routes: login (throttled) and logout (revokes every token).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use mongodb::bson::doc;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::auth::{authenticate, jwt, password, throttle};
+use crate::domain::Email;
+use crate::error::ApiError;
+use crate::http::{Form, handle, json, no_content, source_ip};
+use crate::org::lifecycle;
+use crate::store::PendingOp;
+
+/// The body of a successful login.
+#[derive(Debug, Serialize)]
+struct LoginView {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    admin_id: String,
+    organization_id: String,
+    organization_name: String,
+}
+
+/// Any string up to a sane length: login does not apply the password rules, it
+/// only compares.
+fn any_password(raw: &str) -> Result<String, String> {
+    if raw.is_empty() || raw.len() > 1024 {
+        return Err("Password must be 1 to 1024 bytes long".into());
+    }
+    Ok(raw.to_owned())
+}
+
+/// `POST /admin/login`: a JWT for the admin, or 401 with the same text and timing
+/// whether or not the email exists; 429 once the throttle closes.
+pub async fn login(app: &App, req: Request) -> Response<Body> {
+    handle(req, |req| async move {
+        let mut form = Form::from_request(&req)?;
+        let email = form.required("email", Email::parse);
+        let given = form.required("password", any_password);
+        let (email, given) = form.finish(email.zip(given))?;
+        let ip = source_ip(&req);
+        throttle::enter(&app.store, email.as_str(), &ip).await?;
+        let found = app
+            .store
+            .organizations()
+            .find_one(doc! { "email": email.as_str() })
+            .await?;
+        let org = match found {
+            Some(org) if org.pending.is_some() => lifecycle::settle(&app.store, org)
+                .await?
+                .filter(|o| o.pending.as_ref().is_none_or(|p| p.op != PendingOp::Create)),
+            other => other,
+        };
+        let stored = org.as_ref().map(|o| o.password_hash.clone());
+        let ok = password::verify(&given, stored, app.config.bcrypt_cost).await?;
+        let org = match org {
+            Some(org) if ok => org,
+            _ => return Err(ApiError::Unauthorized("Incorrect email or password".into())),
+        };
+        throttle::succeeded(&app.store, email.as_str(), &ip).await?;
+        let token = jwt::issue(&app.config.jwt, &org).map_err(ApiError::internal)?;
+        tracing::info!(org_id = %org.id, "admin logged in");
+        json(
+            StatusCode::OK,
+            &LoginView {
+                access_token: token,
+                token_type: "bearer",
+                expires_in: app.config.jwt.ttl.as_secs(),
+                admin_id: org.admin_id.to_hex(),
+                organization_id: org.id.to_hex(),
+                organization_name: org.name,
+            },
+        )
+    })
+    .await
+}
+
+/// `POST /admin/logout`: revokes every token of the admin issued so far.
+pub async fn logout(app: &App, req: Request) -> Response<Body> {
+    handle(req, |req| async move {
+        let org = authenticate(app, &req).await?;
+        app.store
+            .organizations()
+            .update_one(
+                doc! { "_id": org.id },
+                doc! { "$inc": { "token_version": 1_i64 } },
+            )
+            .await?;
+        tracing::info!(org_id = %org.id, "admin logged out");
+        no_content()
+    })
+    .await
+}

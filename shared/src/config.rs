@@ -1,0 +1,282 @@
+//! Typed settings read from the environment once per cold start.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// The development secret used only with `APP_ENV=local` when `JWT_SECRET` is unset.
+const LOCAL_DEV_SECRET: &str = "local-development-only-insecure-jwt-secret-do-not-deploy";
+
+/// Secrets that are public knowledge (framework defaults, tutorials) and so refused.
+const KNOWN_DEFAULTS: &[&str] = &[
+    LOCAL_DEV_SECRET,
+    "secret",
+    "changeme",
+    "change-me",
+    "your-secret-key",
+    "your-secret-key-change-in-production",
+    "your-super-secret-key-change-this-in-production",
+    "supersecretkey",
+    "jwt-secret",
+    "jwt_secret_key",
+];
+
+/// Shortest JWT secret accepted outside local development, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Why the service refuses to start. Messages never contain secret values.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable that must be set is not.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A variable holds a value that cannot be used.
+    #[error("{name} is invalid: {why}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong (never the value of a secret).
+        why: String,
+    },
+    /// A secret could not be read from AWS.
+    #[error("could not read {name} from AWS: {why}")]
+    Secret {
+        /// The variable naming the secret.
+        name: &'static str,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+/// JWT issuing and checking settings.
+pub struct JwtSettings {
+    /// The HS256 key.
+    pub secret: SecretString,
+    /// The `iss` claim issued and required.
+    pub issuer: String,
+    /// The `aud` claim issued and required.
+    pub audience: String,
+    /// Lifetime of an access token.
+    pub ttl: Duration,
+}
+
+/// Everything the service needs to know about its environment.
+pub struct Config {
+    /// `APP_ENV=local` relaxes the JWT secret rule for development.
+    pub local: bool,
+    /// The name reported by `/health`.
+    pub service_name: String,
+    /// Where MongoDB is (may hold credentials).
+    pub mongodb_uri: SecretString,
+    /// Database of the registry (`organizations`, `login_attempts`).
+    pub master_db: String,
+    /// Database holding the tenant collections.
+    pub tenant_db: String,
+    /// Token settings.
+    pub jwt: JwtSettings,
+    /// bcrypt work factor for new hashes.
+    pub bcrypt_cost: u32,
+    /// Most connections one function instance opens.
+    pub max_pool_size: u32,
+    /// How long to wait for MongoDB before answering 503.
+    pub db_timeout: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("local", &self.local)
+            .field("service_name", &self.service_name)
+            .field("master_db", &self.master_db)
+            .field("tenant_db", &self.tenant_db)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Reads the process environment, fetching secrets from AWS where ARNs are given.
+    pub async fn load() -> Result<Self, ConfigError> {
+        let mut vars: HashMap<String, String> = std::env::vars().collect();
+        crate::secrets::resolve(&mut vars).await?;
+        Self::from_vars(&vars)
+    }
+
+    /// Builds the settings from a map of variables (the environment, or a test's).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| vars.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let local = match get("APP_ENV") {
+            None => false,
+            Some(v) => v.eq_ignore_ascii_case("local"),
+        };
+        let mongodb_uri = get("MONGODB_URI").ok_or(ConfigError::Missing("MONGODB_URI"))?;
+        if !(mongodb_uri.starts_with("mongodb://") || mongodb_uri.starts_with("mongodb+srv://")) {
+            return Err(ConfigError::Invalid {
+                name: "MONGODB_URI",
+                why: "must start with mongodb:// or mongodb+srv://".into(),
+            });
+        }
+        let secret = jwt_secret(get("JWT_SECRET"), local)?;
+        let name_var = |key: &'static str, default: &str| -> Result<String, ConfigError> {
+            let v = get(key).unwrap_or(default);
+            let ok = !v.is_empty()
+                && v.len() <= 38
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            ok.then(|| v.to_owned()).ok_or(ConfigError::Invalid {
+                name: key,
+                why: "must be 1-38 of [A-Za-z0-9_-]".into(),
+            })
+        };
+        Ok(Self {
+            local,
+            service_name: get("SERVICE_NAME")
+                .unwrap_or("organization-service")
+                .to_owned(),
+            mongodb_uri: SecretString::from(mongodb_uri),
+            master_db: name_var("MASTER_DB", "org_master")?,
+            tenant_db: name_var("TENANT_DB", "org_tenants")?,
+            jwt: JwtSettings {
+                secret,
+                issuer: get("JWT_ISSUER")
+                    .unwrap_or("organization-service")
+                    .to_owned(),
+                audience: get("JWT_AUDIENCE").unwrap_or("organization-api").to_owned(),
+                ttl: Duration::from_secs(number(
+                    get("JWT_TTL_SECONDS"),
+                    "JWT_TTL_SECONDS",
+                    3600,
+                    60..=86_400,
+                )?),
+            },
+            bcrypt_cost: number(get("BCRYPT_COST"), "BCRYPT_COST", 12, 4..=31)? as u32,
+            max_pool_size: number(
+                get("MONGODB_MAX_POOL_SIZE"),
+                "MONGODB_MAX_POOL_SIZE",
+                2,
+                1..=100,
+            )? as u32,
+            db_timeout: Duration::from_millis(number(
+                get("MONGODB_TIMEOUT_MS"),
+                "MONGODB_TIMEOUT_MS",
+                5000,
+                100..=60_000,
+            )?),
+        })
+    }
+}
+
+/// Parses an optional integer variable within bounds.
+fn number(
+    raw: Option<&str>,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let value = match raw {
+        None => default,
+        Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+            name,
+            why: "must be a whole number".into(),
+        })?,
+    };
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            name,
+            why: format!("must be between {} and {}", range.start(), range.end()),
+        })
+    }
+}
+
+/// Accepts a strong secret; in local mode also a weak or missing one.
+fn jwt_secret(raw: Option<&str>, local: bool) -> Result<SecretString, ConfigError> {
+    let weak = |s: &str| {
+        s.len() < MIN_SECRET_BYTES || KNOWN_DEFAULTS.iter().any(|d| d.eq_ignore_ascii_case(s))
+    };
+    match raw {
+        Some(s) if !weak(s) => Ok(SecretString::from(s)),
+        _ if local => {
+            tracing::warn!(
+                "APP_ENV=local: using a weak or development JWT secret; never deploy this"
+            );
+            Ok(SecretString::from(raw.unwrap_or(LOCAL_DEV_SECRET)))
+        }
+        None => Err(ConfigError::Missing("JWT_SECRET")),
+        Some(_) => Err(ConfigError::Invalid {
+            name: "JWT_SECRET",
+            why: format!(
+                "must be at least {MIN_SECRET_BYTES} bytes and not a well-known default (set APP_ENV=local for development)"
+            ),
+        }),
+    }
+}
+
+impl JwtSettings {
+    /// The key bytes.
+    pub fn key(&self) -> &[u8] {
+        self.secret.expose_secret().as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    const URI: (&str, &str) = ("MONGODB_URI", "mongodb://127.0.0.1:27017");
+    const STRONG: (&str, &str) = ("JWT_SECRET", "k3J9w2QmX8vR4tY7uI0oP5aS6dF1gH2jL3zX");
+
+    #[test]
+    fn refuses_missing_short_or_default_secret_outside_local() {
+        assert!(matches!(
+            Config::from_vars(&vars(&[URI])),
+            Err(ConfigError::Missing("JWT_SECRET"))
+        ));
+        let short = Config::from_vars(&vars(&[URI, ("JWT_SECRET", "short")]));
+        assert!(matches!(
+            short,
+            Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                ..
+            })
+        ));
+        let default = Config::from_vars(&vars(&[
+            URI,
+            ("JWT_SECRET", "your-secret-key-change-in-production"),
+        ]));
+        assert!(default.is_err());
+        let err = Config::from_vars(&vars(&[URI, ("JWT_SECRET", "short")]))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("short"), "error echoes the secret: {err}");
+    }
+
+    #[test]
+    fn local_mode_allows_a_development_secret() {
+        let c = Config::from_vars(&vars(&[URI, ("APP_ENV", "local")])).unwrap();
+        assert!(c.local);
+        assert_eq!(c.jwt.key(), LOCAL_DEV_SECRET.as_bytes());
+    }
+
+    #[test]
+    fn defaults_and_bounds() {
+        let c = Config::from_vars(&vars(&[URI, STRONG])).unwrap();
+        assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(c.jwt.ttl, Duration::from_secs(3600));
+        assert_eq!(c.master_db, "org_master");
+        assert!(Config::from_vars(&vars(&[URI, STRONG, ("BCRYPT_COST", "99")])).is_err());
+        assert!(Config::from_vars(&vars(&[URI, STRONG, ("MASTER_DB", "a.b")])).is_err());
+        assert!(Config::from_vars(&vars(&[("MONGODB_URI", "http://x"), STRONG])).is_err());
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("k3J9w2") && !dbg.contains("127.0.0.1"));
+    }
+}

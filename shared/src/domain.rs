@@ -1,0 +1,168 @@
+//! Domain values parsed from untrusted input: once built, they are valid.
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// An organization's name: 3–50 of `[A-Za-z0-9_-]`, kept lowercased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationName(String);
+
+impl OrganizationName {
+    /// Parses and lowercases a name, or says what is wrong with it.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let len = raw.chars().count();
+        if !(3..=50).contains(&len) {
+            return Err("Organization name must be 3 to 50 characters long".into());
+        }
+        if !raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(
+                "Organization name may contain only letters A-Z, digits, '_' and '-'".into(),
+            );
+        }
+        Ok(Self(raw.to_ascii_lowercase()))
+    }
+
+    /// The name as stored (lowercase).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The tenant collection of this name: `org_` + name with `-` as `_`.
+    pub fn collection_name(&self) -> String {
+        format!("org_{}", self.0.replace('-', "_"))
+    }
+}
+
+/// An admin's email address: ASCII, valid, at most 254 bytes, kept lowercased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses and lowercases an email address.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        let invalid = || "Value is not a valid email address".to_owned();
+        if raw.len() > 254 || !raw.is_ascii() || raw.bytes().any(|b| b.is_ascii_control()) {
+            return Err(invalid());
+        }
+        let parsed: email_address::EmailAddress = raw.parse().map_err(|_| invalid())?;
+        let domain = parsed.domain();
+        if !domain.contains('.') || domain.starts_with('[') {
+            return Err(invalid());
+        }
+        Ok(Self(raw.to_ascii_lowercase()))
+    }
+
+    /// The address as stored (lowercase).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password that meets the rules: 8–72 bytes, upper, lower and a digit. Never printed.
+pub struct Password(SecretString);
+
+impl Password {
+    /// Checks the rules; the error never contains the password.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() < 8 {
+            return Err("Password must be at least 8 characters long".into());
+        }
+        if raw.len() > 72 {
+            return Err("Password must be at most 72 bytes long (bcrypt's limit)".into());
+        }
+        if raw.contains('\0') {
+            return Err("Password must not contain a NUL character".into());
+        }
+        let has = |f: fn(&char) -> bool| raw.chars().any(|c| f(&c));
+        if !has(char::is_ascii_uppercase)
+            || !has(char::is_ascii_lowercase)
+            || !has(char::is_ascii_digit)
+        {
+            return Err(
+                "Password must contain at least one uppercase letter, one lowercase letter and one digit"
+                    .into(),
+            );
+        }
+        Ok(Self(SecretString::from(raw)))
+    }
+
+    /// The password, for hashing only.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_lowercased_and_mapped_to_identifiers() {
+        let name = OrganizationName::parse("Acme-Corp").unwrap();
+        assert_eq!(name.as_str(), "acme-corp");
+        assert_eq!(name.collection_name(), "org_acme_corp");
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for bad in [
+            "ab",
+            &"a".repeat(51),
+            "system.x",
+            "$cmd",
+            "..",
+            "a\0bc",
+            "аcme",
+            "a b c",
+            "",
+        ] {
+            assert!(OrganizationName::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(OrganizationName::parse(&"a".repeat(50)).is_ok());
+    }
+
+    #[test]
+    fn emails_are_checked_and_lowercased() {
+        assert_eq!(
+            Email::parse("Admin@Acme.COM").unwrap().as_str(),
+            "admin@acme.com"
+        );
+        for bad in [
+            "",
+            "plain",
+            "a@b",
+            "a@@b.com",
+            "аdmin@acme.com",
+            "a@b.com\0",
+            "$gt@",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn password_rules_hold_and_secrets_stay_hidden() {
+        assert!(Password::parse("Passw0rd").is_ok());
+        for bad in [
+            "Sh0rt",
+            "alllower1",
+            "ALLUPPER1",
+            "NoDigitsHere",
+            &format!("Aa1{}", "x".repeat(70)),
+        ] {
+            assert!(Password::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let p = Password::parse("Secret123").unwrap();
+        assert!(!format!("{p:?}").contains("Secret123"));
+        assert_eq!(p.expose(), "Secret123");
+    }
+}

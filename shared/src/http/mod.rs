@@ -1,0 +1,54 @@
+//! Request in, response out: input parsing, JSON responses, the per-request wrapper.
+
+mod body;
+mod respond;
+
+pub use body::{Form, MAX_BODY_BYTES, json_body};
+pub use respond::{handle, json, no_content};
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+use crate::error::{ApiError, FieldError};
+
+/// A query parameter, if given and not empty.
+pub fn query(req: &Request, key: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(key))
+        .map(str::to_owned)
+}
+
+/// A required query parameter, else 422 in the contract's shape.
+pub fn required_query(req: &Request, key: &str) -> Result<String, ApiError> {
+    query(req, key).ok_or_else(|| {
+        ApiError::Validation(vec![FieldError::new(
+            &["query", key],
+            "Field required",
+            "missing",
+        )])
+    })
+}
+
+/// A path parameter such as `{id}`.
+pub fn path_param(req: &Request, key: &str) -> Option<String> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(key))
+        .map(str::to_owned)
+}
+
+/// The client's address as API Gateway saw it (never a client-supplied header).
+pub fn source_ip(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The bearer token of the `Authorization` header.
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}

@@ -1,0 +1,19 @@
+//! The tenant crate: everything the organization service does, as plain async
+//! handlers over an [`App`] (configuration + MongoDB client built once per cold start).
+//! Each Lambda binary in `functions/` wires one handler through [`lambda::serve`].
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod items;
+pub mod lambda;
+pub mod meta;
+pub mod org;
+pub mod secrets;
+pub mod store;
+
+pub use app::App;

@@ -1,0 +1,145 @@
+//! Organization routes: create, get, update (rename, email, password), delete.
+
+pub mod lifecycle;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use mongodb::bson::{DateTime, doc};
+use serde::Serialize;
+
+use crate::app::App;
+use crate::auth::{authenticate, password};
+use crate::domain::{Email, OrganizationName, Password};
+use crate::error::ApiError;
+use crate::http::{Form, handle, json, no_content, query, required_query};
+use crate::store::{OrgDoc, PendingOp};
+use lifecycle::Changes;
+
+/// The organization as the API shows it (never a hash or secret).
+#[derive(Debug, Serialize)]
+pub struct OrgView {
+    id: String,
+    organization_name: String,
+    email: String,
+    collection_name: String,
+    connection_details: String,
+    created_at: String,
+    updated_at: Option<String>,
+}
+
+/// RFC 3339 in UTC, as the contract shows timestamps.
+pub fn timestamp(t: DateTime) -> String {
+    t.try_to_rfc3339_string()
+        .unwrap_or_else(|_| t.timestamp_millis().to_string())
+}
+
+impl From<&OrgDoc> for OrgView {
+    fn from(org: &OrgDoc) -> Self {
+        Self {
+            id: org.id.to_hex(),
+            organization_name: org.name.clone(),
+            email: org.email.clone(),
+            collection_name: org.collection_name.clone(),
+            connection_details: format!("Collection: {}", org.collection_name),
+            created_at: timestamp(org.created_at),
+            updated_at: org.updated_at.map(timestamp),
+        }
+    }
+}
+
+/// `POST /org/create`: registers an organization, its admin and its collection.
+pub async fn create(app: &App, req: Request) -> Response<Body> {
+    handle(req, |req| async move {
+        let mut form = Form::from_request(&req)?;
+        let name = form.required("organization_name", OrganizationName::parse);
+        let email = form.required("email", Email::parse);
+        let password = form.required("password", Password::parse);
+        let (name, email, password) =
+            form.finish(name.zip(email).zip(password).map(|((n, e), p)| (n, e, p)))?;
+        let hash = password::hash(password.expose(), app.config.bcrypt_cost).await?;
+        let org = lifecycle::create(&app.store, &name, &email, hash).await?;
+        tracing::info!(org_id = %org.id, "organization created");
+        json(StatusCode::CREATED, &OrgView::from(&org))
+    })
+    .await
+}
+
+/// `GET /org/get?organization_name=NAME`: the organization, by name (any letter case).
+pub async fn get(app: &App, req: Request) -> Response<Body> {
+    handle(req, |req| async move {
+        let raw = required_query(&req, "organization_name")?;
+        let name = OrganizationName::parse(&raw)
+            .map_err(|msg| ApiError::invalid(&["query", "organization_name"], msg))?;
+        let not_found =
+            || ApiError::NotFound(format!("Organization '{}' not found", name.as_str()));
+        let org = app
+            .store
+            .organizations()
+            .find_one(doc! { "name": name.as_str() })
+            .await?
+            .ok_or_else(not_found)?;
+        let org = match org.pending.as_ref().map(|p| p.op) {
+            None | Some(PendingOp::Rename) => org,
+            Some(_) => lifecycle::settle(&app.store, org)
+                .await?
+                .filter(|o| o.pending.is_none())
+                .ok_or_else(not_found)?,
+        };
+        json(StatusCode::OK, &OrgView::from(&org))
+    })
+    .await
+}
+
+/// `PUT /org/update`: renames the organization (moving its collection), changes the
+/// admin's email or password (revoking earlier tokens). At least one field.
+pub async fn update(app: &App, req: Request) -> Response<Body> {
+    handle(req, |req| async move {
+        let org = authenticate(app, &req).await?;
+        let mut form = Form::from_request(&req)?;
+        let name = form.optional("organization_name", OrganizationName::parse);
+        let email = form.optional("email", Email::parse);
+        let password = form.optional("password", Password::parse);
+        let given = ["organization_name", "email", "password"];
+        if given.iter().all(|k| form.is_absent(k)) {
+            form.reject(
+                &["body"],
+                "At least one of organization_name, email, password is required",
+            );
+        }
+        form.finish(Some(()))?;
+        let password_hash = match password {
+            Some(p) => Some(password::hash(p.expose(), app.config.bcrypt_cost).await?),
+            None => None,
+        };
+        let changes = Changes {
+            name,
+            email,
+            password_hash,
+        };
+        let org = lifecycle::update(&app.store, org, changes).await?;
+        tracing::info!(org_id = %org.id, "organization updated");
+        json(StatusCode::OK, &OrgView::from(&org))
+    })
+    .await
+}
+
+/// `DELETE /org/delete[?organization_name=NAME]`: removes the organization, its admin
+/// and its collection; every token of it stops working.
+pub async fn delete(app: &App, req: Request) -> Response<Body> {
+    handle(req, |req| async move {
+        let org = authenticate(app, &req).await?;
+        if let Some(named) = query(&req, "organization_name") {
+            let same = OrganizationName::parse(&named).is_ok_and(|n| n.as_str() == org.name);
+            if !same {
+                return Err(ApiError::Forbidden(
+                    "You may only delete your own organization".into(),
+                ));
+            }
+        }
+        let id = org.id;
+        lifecycle::delete(&app.store, org).await?;
+        tracing::info!(org_id = %id, "organization deleted");
+        no_content()
+    })
+    .await
+}
