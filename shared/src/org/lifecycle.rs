@@ -235,11 +235,18 @@ pub async fn update(store: &Store, org: OrgDoc, changes: Changes) -> ApiResult<O
             .await;
         match result {
             Ok(Some(updated)) => return finish_pending(store, updated).await,
+            // No match: an operation is in flight, or (on servers that report a unique
+            // index violation of findAndModify as "no document") a value is taken.
             Ok(None) => {
+                if let Some(taken) = which_duplicate(store, current.id, &changes).await? {
+                    return Err(taken);
+                }
                 current = reload_settled(store, current.id).await?;
             }
             Err(e) if is_duplicate(&e) => {
-                return Err(which_duplicate(store, current.id, &changes).await?);
+                let taken = which_duplicate(store, current.id, &changes).await?;
+                return Err(taken
+                    .unwrap_or_else(|| ApiError::Duplicate("Organization already exists".into())));
             }
             Err(e) => return Err(e.into()),
         }
@@ -249,24 +256,29 @@ pub async fn update(store: &Store, org: OrgDoc, changes: Changes) -> ApiResult<O
     ))
 }
 
-/// Finds which of the requested values another organization holds.
-async fn which_duplicate(store: &Store, id: ObjectId, changes: &Changes) -> ApiResult<ApiError> {
+/// Finds which of the requested values another organization holds, if any.
+async fn which_duplicate(
+    store: &Store,
+    id: ObjectId,
+    changes: &Changes,
+) -> ApiResult<Option<ApiError>> {
+    let others = |filter: Document| async move {
+        let mut filter = filter;
+        filter.insert("_id", doc! { "$ne": id });
+        store.organizations().find_one(filter).await
+    };
     if let Some(name) = &changes.name {
-        let taken = store
-            .organizations()
-            .find_one(doc! { "_id": { "$ne": id }, "$or": [
-                { "name": name.as_str() },
-                { "collection_name": name.collection_name() },
-            ] })
-            .await?;
-        if taken.is_some() {
-            return Ok(org_exists(name.as_str()));
+        let filter = doc! { "$or": [{ "name": name.as_str() }, { "collection_name": name.collection_name() }] };
+        if others(filter).await?.is_some() {
+            return Ok(Some(org_exists(name.as_str())));
         }
     }
-    match &changes.email {
-        Some(email) => Ok(email_exists(email.as_str())),
-        None => Ok(ApiError::Duplicate("Organization already exists".into())),
+    if let Some(email) = &changes.email
+        && others(doc! { "email": email.as_str() }).await?.is_some()
+    {
+        return Ok(Some(email_exists(email.as_str())));
     }
+    Ok(None)
 }
 
 /// Loads an organization and finishes whatever is in flight on it; 404 if it is gone.

@@ -1,0 +1,69 @@
+# Shared shell helpers for the project's scripts (sourced, not run).
+# Everything installed lives in the gitignored project-local folder .local/.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+VENV="$LOCAL/venv"
+export PATH="$VENV/bin:$PATH"
+
+# Pinned tool versions (PyPI).
+CARGO_LAMBDA_VERSION="1.9.2"
+NX_27017_VERSION="0.8.1"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# Installs the project-local Python tools that are missing.
+bootstrap() {
+  command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+  [ -x "$VENV/bin/python" ] || { log "creating $VENV"; python3 -m venv "$VENV"; }
+  local want=()
+  [ -x "$VENV/bin/cargo-lambda" ] || want+=("cargo-lambda==$CARGO_LAMBDA_VERSION")
+  [ -x "$VENV/bin/nx-27017" ] || want+=("nx-27017==$NX_27017_VERSION")
+  if [ ${#want[@]} -gt 0 ]; then
+    log "installing ${want[*]} into .local/venv"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "${want[@]}"
+  fi
+}
+
+# Prints a free TCP port on loopback.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until something listens on 127.0.0.1:$1 (at most $2 seconds).
+wait_port() {
+  local port=$1 limit=${2:-30} i=0
+  until python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null; do
+    i=$((i + 1)); [ $i -le $((limit * 5)) ] || { echo "nothing listens on port $port after ${limit}s" >&2; return 1; }
+    sleep 0.2
+  done
+}
+
+# Starts the MongoDB wire-compatible server in single-file mode in the background.
+# Usage: start_mongo DB_FILE PORT; sets MONGO_PID.
+start_mongo() {
+  local file=$1 port=$2
+  mkdir -p "$(dirname "$file")"
+  log "starting nx-27017 on 127.0.0.1:$port (data: ${file#"$ROOT"/})"
+  "$VENV/bin/nx-27017" --db "$file" -p "$port" --log-file "$file.log" --pid-file "$file.pid" >/dev/null 2>&1 &
+  MONGO_PID=$!
+  wait_port "$port" 30
+}
+
+# Waits until GET $1 answers 200 (at most $2 seconds).
+wait_http() {
+  local url=$1 limit=${2:-120} i=0
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = "200" ]; do
+    i=$((i + 1)); [ $i -le "$limit" ] || { echo "$url did not answer 200 within ${limit}s" >&2; return 1; }
+    sleep 1
+  done
+}
+
+# Kills a process and its children, if running.
+stop_pid() {
+  local pid=${1:-}
+  [ -n "$pid" ] || return 0
+  pkill -TERM -P "$pid" 2>/dev/null || true
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}

@@ -1,0 +1,292 @@
+//! Login, logout, tokens and the throttle.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tenant::{admin, items};
+
+use crate::call;
+use crate::common::*;
+
+fn login_req(email: &str, password: &str) -> Req {
+    Req::post(
+        "/admin/login",
+        json!({ "email": email, "password": password }),
+    )
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn login_issues_an_hs256_token_with_the_contract_claims() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let res = call!(
+        admin::login,
+        &app,
+        login_req(&o.email.to_uppercase(), PASSWORD)
+    );
+    assert_eq!(res.status, 200, "{}", res.text);
+    let b = &res.body;
+    assert_eq!(b["token_type"], "bearer");
+    assert_eq!(b["expires_in"], 3600);
+    assert_eq!(b["organization_id"], o.id);
+    assert_eq!(b["organization_name"], o.name);
+    let token = b["access_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "HS256");
+    let c = claims_of(token);
+    assert_eq!(c["sub"], b["admin_id"]);
+    assert_eq!(c["org_id"], o.id);
+    assert_eq!(c["organization_name"], o.name);
+    assert_eq!(c["email"], o.email);
+    assert_eq!(c["ver"], 0);
+    assert_eq!(c["iss"], "organization-service");
+    assert_eq!(c["aud"], "organization-api");
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        3600
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_get_the_same_401() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let wrong = call!(admin::login, &app, login_req(&o.email, "Wrong-passw0rd"));
+    let unknown = call!(
+        admin::login,
+        &app,
+        login_req(&format!("{}@nowhere.example", unique("u")), PASSWORD)
+    );
+    for res in [&wrong, &unknown] {
+        assert_eq!(res.status, 401);
+        assert_eq!(res.detail(), "Incorrect email or password");
+        assert_eq!(res.headers["www-authenticate"], "Bearer");
+    }
+    let bad = call!(
+        admin::login,
+        &app,
+        Req::post(
+            "/admin/login",
+            json!({ "email": { "$gt": "" }, "password": { "$gt": "" } })
+        )
+    );
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.locs().len(), 2);
+}
+
+#[tokio::test]
+async fn five_failures_close_the_throttle_even_for_the_right_password() {
+    let app = app().await;
+    let o = signup(&app).await;
+    for _ in 0..5 {
+        let res = call!(admin::login, &app, login_req(&o.email, "Wrong-passw0rd"));
+        assert_eq!(res.status, 401);
+    }
+    let res = call!(admin::login, &app, login_req(&o.email, PASSWORD));
+    assert_eq!(res.status, 429, "{}", res.text);
+    let retry: u64 = res.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "Retry-After {retry}");
+    let other_ip = call!(
+        admin::login,
+        &app,
+        login_req(&o.email, PASSWORD).ip("203.0.113.9")
+    );
+    assert_eq!(
+        other_ip.status, 429,
+        "the email's count holds from any address"
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_email_count() {
+    let app = app().await;
+    let o = signup(&app).await;
+    for round in 0..2 {
+        for _ in 0..4 {
+            let res = call!(admin::login, &app, login_req(&o.email, "Wrong-passw0rd"));
+            assert_eq!(res.status, 401, "round {round}");
+        }
+        let ok = call!(admin::login, &app, login_req(&o.email, PASSWORD));
+        assert_eq!(ok.status, 200, "round {round}: {}", ok.text);
+    }
+}
+
+#[tokio::test]
+async fn fifty_failures_from_one_address_close_it_for_every_email() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let ip = &unique("ip-");
+    for i in 0..50 {
+        let email = format!("{}@example.com", unique(&format!("x{i}")));
+        let res = call!(
+            admin::login,
+            &app,
+            login_req(&email, "Wrong-passw0rd").ip(ip)
+        );
+        assert_eq!(res.status, 401, "attempt {i}");
+    }
+    let res = call!(admin::login, &app, login_req(&o.email, PASSWORD).ip(ip));
+    assert_eq!(res.status, 429);
+    assert!(res.headers.contains_key("retry-after"));
+    let elsewhere = call!(
+        admin::login,
+        &app,
+        login_req(&o.email, PASSWORD).ip(&unique("ip-"))
+    );
+    assert_eq!(elsewhere.status, 200);
+}
+
+#[tokio::test]
+async fn logout_revokes_every_token_issued_so_far() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let second = login(&app, &o.email, PASSWORD).await;
+    let res = call!(
+        admin::logout,
+        &app,
+        Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&o.token)
+    );
+    assert_eq!(res.status, 204);
+    for t in [&o.token, &second] {
+        let r = call!(items::list, &app, Req::get("/org/items").token(t));
+        assert_eq!(r.status, 401);
+    }
+    let again = call!(
+        admin::logout,
+        &app,
+        Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&o.token)
+    );
+    assert_eq!(again.status, 401);
+    let fresh = login(&app, &o.email, PASSWORD).await;
+    let r = call!(items::list, &app, Req::get("/org/items").token(&fresh));
+    assert_eq!(r.status, 200);
+}
+
+fn forge(claims: &Value, alg: Algorithm, key: &[u8]) -> String {
+    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(key)).unwrap()
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_token_is_401() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let good = claims_of(&o.token);
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let with = |k: &str, v: Value| {
+        let mut c = good.clone();
+        c[k] = v;
+        c
+    };
+    let without = |k: &str| {
+        let mut c = good.clone();
+        c.as_object_mut().unwrap().remove(k);
+        c
+    };
+    let none_token = {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let p = URL_SAFE_NO_PAD.encode(good.to_string());
+        format!("{h}.{p}.")
+    };
+    let key = SECRET.as_bytes();
+    let cases: Vec<(&str, String)> = vec![
+        ("alg none", none_token),
+        (
+            "other key",
+            forge(
+                &good,
+                Algorithm::HS256,
+                b"another-secret-of-enough-length-0123456789",
+            ),
+        ),
+        (
+            "HS512 with the right key",
+            forge(&good, Algorithm::HS512, key),
+        ),
+        (
+            "HS384 with the right key",
+            forge(&good, Algorithm::HS384, key),
+        ),
+        (
+            "expired",
+            forge(&with("exp", json!(now - 120)), Algorithm::HS256, key),
+        ),
+        (
+            "not yet valid",
+            forge(&with("nbf", json!(now + 3600)), Algorithm::HS256, key),
+        ),
+        (
+            "wrong issuer",
+            forge(&with("iss", json!("someone-else")), Algorithm::HS256, key),
+        ),
+        ("no issuer", forge(&without("iss"), Algorithm::HS256, key)),
+        (
+            "wrong audience",
+            forge(&with("aud", json!("other-api")), Algorithm::HS256, key),
+        ),
+        ("no audience", forge(&without("aud"), Algorithm::HS256, key)),
+        ("no exp", forge(&without("exp"), Algorithm::HS256, key)),
+        (
+            "old version",
+            forge(&with("ver", json!(-1)), Algorithm::HS256, key),
+        ),
+        ("no version", forge(&without("ver"), Algorithm::HS256, key)),
+        (
+            "other admin",
+            forge(
+                &with("sub", json!("000000000000000000000000")),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "unknown org",
+            forge(
+                &with("org_id", json!("000000000000000000000000")),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "org id injection",
+            forge(&with("org_id", json!({ "$ne": "" })), Algorithm::HS256, key),
+        ),
+        ("garbage", "not.a.token".to_owned()),
+        ("empty", String::new()),
+    ];
+    for (what, token) in cases {
+        let res = call!(items::list, &app, Req::get("/org/items").token(&token));
+        assert_eq!(res.status, 401, "{what}: {}", res.text);
+        assert_eq!(res.headers["www-authenticate"], "Bearer", "{what}");
+    }
+    let ok = call!(
+        items::list,
+        &app,
+        Req::get("/org/items").token(&forge(&good, Algorithm::HS256, key))
+    );
+    assert_eq!(ok.status, 200, "the control token must pass");
+    let scheme = items::list(&app, {
+        let mut r = Req::get("/org/items").build();
+        r.headers_mut().insert(
+            "authorization",
+            format!("Basic {}", o.token).parse().unwrap(),
+        );
+        r
+    })
+    .await;
+    assert_eq!(scheme.status(), 401);
+}

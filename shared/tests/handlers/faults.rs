@@ -1,0 +1,259 @@
+//! Faults between the steps of create, rename and delete lose nothing and leave no
+//! orphan: a failpoint in the store layer fails a step as a dropped connection would,
+//! and the next request that meets the operation finishes or rolls it back.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
+use serde_json::json;
+use tenant::store::{OrgDoc, Pending, PendingOp};
+use tenant::{App, items, org};
+
+use crate::call;
+use crate::common::*;
+
+async fn registry(app: &App, name: &str) -> Option<OrgDoc> {
+    app.store
+        .organizations()
+        .find_one(doc! { "name": name })
+        .await
+        .unwrap()
+}
+
+async fn collection_exists(app: &App, name: &str) -> bool {
+    app.store
+        .tenant_db()
+        .list_collection_names()
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c == name)
+}
+
+fn create_req(name: &str, email: &str) -> Req {
+    Req::post(
+        "/org/create",
+        json!({ "organization_name": name, "email": email, "password": PASSWORD }),
+    )
+}
+
+#[tokio::test]
+async fn a_create_failing_midway_leaves_nothing_behind() {
+    for failpoint in ["create.after_insert", "create.after_collection"] {
+        let app = app().await;
+        let name = unique("half");
+        let email = format!("{name}@example.com");
+        app.store.arm_failpoint(failpoint);
+        let res = call!(org::create, &app, create_req(&name, &email));
+        assert_eq!(res.status, 503, "{failpoint}: {}", res.text);
+        assert!(
+            registry(&app, &name).await.is_none(),
+            "{failpoint}: orphan registry document"
+        );
+        assert!(
+            !collection_exists(&app, &format!("org_{name}")).await,
+            "{failpoint}: orphan collection"
+        );
+        app.store.clear_failpoints();
+        let again = call!(org::create, &app, create_req(&name, &email));
+        assert_eq!(again.status, 201, "{failpoint}: {}", again.text);
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_create_is_rolled_back_by_the_next_one_to_meet_it() {
+    let app = app().await;
+    let name = unique("dead");
+    let email = format!("{name}@example.com");
+    let collection = format!("org_{name}");
+    let long_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 120_000);
+    let stale = OrgDoc {
+        id: ObjectId::new(),
+        name: name.clone(),
+        collection_name: collection.clone(),
+        placement: app.store.placement_for(&collection),
+        admin_id: ObjectId::new(),
+        email: email.clone(),
+        password_hash: "$2b$04$invalidinvalidinvalidinvalidinvalidinvalidinvalidinv".into(),
+        token_version: 0,
+        created_at: long_ago,
+        updated_at: None,
+        pending: Some(Pending {
+            op: PendingOp::Create,
+            from: None,
+            since: long_ago,
+        }),
+    };
+    app.store.organizations().insert_one(&stale).await.unwrap();
+    let hidden = call!(
+        org::get,
+        &app,
+        Req::get("/org/get").query("organization_name", &name)
+    );
+    assert_eq!(hidden.status, 404, "a half-made organization is visible");
+    let res = call!(org::create, &app, create_req(&name, &email));
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_ne!(res.body["id"], stale.id.to_hex());
+    let count = app
+        .store
+        .organizations()
+        .count_documents(doc! { "name": &name })
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn a_fresh_create_in_flight_is_left_alone() {
+    let app = app().await;
+    let name = unique("busy");
+    app.store.arm_failpoint("create.after_insert");
+    let mut stuck = OrgDoc {
+        id: ObjectId::new(),
+        name: name.clone(),
+        collection_name: format!("org_{name}"),
+        placement: app.store.placement_for(&format!("org_{name}")),
+        admin_id: ObjectId::new(),
+        email: format!("{name}@example.com"),
+        password_hash: String::new(),
+        token_version: 0,
+        created_at: DateTime::now(),
+        updated_at: None,
+        pending: None,
+    };
+    stuck.pending = Some(Pending {
+        op: PendingOp::Create,
+        from: None,
+        since: DateTime::now(),
+    });
+    app.store.organizations().insert_one(&stuck).await.unwrap();
+    app.store.clear_failpoints();
+    let res = call!(
+        org::create,
+        &app,
+        create_req(&name, &format!("{name}2@example.com"))
+    );
+    assert_eq!(res.status, 400, "{}", res.text);
+    assert!(registry(&app, &name).await.is_some());
+}
+
+async fn items_of(app: &App, token: &str) -> usize {
+    let res = call!(
+        items::list,
+        app,
+        Req::get("/org/items").query("limit", "100").token(token)
+    );
+    assert_eq!(res.status, 200, "{}", res.text);
+    res.body["items"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_rename_failing_midway_is_finished_by_the_next_request() {
+    for failpoint in ["rename.before_move", "rename.after_move"] {
+        let app = app().await;
+        let o = signup(&app).await;
+        for i in 0..3 {
+            add_item(&app, &o.token, json!({ "i": i })).await;
+        }
+        let new = unique("moved");
+        app.store.arm_failpoint(failpoint);
+        let res = call!(
+            org::update,
+            &app,
+            Req::put("/org/update", json!({ "organization_name": new })).token(&o.token)
+        );
+        assert_eq!(res.status, 503, "{failpoint}: {}", res.text);
+        let mid = registry(&app, &new).await.expect("new name reserved");
+        assert_eq!(
+            mid.pending.as_ref().map(|p| p.op),
+            Some(PendingOp::Rename),
+            "{failpoint}"
+        );
+        app.store.clear_failpoints();
+        assert_eq!(
+            items_of(&app, &o.token).await,
+            3,
+            "{failpoint}: documents lost"
+        );
+        let done = registry(&app, &new).await.unwrap();
+        assert!(done.pending.is_none(), "{failpoint}: rename not finished");
+        assert_eq!(done.placement.collection, format!("org_{new}"));
+        assert!(
+            !collection_exists(&app, &format!("org_{}", o.name)).await,
+            "{failpoint}: old collection left"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_delete_failing_midway_is_finished_by_the_next_request() {
+    let app = app().await;
+    let o = signup(&app).await;
+    add_item(&app, &o.token, json!({ "x": 1 })).await;
+    app.store.arm_failpoint("delete.after_drop");
+    let res = call!(
+        org::delete,
+        &app,
+        Req::delete("/org/delete").token(&o.token)
+    );
+    assert_eq!(res.status, 503, "{}", res.text);
+    app.store.clear_failpoints();
+    let res = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+    assert_eq!(res.status, 401, "a half-deleted organization still answers");
+    assert!(
+        registry(&app, &o.name).await.is_none(),
+        "orphan registry document"
+    );
+    assert!(!collection_exists(&app, &format!("org_{}", o.name)).await);
+}
+
+fn checksum(docs: &[Document]) -> u64 {
+    let mut h = DefaultHasher::new();
+    for d in docs {
+        d.get_object_id("_id").unwrap().hash(&mut h);
+        d.get_document("data").unwrap().to_string().hash(&mut h);
+    }
+    h.finish()
+}
+
+#[tokio::test]
+async fn renaming_a_tenant_of_ten_thousand_documents_keeps_all_of_them() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let before_doc = registry(&app, &o.name).await.unwrap();
+    let coll = app.store.tenant(&before_doc.placement);
+    for batch in 0..10 {
+        let docs: Vec<Document> = (0..1000)
+            .map(|i| doc! { "_id": ObjectId::new(), "data": { "batch": batch, "i": i, "text": format!("item {batch}-{i}") }, "created_at": DateTime::now() })
+            .collect();
+        coll.insert_many(docs).await.unwrap();
+    }
+    let all = |c: mongodb::Collection<Document>| async move {
+        c.find(doc! {})
+            .sort(doc! { "_id": 1 })
+            .await
+            .unwrap()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+    };
+    let before = all(coll.clone()).await;
+    assert_eq!(before.len(), 10_000);
+    let new = unique("big");
+    let res = call!(
+        org::update,
+        &app,
+        Req::put("/org/update", json!({ "organization_name": new })).token(&o.token)
+    );
+    assert_eq!(res.status, 200, "{}", res.text);
+    let after_doc = registry(&app, &new).await.unwrap();
+    let after = all(app.store.tenant(&after_doc.placement)).await;
+    assert_eq!(after.len(), 10_000);
+    assert_eq!(
+        checksum(&after),
+        checksum(&before),
+        "contents changed in the move"
+    );
+}

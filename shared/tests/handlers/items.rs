@@ -1,0 +1,210 @@
+//! Tenant data: create, list (paged), get, delete, isolation and input limits.
+
+use serde_json::{Value, json};
+use tenant::items;
+
+use crate::call;
+use crate::common::*;
+
+#[tokio::test]
+async fn items_round_trip_in_the_contract_shape() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let data = json!({ "name": "widget", "price": 9.5, "tags": ["a", "b"], "nested": { "n": 1, "ok": true, "none": null } });
+    let res = call!(
+        items::create,
+        &app,
+        Req::post("/org/items", data.clone()).token(&o.token)
+    );
+    assert_eq!(res.status, 201, "{}", res.text);
+    assert_eq!(res.body["data"], data);
+    assert!(res.body["created_at"].as_str().unwrap().ends_with('Z'));
+    let id = res.body["id"].as_str().unwrap();
+    let got = call!(
+        items::get,
+        &app,
+        Req::get("/org/items/x").param("id", id).token(&o.token)
+    );
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body["data"], data);
+    assert_eq!(got.body["id"], id);
+    let del = call!(
+        items::delete,
+        &app,
+        Req::delete("/org/items/x").param("id", id).token(&o.token)
+    );
+    assert_eq!(del.status, 204);
+    for res in [
+        call!(
+            items::get,
+            &app,
+            Req::get("/org/items/x").param("id", id).token(&o.token)
+        ),
+        call!(
+            items::delete,
+            &app,
+            Req::delete("/org/items/x").param("id", id).token(&o.token)
+        ),
+        call!(
+            items::get,
+            &app,
+            Req::get("/org/items/x")
+                .param("id", "not-an-id")
+                .token(&o.token)
+        ),
+    ] {
+        assert_eq!(res.status, 404, "{}", res.text);
+    }
+}
+
+#[tokio::test]
+async fn lists_page_in_id_order() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(add_item(&app, &o.token, json!({ "i": i })).await);
+    }
+    let first = call!(
+        items::list,
+        &app,
+        Req::get("/org/items").query("limit", "2").token(&o.token)
+    );
+    assert_eq!(first.status, 200);
+    let page_ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(page_ids(&first.body), ids[..2]);
+    assert_eq!(first.body["next"], ids[1]);
+    let second = call!(
+        items::list,
+        &app,
+        Req::get("/org/items")
+            .query("limit", "2")
+            .query("after", &ids[1])
+            .token(&o.token)
+    );
+    assert_eq!(page_ids(&second.body), ids[2..4]);
+    let last = call!(
+        items::list,
+        &app,
+        Req::get("/org/items")
+            .query("limit", "2")
+            .query("after", &ids[3])
+            .token(&o.token)
+    );
+    assert_eq!(page_ids(&last.body), ids[4..]);
+    assert!(last.body["next"].is_null());
+    let all = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+    assert_eq!(page_ids(&all.body), ids);
+    for (k, v) in [
+        ("limit", "0"),
+        ("limit", "101"),
+        ("limit", "ten"),
+        ("limit", "-1"),
+        ("after", "zzz"),
+    ] {
+        let res = call!(
+            items::list,
+            &app,
+            Req::get("/org/items").query(k, v).token(&o.token)
+        );
+        assert_eq!(res.status, 422, "{k}={v}");
+        assert_eq!(res.locs(), vec![format!("[\"query\",\"{k}\"]")]);
+    }
+}
+
+#[tokio::test]
+async fn one_tenant_never_sees_anothers_items() {
+    let app = app().await;
+    let a = signup(&app).await;
+    let b = signup(&app).await;
+    let secret = add_item(&app, &a.token, json!({ "secret": "a's" })).await;
+    let get = call!(
+        items::get,
+        &app,
+        Req::get("/org/items/x")
+            .param("id", &secret)
+            .token(&b.token)
+    );
+    assert_eq!(get.status, 404);
+    assert_eq!(get.detail(), "Item not found");
+    let del = call!(
+        items::delete,
+        &app,
+        Req::delete("/org/items/x")
+            .param("id", &secret)
+            .token(&b.token)
+    );
+    assert_eq!(del.status, 404);
+    let list = call!(items::list, &app, Req::get("/org/items").token(&b.token));
+    assert!(!list.text.contains(&secret));
+    let still = call!(
+        items::get,
+        &app,
+        Req::get("/org/items/x")
+            .param("id", &secret)
+            .token(&a.token)
+    );
+    assert_eq!(still.status, 200, "B's delete touched A's item");
+}
+
+#[tokio::test]
+async fn item_bodies_are_checked() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let mut deep = json!(1);
+    for _ in 0..25 {
+        deep = json!({ "d": deep });
+    }
+    let bad: Vec<Value> = vec![
+        json!({ "$where": "1" }),
+        json!({ "a.b": 1 }),
+        json!({ "ok": { "$gt": 1 } }),
+        json!({ "list": [{ "x.y": 1 }] }),
+        json!({ "nul\u{0}": 1 }),
+        json!({ "big": 18446744073709551615u64 }),
+        deep,
+        json!([1, 2]),
+        json!("text"),
+    ];
+    for body in bad {
+        let res = call!(
+            items::create,
+            &app,
+            Req::post("/org/items", body.clone()).token(&o.token)
+        );
+        assert_eq!(res.status, 422, "{body}: {}", res.text);
+    }
+    let big = json!({ "blob": "x".repeat(70 * 1024) });
+    let res = call!(
+        items::create,
+        &app,
+        Req::post("/org/items", big).token(&o.token)
+    );
+    assert_eq!(res.status, 413);
+    let near = json!({ "blob": "x".repeat(60 * 1024) });
+    let res = call!(
+        items::create,
+        &app,
+        Req::post("/org/items", near).token(&o.token)
+    );
+    assert_eq!(res.status, 201);
+    let list = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+    assert_eq!(
+        list.body["items"].as_array().unwrap().len(),
+        1,
+        "a refused item was stored"
+    );
+    let anon = call!(
+        items::create,
+        &app,
+        Req::post("/org/items", json!({ "a": 1 }))
+    );
+    assert_eq!(anon.status, 401);
+}

@@ -1,0 +1,10 @@
+//! Handler tests: every route called in-process against a real MongoDB-compatible
+//! server over the wire (no mocks), each test with its own databases and names.
+
+mod common;
+
+mod auth;
+mod faults;
+mod items;
+mod org;
+mod service;

@@ -1,0 +1,98 @@
+//! Health, docs, 404, and behaviour when the database is down.
+
+use tenant::{App, items, meta, org};
+
+use crate::call;
+use crate::common::*;
+
+#[tokio::test]
+async fn health_reports_a_reachable_database() {
+    let app = app().await;
+    let res = call!(meta::health, &app, Req::get("/health"));
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body["status"], "healthy");
+    assert_eq!(res.body["database"], "connected");
+    assert_eq!(res.body["service"], "organization-service");
+    assert_eq!(res.body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+/// An app whose MongoDB is a closed port.
+async fn app_without_database() -> App {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+    App::with_config(config(&[
+        ("MONGODB_URI", &uri),
+        ("MONGODB_TIMEOUT_MS", "300"),
+    ]))
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_database_that_is_down_gives_503_json_never_500() {
+    let app = app_without_database().await;
+    let res = call!(meta::health, &app, Req::get("/health"));
+    assert_eq!(res.status, 503);
+    assert_eq!(res.body["status"], "unhealthy");
+    assert_eq!(res.body["database"], "disconnected");
+    let create = call!(
+        org::create,
+        &app,
+        Req::post(
+            "/org/create",
+            serde_json::json!({
+                "organization_name": unique("down"), "email": "down@example.com", "password": PASSWORD
+            })
+        )
+    );
+    assert_eq!(create.status, 503, "{}", create.text);
+    assert!(
+        !create.text.contains("127.0.0.1")
+            && !create.text.to_lowercase().contains("server selection")
+    );
+    let get = call!(
+        org::get,
+        &app,
+        Req::get("/org/get").query("organization_name", "anything")
+    );
+    assert_eq!(get.status, 503);
+    let token = {
+        let up = crate::common::app().await;
+        signup(&up).await.token
+    };
+    let list = call!(items::list, &app, Req::get("/org/items").token(&token));
+    assert_eq!(list.status, 503);
+}
+
+#[tokio::test]
+async fn index_docs_and_unknown_paths() {
+    let app = app().await;
+    let root = call!(meta::docs, &app, Req::get("/"));
+    assert_eq!(root.status, 200);
+    assert_eq!(root.body["docs"], "/docs");
+    assert_eq!(root.body["redoc"], "/redoc");
+    let spec = call!(meta::docs, &app, Req::get("/api/v1/openapi.json"));
+    assert_eq!(spec.status, 200);
+    assert!(spec.body["openapi"].as_str().unwrap().starts_with("3."));
+    let docs = call!(meta::docs, &app, Req::get("/docs"));
+    assert_eq!(docs.status, 200);
+    assert!(
+        docs.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(docs.headers.contains_key("content-security-policy"));
+    assert!(
+        !docs.text.contains("http://") && !docs.text.contains("https://"),
+        "docs page loads something from elsewhere"
+    );
+    let missing = call!(meta::not_found_route, &app, Req::get("/nope"));
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["detail"], "Not Found");
+    assert!(missing.headers.contains_key("x-request-id"));
+}
