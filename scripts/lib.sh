@@ -50,12 +50,25 @@ start_mongo() {
   wait_port "$port" 30
 }
 
-# Waits until GET $1 answers 200 (at most $2 seconds).
+# Waits until GET $1 answers 200 (at most $2 seconds) while process $3 lives.
 wait_http() {
-  local url=$1 limit=${2:-120} i=0
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url")" = "200" ]; do
+  local url=$1 limit=${2:-120} pid=${3:-} i=0
+  until [ "$(curl -s -o /dev/null -m 10 -w '%{http_code}' "$url")" = "200" ]; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      echo "the server process exited before $url answered" >&2; return 1
+    fi
     i=$((i + 1)); [ $i -le "$limit" ] || { echo "$url did not answer 200 within ${limit}s" >&2; return 1; }
     sleep 1
+  done
+}
+
+# Writes KEY=VALUE arguments as a dotenv file that cargo-lambda reads (values quoted).
+write_env() {
+  local file=$1; shift
+  ( umask 077; : > "$file" )
+  local pair
+  for pair in "$@"; do
+    printf '%s="%s"\n' "${pair%%=*}" "${pair#*=}" >> "$file"
   done
 }
 

@@ -22,15 +22,8 @@ if [ -z "${JWT_SECRET:-}" ]; then
   JWT_SECRET="$(cat "$LOCAL/jwt-secret")"
 fi
 ENV_FILE="$LOCAL/run.env"
-umask 077
-cat > "$ENV_FILE" <<VARS
-APP_ENV=${APP_ENV:-local}
-MONGODB_URI=$MONGODB_URI
-JWT_SECRET=$JWT_SECRET
-MASTER_DB=${MASTER_DB:-org_master}
-TENANT_DB=${TENANT_DB:-org_tenants}
-BCRYPT_COST=${BCRYPT_COST:-12}
-RUST_LOG=${RUST_LOG:-info}
-VARS
+write_env "$ENV_FILE" "APP_ENV=${APP_ENV:-local}" "MONGODB_URI=$MONGODB_URI" "JWT_SECRET=$JWT_SECRET" \
+  "MASTER_DB=${MASTER_DB:-org_master}" "TENANT_DB=${TENANT_DB:-org_tenants}" \
+  "BCRYPT_COST=${BCRYPT_COST:-12}" "RUST_LOG=${RUST_LOG:-info}"
 log "API on http://127.0.0.1:$PORT (Ctrl-C stops it)"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" --env-file "$ENV_FILE" "$@"

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{handle, json};
+use crate::http::{handle, json, route_path};
 
 /// The OpenAPI 3 document of the contract.
 pub const OPENAPI: &str = include_str!("../static/openapi.json");
@@ -53,7 +53,8 @@ fn raw(content_type: &'static str, body: &'static str) -> ApiResult<Response<Bod
 /// `GET /`, `/openapi.json`, `/docs`, `/redoc` (with or without `/api/v1`).
 pub async fn docs(_app: &App, req: Request) -> Response<Body> {
     handle(req, |req| async move {
-        let path = req.uri().path().trim_end_matches('/');
+        // Without the stage prefix that lambda_http adds for named API Gateway stages.
+        let path = route_path(&req).trim_end_matches('/');
         let path = path.strip_prefix("/api/v1").unwrap_or(path);
         match path {
             "" => json(

@@ -15,6 +15,7 @@ use crate::error::{ApiError, FieldError};
 pub fn query(req: &Request, key: &str) -> Option<String> {
     req.query_string_parameters_ref()
         .and_then(|q| q.first(key))
+        .filter(|v| !v.is_empty())
         .map(str::to_owned)
 }
 
@@ -34,6 +35,25 @@ pub fn path_param(req: &Request, key: &str) -> Option<String> {
     req.path_parameters_ref()
         .and_then(|p| p.first(key))
         .map(str::to_owned)
+}
+
+/// The request's path as routed, without the `/{stage}` prefix that a named API
+/// Gateway stage adds.
+pub fn route_path(req: &Request) -> &str {
+    let path = req.uri().path();
+    let stage = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.as_deref(),
+        _ => None,
+    };
+    match stage.filter(|s| !s.is_empty() && *s != "$default") {
+        Some(stage) => path
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(stage))
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .map(|rest| if rest.is_empty() { "/" } else { rest })
+            .unwrap_or(path),
+        None => path,
+    }
 }
 
 /// The client's address as API Gateway saw it (never a client-supplied header).

@@ -74,7 +74,7 @@ where
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().to_string();
-    let path = req.raw_http_path().to_owned();
+    let path = super::route_path(&req).to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let outcome = AssertUnwindSafe(work(req).instrument(span.clone()))
         .catch_unwind()

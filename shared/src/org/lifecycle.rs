@@ -318,37 +318,49 @@ async fn finish_pending(store: &Store, org: OrgDoc) -> ApiResult<OrgDoc> {
 }
 
 /// Moves the data of a rename in flight to its new collection and clears the record.
-pub async fn finish_rename(store: &Store, mut org: OrgDoc) -> ApiResult<OrgDoc> {
+pub async fn finish_rename(store: &Store, org: OrgDoc) -> ApiResult<OrgDoc> {
     let Some(from) = org.pending.as_ref().and_then(|p| p.from.clone()) else {
         return Err(ApiError::internal("rename in flight without a source"));
     };
     let db = org.placement.database.clone();
     let to = org.collection_name.clone();
     store.failpoint("rename.before_move")?;
-    match store.rename_collection(&db, &from, &to).await {
-        Ok(()) => {}
-        Err(e) => match error_code(&e) {
-            Some(codes::NAMESPACE_NOT_FOUND) => {
-                if !store.collection_exists(&db, &to).await? {
-                    ensure_collection(store, &db, &to).await?;
-                }
-            }
-            Some(codes::COMMAND_NOT_FOUND) => copy_collection(store, &db, &from, &to).await?,
-            _ => return Err(e.into()),
-        },
+    if store.collection_exists(&db, &from).await? {
+        match store.rename_collection(&db, &from, &to).await {
+            Ok(()) => {}
+            Err(e) => match error_code(&e) {
+                // Another request moved it between our look and our move.
+                Some(codes::NAMESPACE_NOT_FOUND) => {}
+                Some(codes::COMMAND_NOT_FOUND) => copy_collection(store, &db, &from, &to).await?,
+                _ => return Err(e.into()),
+            },
+        }
+    } else if !store.collection_exists(&db, &to).await? {
+        // Neither name exists: either another request finished this rename and the
+        // organization has moved on since (nothing to create), or the source never
+        // existed (create the target, so the organization has its collection).
+        let still = store
+            .organizations()
+            .find_one(doc! { "_id": org.id, "pending.op": "rename", "collection_name": &to })
+            .await?;
+        if still.is_none() {
+            return Box::pin(reload_settled(store, org.id)).await;
+        }
+        ensure_collection(store, &db, &to).await?;
     }
     store.failpoint("rename.after_move")?;
-    let now = DateTime::now();
-    store
+    let done = store
         .organizations()
-        .update_one(
-            doc! { "_id": org.id, "pending.op": "rename" },
-            doc! { "$set": { "placement.collection": &to, "updated_at": now }, "$unset": { "pending": "" } },
+        .find_one_and_update(
+            doc! { "_id": org.id, "pending.op": "rename", "collection_name": &to },
+            doc! { "$set": { "placement.collection": &to, "updated_at": DateTime::now() }, "$unset": { "pending": "" } },
         )
+        .return_document(ReturnDocument::After)
         .await?;
-    org.placement.collection = to;
-    org.pending = None;
-    Ok(org)
+    match done {
+        Some(org) => Ok(org),
+        None => Box::pin(reload_settled(store, org.id)).await,
+    }
 }
 
 async fn ensure_collection(store: &Store, database: &str, name: &str) -> ApiResult<()> {

@@ -96,3 +96,19 @@ async fn index_docs_and_unknown_paths() {
     assert_eq!(missing.body["detail"], "Not Found");
     assert!(missing.headers.contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn docs_routes_work_behind_a_named_stage() {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let app = app().await;
+    let mut req = Req::get("/dev/openapi.json").build();
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        let mut ctx = ctx.clone();
+        ctx.stage = Some("dev".into());
+        req = req.with_request_context(RequestContext::ApiGatewayV2(ctx));
+    }
+    let res = Res::from(meta::docs(&app, req).await);
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert!(res.body["paths"].is_object());
+}

@@ -1,0 +1,492 @@
+//! End-to-end tests: real HTTP against the function binaries running under
+//! `cargo lambda watch` (started by `make test`, which sets `API_URL`), on the real
+//! MongoDB-compatible server.
+
+use std::collections::HashMap;
+
+use futures_util::future::join_all;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Passw0rd1";
+
+fn base() -> String {
+    std::env::var("API_URL").expect("API_URL is unset: run the end-to-end tests with `make test`")
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}{:012x}", rand_u64() >> 16)
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+struct Api {
+    http: Client,
+    base: String,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+    text: String,
+}
+
+impl Api {
+    fn new() -> Self {
+        Self {
+            http: Client::new(),
+            base: base(),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    async fn create(&self, name: &str, email: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/org/create",
+            None,
+            Some(json!({ "organization_name": name, "email": email, "password": PASSWORD })),
+        )
+        .await
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/admin/login",
+            None,
+            Some(json!({ "email": email, "password": password })),
+        )
+        .await
+    }
+
+    /// A new organization; returns (name, email, token).
+    async fn signup(&self) -> (String, String, String) {
+        let name = unique("e2e");
+        let email = format!("{name}@example.com");
+        let res = self.create(&name, &email).await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        let login = self.login(&email, PASSWORD).await;
+        assert_eq!(login.status, 200, "{}", login.text);
+        (
+            name,
+            email,
+            login.body["access_token"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+fn statuses(replies: &[Reply]) -> HashMap<u16, usize> {
+    let mut counts = HashMap::new();
+    for r in replies {
+        *counts.entry(r.status.as_u16()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn every_route_answers_at_the_root_and_under_api_v1() {
+    let api = Api::new();
+    for prefix in ["", "/api/v1"] {
+        let p = |path: &str| format!("{prefix}{path}");
+        let health = api.call(Method::GET, &p("/health"), None, None).await;
+        assert_eq!(health.status, 200, "{prefix}");
+        assert_eq!(health.body["status"], "healthy");
+        let root = api
+            .call(
+                Method::GET,
+                if prefix.is_empty() { "/" } else { prefix },
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(root.body["docs"], "/docs", "{prefix}");
+        let spec = api.call(Method::GET, &p("/openapi.json"), None, None).await;
+        assert!(spec.body["paths"].is_object(), "{prefix}");
+        for page in ["/docs", "/redoc"] {
+            let r = api.call(Method::GET, &p(page), None, None).await;
+            assert_eq!(r.status, 200, "{prefix}{page}");
+        }
+        let name = unique("v1");
+        let email = format!("{name}@example.com");
+        let created = api
+            .call(
+                Method::POST,
+                &p("/org/create"),
+                None,
+                Some(json!({ "organization_name": name, "email": email, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{prefix}: {}", created.text);
+        let got = api
+            .call(
+                Method::GET,
+                &p(&format!("/org/get?organization_name={name}")),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(got.status, 200, "{prefix}");
+        let login = api
+            .call(
+                Method::POST,
+                &p("/admin/login"),
+                None,
+                Some(json!({ "email": email, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(login.status, 200, "{prefix}");
+        let token = login.body["access_token"].as_str().unwrap().to_owned();
+        let t = Some(token.as_str());
+        let item = api
+            .call(Method::POST, &p("/org/items"), t, Some(json!({ "k": "v" })))
+            .await;
+        assert_eq!(item.status, 201, "{prefix}: {}", item.text);
+        let id = item.body["id"].as_str().unwrap().to_owned();
+        let list = api
+            .call(Method::GET, &p("/org/items?limit=5"), t, None)
+            .await;
+        assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{prefix}");
+        let one = api
+            .call(Method::GET, &p(&format!("/org/items/{id}")), t, None)
+            .await;
+        assert_eq!(one.body["data"]["k"], "v", "{prefix}: {}", one.text);
+        let del = api
+            .call(Method::DELETE, &p(&format!("/org/items/{id}")), t, None)
+            .await;
+        assert_eq!(del.status, 204, "{prefix}");
+        let renamed = unique("v1r");
+        let upd = api
+            .call(
+                Method::PUT,
+                &p("/org/update"),
+                t,
+                Some(json!({ "organization_name": renamed })),
+            )
+            .await;
+        assert_eq!(upd.status, 200, "{prefix}: {}", upd.text);
+        let out = api.call(Method::POST, &p("/admin/logout"), t, None).await;
+        assert_eq!(out.status, 204, "{prefix}");
+        let revoked = api.call(Method::GET, &p("/org/items"), t, None).await;
+        assert_eq!(revoked.status, 401, "{prefix}");
+        let token = api.login(&email, PASSWORD).await.body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let gone = api
+            .call(
+                Method::DELETE,
+                &p(&format!("/org/delete?organization_name={renamed}")),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(gone.status, 204, "{prefix}: {}", gone.text);
+    }
+}
+
+#[tokio::test]
+async fn responses_carry_json_and_a_request_id_and_unknown_paths_are_json_404() {
+    let api = Api::new();
+    let missing = api.call(Method::GET, "/no/such/route", None, None).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["detail"], "Not Found");
+    let bad = api
+        .call(
+            Method::POST,
+            "/org/create",
+            None,
+            Some(json!({ "organization_name": "x" })),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    for r in [&missing, &bad] {
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert!(!r.headers["x-request-id"].is_empty());
+    }
+    let no_token = api.call(Method::GET, "/org/items", None, None).await;
+    assert_eq!(no_token.status, 401);
+    assert_eq!(no_token.headers["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_name_have_exactly_one_winner() {
+    let api = Api::new();
+    let name = unique("race");
+    let replies = join_all((0..16).map(|i| {
+        let (api, name) = (&api, &name);
+        async move { api.create(name, &format!("{name}-{i}@example.com")).await }
+    }))
+    .await;
+    let counts = statuses(&replies);
+    assert_eq!(counts.get(&201), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&400), Some(&15), "{counts:?}");
+    let winner = replies.iter().find(|r| r.status == 201).unwrap();
+    let got = api
+        .call(
+            Method::GET,
+            &format!("/org/get?organization_name={name}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(got.body["id"], winner.body["id"]);
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_email_have_exactly_one_winner() {
+    let api = Api::new();
+    let email = format!("{}@example.com", unique("mail"));
+    let names: Vec<String> = (0..16).map(|i| unique(&format!("m{i}x"))).collect();
+    let replies = join_all(names.iter().map(|n| api.create(n, &email))).await;
+    let counts = statuses(&replies);
+    assert_eq!(counts.get(&201), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&400), Some(&15), "{counts:?}");
+    let mut found = 0;
+    for n in &names {
+        let r = api
+            .call(
+                Method::GET,
+                &format!("/org/get?organization_name={n}"),
+                None,
+                None,
+            )
+            .await;
+        found += usize::from(r.status == 200);
+    }
+    assert_eq!(found, 1, "losers left organizations behind");
+}
+
+#[tokio::test]
+async fn organizations_renaming_to_one_name_have_one_winner_and_lose_nothing() {
+    let api = Api::new();
+    let target = unique("target");
+    let mut orgs = Vec::new();
+    for _ in 0..16 {
+        let (name, _, token) = api.signup().await;
+        let item = api
+            .call(
+                Method::POST,
+                "/org/items",
+                Some(&token),
+                Some(json!({ "owner": name })),
+            )
+            .await;
+        assert_eq!(item.status, 201);
+        orgs.push((name, token));
+    }
+    let replies = join_all(orgs.iter().map(|(_, t)| {
+        api.call(
+            Method::PUT,
+            "/org/update",
+            Some(t),
+            Some(json!({ "organization_name": target })),
+        )
+    }))
+    .await;
+    let counts = statuses(&replies);
+    assert_eq!(counts.get(&200), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&400), Some(&15), "{counts:?}");
+    for ((name, token), reply) in orgs.iter().zip(&replies) {
+        let items = api.call(Method::GET, "/org/items", Some(token), None).await;
+        assert_eq!(
+            items.body["items"][0]["data"]["owner"],
+            name.as_str(),
+            "documents lost"
+        );
+        let expect = if reply.status == 200 { &target } else { name };
+        let got = api
+            .call(
+                Method::GET,
+                &format!("/org/get?organization_name={expect}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(got.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn rename_racing_delete_ends_deleted_with_nothing_left() {
+    let api = Api::new();
+    let (name, email, token) = api.signup().await;
+    let new_names: Vec<String> = (0..8).map(|i| unique(&format!("rr{i}x"))).collect();
+    let renames = new_names.iter().map(|n| {
+        api.call(
+            Method::PUT,
+            "/org/update",
+            Some(&token),
+            Some(json!({ "organization_name": n })),
+        )
+    });
+    let deletes = (0..8).map(|_| api.call(Method::DELETE, "/org/delete", Some(&token), None));
+    let (renamed, deleted) = tokio::join!(join_all(renames), join_all(deletes));
+    let del_counts = statuses(&deleted);
+    assert!(
+        del_counts.get(&204).copied().unwrap_or(0) >= 1,
+        "no delete won: {del_counts:?}"
+    );
+    for r in renamed.iter().chain(&deleted) {
+        assert!(
+            [200, 204, 401, 404].contains(&r.status.as_u16()),
+            "unexpected {}: {}",
+            r.status,
+            r.text
+        );
+    }
+    for n in new_names.iter().chain([&name]) {
+        let got = api
+            .call(
+                Method::GET,
+                &format!("/org/get?organization_name={n}"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(got.status, 404, "{n} still registered after the delete");
+    }
+    assert_eq!(api.login(&email, PASSWORD).await.status, 401);
+    let uri = std::env::var("MONGODB_URI").expect("MONGODB_URI");
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    let db = std::env::var("TENANT_DB").expect("TENANT_DB");
+    let left = client.database(&db).list_collection_names().await.unwrap();
+    for n in new_names.iter().chain([&name]) {
+        assert!(
+            !left.contains(&format!("org_{n}")),
+            "orphan collection org_{n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_wrong_logins_never_get_past_the_throttle() {
+    let api = Api::new();
+    let (_, email, _) = api.signup().await;
+    let replies = join_all((0..16).map(|_| api.login(&email, "Wrong-passw0rd"))).await;
+    let counts = statuses(&replies);
+    assert_eq!(counts.get(&401), Some(&5), "{counts:?}");
+    assert_eq!(counts.get(&429), Some(&11), "{counts:?}");
+    assert!(
+        replies
+            .iter()
+            .filter(|r| r.status == 429)
+            .all(|r| r.headers.contains_key("retry-after"))
+    );
+    assert_eq!(api.login(&email, PASSWORD).await.status, 429);
+}
+
+#[tokio::test]
+async fn a_token_of_one_tenant_never_reaches_anothers_items() {
+    let api = Api::new();
+    let (_, _, a) = api.signup().await;
+    let (_, _, b) = api.signup().await;
+    let item = api
+        .call(
+            Method::POST,
+            "/org/items",
+            Some(&a),
+            Some(json!({ "secret": 42 })),
+        )
+        .await;
+    let id = item.body["id"].as_str().unwrap();
+    for method in [Method::GET, Method::DELETE] {
+        let r = api
+            .call(method, &format!("/org/items/{id}"), Some(&b), None)
+            .await;
+        assert_eq!(r.status, 404);
+    }
+    let list = api.call(Method::GET, "/org/items", Some(&b), None).await;
+    assert_eq!(list.body["items"], json!([]));
+    let still = api
+        .call(Method::GET, &format!("/org/items/{id}"), Some(&a), None)
+        .await;
+    assert_eq!(still.body["data"]["secret"], 42);
+}
+
+#[tokio::test]
+async fn logs_carry_request_ids_and_never_a_secret() {
+    let api = Api::new();
+    let (name, email, token) = api.signup().await;
+    let wrong = api.login(&email, "Wrong-Secret-9").await;
+    assert_eq!(wrong.status, 401);
+    let item = api
+        .call(
+            Method::POST,
+            "/org/items",
+            Some(&token),
+            Some(json!({ "note": "x" })),
+        )
+        .await;
+    let request_id = item.headers["x-request-id"].to_str().unwrap().to_owned();
+    let new_password = "Rotated-Passw0rd";
+    let upd = api
+        .call(
+            Method::PUT,
+            "/org/update",
+            Some(&token),
+            Some(json!({ "password": new_password, "organization_name": format!("{name}-b") })),
+        )
+        .await;
+    assert_eq!(upd.status, 200, "{}", upd.text);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let log = std::fs::read_to_string(std::env::var("API_LOG").expect("API_LOG")).unwrap();
+    assert!(
+        log.contains(&request_id),
+        "request id {request_id} not in the log"
+    );
+    let jwt_secret = std::env::var("TEST_JWT_SECRET").expect("TEST_JWT_SECRET");
+    let signature = token.rsplit('.').next().unwrap();
+    for secret in [
+        PASSWORD,
+        "Wrong-Secret-9",
+        new_password,
+        &token,
+        signature,
+        &jwt_secret,
+        "$2b$",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "the log contains a secret ({} chars)",
+            secret.len()
+        );
+    }
+}
