@@ -1,5 +1,5 @@
 # The project's two everyday commands, plus a few conveniences.
-.PHONY: run test lint fmt
+.PHONY: run test fuzz lint fmt
 
 ## run: the whole API locally at http://127.0.0.1:9000 (Ctrl-C stops it)
 run:
@@ -9,6 +9,10 @@ run:
 test:
 	scripts/test.sh
 
+## fuzz: schemathesis against /openapi.json (FUZZ_EXAMPLES, FUZZ_SECONDS set the budget)
+fuzz:
+	scripts/fuzz.sh
+
 ## lint: formatting and clippy only
 lint:
 	cargo fmt --all --check
@@ -17,3 +21,8 @@ lint:
 ## fmt: format the code
 fmt:
 	cargo fmt --all
+
+.PHONY: package
+## package: cross-build every function for Lambda (arm64, release) and zip each bootstrap
+package:
+	scripts/package.sh

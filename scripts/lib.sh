@@ -80,3 +80,35 @@ stop_pid() {
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
+
+# Starts what the API needs under RUN_DIR ($1): the MongoDB-compatible server (unless
+# MONGODB_URI is set) and `cargo lambda watch` on a free port with throw-away
+# databases and a random strong JWT secret. Exports API_URL, API_PORT, API_LOG,
+# MONGODB_URI, TENANT_DB and TEST_JWT_SECRET; stop_stack stops what it started.
+MONGO_PID="" WATCH_PID=""
+start_stack() {
+  local dir=$1
+  if [ -z "${MONGODB_URI:-}" ]; then
+    local mongo_port; mongo_port="$(free_port)"
+    start_mongo "$dir/mongo.db" "$mongo_port"
+    export MONGODB_URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true"
+  fi
+  local suffix; suffix="$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+  TEST_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+  export TEST_JWT_SECRET
+  API_PORT="$(free_port)"
+  export API_PORT TENANT_DB="e2e_tenants_$suffix" API_LOG="$dir/watch.log"
+  write_env "$dir/api.env" "MONGODB_URI=$MONGODB_URI" "JWT_SECRET=$TEST_JWT_SECRET" \
+    "MASTER_DB=e2e_master_$suffix" "TENANT_DB=$TENANT_DB" "BCRYPT_COST=4" "RUST_LOG=info"
+  log "starting cargo lambda watch on 127.0.0.1:$API_PORT"
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$dir/api.env" \
+    --concurrency 8 --ignore-changes >"$API_LOG" 2>&1 &
+  WATCH_PID=$!
+  wait_http "http://127.0.0.1:$API_PORT/health" 300 "$WATCH_PID" || { tail -n 40 "$API_LOG" >&2; return 1; }
+  export API_URL="http://127.0.0.1:$API_PORT"
+}
+
+stop_stack() {
+  stop_pid "$WATCH_PID"
+  stop_pid "$MONGO_PID"
+}

@@ -9,42 +9,15 @@ cd "$ROOT"
 bootstrap
 
 RUN_DIR="$(mktemp -d "$LOCAL/test.XXXXXX")"
-MONGO_PID="" WATCH_PID=""
-cleanup() {
-  stop_pid "$WATCH_PID"
-  stop_pid "$MONGO_PID"
-  [ -n "${KEEP_TEST_DIR:-}" ] || rm -rf "$RUN_DIR"
-}
-trap cleanup EXIT
+trap 'stop_stack; [ -n "${KEEP_TEST_DIR:-}" ] || rm -rf "$RUN_DIR"' EXIT
 
 log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-
-if [ -z "${MONGODB_URI:-}" ]; then
-  MONGO_PORT="$(free_port)"
-  start_mongo "$RUN_DIR/mongo.db" "$MONGO_PORT"
-  export MONGODB_URI="mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true"
-fi
-
 log "building"
 cargo build --workspace --all-targets --quiet
-
-SUFFIX="$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
-export TEST_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
-API_PORT="$(free_port)"
-export TENANT_DB="e2e_tenants_$SUFFIX"
-ENV_FILE="$RUN_DIR/api.env"
-write_env "$ENV_FILE" "MONGODB_URI=$MONGODB_URI" "JWT_SECRET=$TEST_JWT_SECRET" \
-  "MASTER_DB=e2e_master_$SUFFIX" "TENANT_DB=$TENANT_DB" "BCRYPT_COST=4" "RUST_LOG=info"
-export API_LOG="$RUN_DIR/watch.log"
-log "starting cargo lambda watch on 127.0.0.1:$API_PORT"
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$ENV_FILE" \
-  --concurrency 8 --ignore-changes >"$API_LOG" 2>&1 &
-WATCH_PID=$!
-wait_http "http://127.0.0.1:$API_PORT/health" 300 "$WATCH_PID" || { tail -n 40 "$API_LOG" >&2; exit 1; }
-export API_URL="http://127.0.0.1:$API_PORT"
+start_stack "$RUN_DIR"
 
 status=0
 OUT="$RUN_DIR/results.log"
@@ -58,6 +31,8 @@ step "routes: template.yaml = Cargo.toml router = openapi.json" python3 scripts/
 step "every event in events/ through cargo lambda invoke" \
   python3 scripts/check_events.py --port "$API_PORT" --invoke-address 127.0.0.1
 step "cargo test (unit, handler and end-to-end tests)" cargo test --workspace --all-targets
+step "schemathesis against /openapi.json (small budget; make fuzz for more)" \
+  env FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-8}" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
 [ $status -eq 0 ] || tail -n 30 "$API_LOG" >&2
 
 # One closing line over every runner above: cargo's "test result" lines and the

@@ -465,3 +465,15 @@ async fn delete_checks_the_name_removes_everything_and_revokes_tokens() {
         .unwrap();
     assert_eq!(count, 0);
 }
+
+#[tokio::test]
+async fn binary_bodies_that_are_not_utf8_are_422() {
+    let app = app().await;
+    let mut req = Req::new(lambda_http::http::Method::POST, "/org/create")
+        .raw("", "application/json")
+        .build();
+    *req.body_mut() = lambda_http::Body::Binary(vec![0xff, 0x05, 0xfe]);
+    let res = Res::from(org::create(&app, req).await);
+    assert_eq!(res.status, 422, "{}", res.text);
+    assert_eq!(res.body["detail"][0]["type"], "json_invalid");
+}
