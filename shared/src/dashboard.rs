@@ -67,9 +67,9 @@ fn etag_str(bytes: &'static [u8; 18]) -> &'static str {
     std::str::from_utf8(bytes).unwrap_or("\"0\"")
 }
 
-/// The console file a path names (without stage prefix), if any.
+/// The console file a path names (without stage prefix), if any. Exact paths only:
+/// at `/dashboard/` the page's relative links would miss its script and style sheet.
 pub fn asset(path: &str) -> Option<Asset> {
-    let path = path.trim_end_matches('/');
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
     match path {
         "/dashboard" => Some(Asset {
@@ -203,6 +203,9 @@ mod tests {
     #[test]
     fn unknown_files_are_not_found() {
         for path in [
+            "/dashboard/",
+            "/api/v1/dashboard/",
+            "/api/v1",
             "/dashboard/app.ts",
             "/dashboard/../meta.rs",
             "/dashboardx",
