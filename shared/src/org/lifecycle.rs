@@ -32,10 +32,17 @@ fn email_exists(email: &str) -> ApiError {
     ApiError::Duplicate(format!("Admin with email '{email}' already exists"))
 }
 
-/// True for a create begun longer ago than the lease: its request is gone.
+/// True for a create being undone, or begun longer ago than the lease (its request is
+/// gone).
 fn is_abandoned_create(org: &OrgDoc) -> bool {
-    matches!(&org.pending, Some(p) if p.op == PendingOp::Create
-        && DateTime::now().timestamp_millis() - p.since.timestamp_millis() > LEASE.as_millis() as i64)
+    match &org.pending {
+        Some(p) if p.op == PendingOp::RollBack => true,
+        Some(p) if p.op == PendingOp::Create => {
+            let age = DateTime::now().timestamp_millis() - p.since.timestamp_millis();
+            age > LEASE.as_millis() as i64
+        }
+        _ => false,
+    }
 }
 
 /// Registers a new organization with its admin and creates its collection.
@@ -70,13 +77,18 @@ pub async fn create(
         store.failpoint("create.after_insert")?;
         create_collection(store, &org).await?;
         store.failpoint("create.after_collection")?;
-        store
+        let done = store
             .organizations()
             .update_one(
                 doc! { "_id": org.id, "pending.op": "create" },
                 doc! { "$unset": { "pending": "" } },
             )
             .await?;
+        if done.matched_count == 0 {
+            return Err(ApiError::Unavailable(
+                "create was undone while in flight".into(),
+            ));
+        }
         Ok(())
     }
     .await;
@@ -108,7 +120,7 @@ async fn insert_registry(store: &Store, org: &OrgDoc) -> ApiResult<()> {
             .await?;
         match holder {
             Some(other) if attempt == 0 && is_abandoned_create(&other) => {
-                roll_back_create(store, &other).await?;
+                settle(store, other).await?;
             }
             Some(other)
                 if other.collection_name == org.collection_name || other.name == org.name =>
@@ -160,6 +172,23 @@ async fn create_collection(store: &Store, org: &OrgDoc) -> ApiResult<()> {
 /// Undoes a create: drops its collection unless another organization's data is in it,
 /// then removes the registry document if it is still that create.
 async fn roll_back_create(store: &Store, org: &OrgDoc) -> ApiResult<()> {
+    let marked = store
+        .organizations()
+        .update_one(
+            doc! { "_id": org.id, "pending.op": "create" },
+            doc! { "$set": { "pending.op": "rollback" } },
+        )
+        .await?;
+    if marked.matched_count == 0 {
+        // The create completed after all, or someone else is undoing it.
+        return Ok(());
+    }
+    finish_roll_back(store, org).await
+}
+
+/// Drops the collection of a create being undone (unless another organization's data
+/// is in it), then removes the registry document.
+async fn finish_roll_back(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     let shared = store
         .organizations()
         .find_one(
@@ -171,7 +200,7 @@ async fn roll_back_create(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     }
     store
         .organizations()
-        .delete_one(doc! { "_id": org.id, "pending.op": "create" })
+        .delete_one(doc! { "_id": org.id, "pending.op": "rollback" })
         .await?;
     Ok(())
 }
@@ -300,6 +329,7 @@ async fn reload_settled(store: &Store, id: ObjectId) -> ApiResult<OrgDoc> {
 pub async fn settle(store: &Store, org: OrgDoc) -> ApiResult<Option<OrgDoc>> {
     match org.pending.as_ref().map(|p| p.op) {
         None => Ok(Some(org)),
+        Some(PendingOp::RollBack) => finish_roll_back(store, &org).await.map(|()| None),
         Some(PendingOp::Create) if is_abandoned_create(&org) => {
             roll_back_create(store, &org).await?;
             Ok(None)

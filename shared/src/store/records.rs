@@ -19,6 +19,9 @@ pub struct Placement {
 pub enum PendingOp {
     /// Registry document inserted; collection may not exist yet.
     Create,
+    /// A create being undone: collection and document being removed.
+    #[serde(rename = "rollback")]
+    RollBack,
     /// Name reserved; collection may still be under its old name (`from`).
     Rename,
     /// Collection and document being removed.

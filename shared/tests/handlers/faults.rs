@@ -63,46 +63,59 @@ async fn a_create_failing_midway_leaves_nothing_behind() {
 }
 
 #[tokio::test]
-async fn an_abandoned_create_is_rolled_back_by_the_next_one_to_meet_it() {
-    let app = app().await;
-    let name = unique("dead");
-    let email = format!("{name}@example.com");
-    let collection = format!("org_{name}");
+async fn an_abandoned_or_half_undone_create_is_rolled_back_by_the_next_one_to_meet_it() {
     let long_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 120_000);
-    let stale = OrgDoc {
-        id: ObjectId::new(),
-        name: name.clone(),
-        collection_name: collection.clone(),
-        placement: app.store.placement_for(&collection),
-        admin_id: ObjectId::new(),
-        email: email.clone(),
-        password_hash: "$2b$04$invalidinvalidinvalidinvalidinvalidinvalidinvalidinv".into(),
-        token_version: 0,
-        created_at: long_ago,
-        updated_at: None,
-        pending: Some(Pending {
-            op: PendingOp::Create,
-            from: None,
-            since: long_ago,
-        }),
-    };
-    app.store.organizations().insert_one(&stale).await.unwrap();
-    let hidden = call!(
-        org::get,
-        &app,
-        Req::get("/org/get").query("organization_name", &name)
-    );
-    assert_eq!(hidden.status, 404, "a half-made organization is visible");
-    let res = call!(org::create, &app, create_req(&name, &email));
-    assert_eq!(res.status, 201, "{}", res.text);
-    assert_ne!(res.body["id"], stale.id.to_hex());
-    let count = app
-        .store
-        .organizations()
-        .count_documents(doc! { "name": &name })
-        .await
-        .unwrap();
-    assert_eq!(count, 1);
+    for (op, since) in [
+        (PendingOp::Create, long_ago),
+        (PendingOp::RollBack, DateTime::now()),
+    ] {
+        let app = app().await;
+        let name = unique("dead");
+        let email = format!("{name}@example.com");
+        let collection = format!("org_{name}");
+        let stale = OrgDoc {
+            id: ObjectId::new(),
+            name: name.clone(),
+            collection_name: collection.clone(),
+            placement: app.store.placement_for(&collection),
+            admin_id: ObjectId::new(),
+            email: email.clone(),
+            password_hash: String::new(),
+            token_version: 0,
+            created_at: since,
+            updated_at: None,
+            pending: Some(Pending {
+                op,
+                from: None,
+                since,
+            }),
+        };
+        app.store.organizations().insert_one(&stale).await.unwrap();
+        app.store
+            .tenant_db()
+            .create_collection(&collection)
+            .await
+            .ok();
+        let hidden = call!(
+            org::get,
+            &app,
+            Req::get("/org/get").query("organization_name", &name)
+        );
+        assert_eq!(
+            hidden.status, 404,
+            "{op:?}: a half-made organization is visible"
+        );
+        let res = call!(org::create, &app, create_req(&name, &email));
+        assert_eq!(res.status, 201, "{op:?}: {}", res.text);
+        assert_ne!(res.body["id"], stale.id.to_hex());
+        let count = app
+            .store
+            .organizations()
+            .count_documents(doc! { "name": &name })
+            .await
+            .unwrap();
+        assert_eq!(count, 1, "{op:?}");
+    }
 }
 
 #[tokio::test]
