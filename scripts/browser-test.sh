@@ -2,7 +2,13 @@
 # Browser tests of the admin console (/dashboard): tests/browser/, run by node's own test
 # runner, drive Debian's Chromium (/usr/bin/chromium) through playwright-core against the
 # API at $API_URL (the base URL of a running `cargo lambda watch`, as scripts/test.sh
-# starts it; e.g. API_URL=http://127.0.0.1:9000 after `make run`).
+# starts it; e.g. API_URL=http://127.0.0.1:9000 after `make run`). Without API_URL, a
+# throw-away stack of its own (MongoDB-compatible server + cargo lambda watch) is started
+# and stopped.
+#
+# The tests log in several times. The API throttles failed logins per client IP (50 in
+# 15 minutes), and locally every client is 127.0.0.1: after steps that fail many logins
+# (the end-to-end tests, the fuzzer), run these against a fresh stack or before them.
 #
 # Installs what is missing: Chromium with apt (apt-get update only when the install
 # cannot go ahead without it), and tests/browser/node_modules with `npm ci` (exact
@@ -11,18 +17,10 @@
 # Prints node's TAP report, then a last line `N passed, M failed`; exits non-zero when
 # any test failed or the runner itself failed. Screenshots: tests/browser/screenshots/.
 #
-# Usage: API_URL=http://127.0.0.1:9000 scripts/browser-test.sh
+# Usage: [API_URL=http://127.0.0.1:9000] scripts/browser-test.sh
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-log() { printf '==> %s\n' "$*" >&2; }
-
-if [ -z "${API_URL:-}" ]; then
-  echo "browser-test: set API_URL to the base URL of the running API (e.g. http://127.0.0.1:9000)" >&2
-  echo "0 passed, 1 failed"
-  exit 1
-fi
 
 # apt-get as root, or through sudo.
 apt_get() {
@@ -61,9 +59,17 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+if [ -z "${API_URL:-}" ]; then
+  bootstrap
+  RUN_DIR="$(mktemp -d "$LOCAL/browser.XXXXXX")"
+  trap 'stop_stack; rm -rf "$RUN_DIR"' EXIT
+  log "building the functions"
+  cargo build -p functions --quiet
+  start_stack "$RUN_DIR"
+fi
+
 log "browser tests against $API_URL (node $(node --version), $("$CHROMIUM" --version 2>/dev/null | head -n 1))"
 report="$(mktemp)"
-trap 'rm -f "$report"' EXIT
 set +e
 node --test --test-reporter=tap tests/browser/ 2>&1 | tee "$report"
 rc=${PIPESTATUS[0]}
@@ -79,5 +85,6 @@ failed=$(( ${failed:-0} + ${cancelled:-0} ))
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
+rm -f "$report"
 echo "$passed passed, $failed failed"
 [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -192,6 +192,13 @@ before(async () => {
   });
   assert.equal(taken.status, 201, `setup: create ${TAKEN}: ${JSON.stringify(taken.data)}`);
   const login = await call('POST', '/admin/login', { body: { email: TAKEN_EMAIL, password: PASSWORD } });
+  if (login.status === 429) {
+    assert.fail(
+      'setup: the API throttles logins from this client IP (too many failed logins in the last ' +
+        '15 minutes, e.g. by earlier tests or the fuzzer against the same database): run the ' +
+        'browser tests against a fresh stack (scripts/browser-test.sh without API_URL) or before those',
+    );
+  }
   assert.equal(login.status, 200, 'setup: log in as the other tenant');
   const item = await call('POST', '/org/items', {
     body: { secret: OTHER_MARKER },
@@ -232,6 +239,8 @@ function watch(p) {
     const text = msg.text();
     if (/Content Security Policy|Refused to (load|execute|apply|connect|frame)/i.test(text)) {
       problems.push(`CSP: ${text}`);
+    } else if (text.startsWith('[DOM]')) {
+      problems.push(`Chromium's form check: ${text}`); // e.g. duplicate ids, password fields without a username
     }
   });
 }
@@ -289,7 +298,7 @@ describe('admin console', () => {
     // ... and every input has a label.
     const unlabelled = await page.evaluate(() =>
       [...document.querySelectorAll('input, textarea')]
-        .filter((el) => !document.querySelector(`label[for="${el.id}"]`))
+        .filter((el) => !el.hidden && !document.querySelector(`label[for="${el.id}"]`))
         .map((el) => el.id || el.name),
     );
     assert.deepEqual(unlabelled, []);
@@ -354,20 +363,40 @@ describe('admin console', () => {
     assert.equal(await page.locator('#signed-in-view').isVisible(), false);
   });
 
-  step('login: too many attempts show when to try again (429, Retry-After)', async () => {
-    const nobody = `nobody.${RUN}@example.com`;
-    for (let i = 0; i < 5; i += 1) {
-      const r = await call('POST', '/admin/login', { body: { email: nobody, password: 'Wrong-Passw0rd' } });
-      assert.equal(r.status, 401, `failed attempt ${i + 1}`);
-    }
+  step('login: the server\'s 422 shows its message by the field', async () => {
     const response = page.waitForResponse((r) => r.url().endsWith('/admin/login'));
-    await logIn(nobody, 'Wrong-Passw0rd');
-    const res = await response;
-    assert.equal(res.status(), 429);
-    const retryAfter = (await res.allHeaders())['retry-after'];
-    assert.match(retryAfter, /^\d+$/);
-    const shown = await seeText(formError('login-form'), new RegExp(`try again in ${retryAfter} seconds?\\b`), 'retry-after shown');
-    assert.equal(shown.match(/try again/g).length, 1, `said once: ${shown}`);
+    await logIn('not-an-email', 'Whatever-1');
+    assert.equal((await response).status(), 422);
+    await seeText(fieldError('login-email'), 'Value is not a valid email address', 'by the email field');
+    await seeText(formError('login-form'), 'Check the field marked above: Admin email.', 'summary');
+    assert.equal(await form('login-form').getByLabel('Admin email').getAttribute('aria-invalid'), 'true');
+  });
+
+  // The real throttle needs 6 failed logins, which count against the client IP (127.0.0.1
+  // for every test of the suite, 50 per 15 minutes): the API's own tests cover it, so
+  // here the server's 429 is stubbed, as the API sends it and in a plainer form.
+  step('login: too many attempts show when to try again (429, Retry-After)', async () => {
+    const cases = [
+      { detail: 'Too many failed login attempts; try again in 900 seconds', after: '900',
+        shown: 'Too many failed login attempts; try again in 900 seconds.' },
+      { detail: 'Slow down', after: '42', shown: 'Slow down (try again in 42 seconds).' },
+    ];
+    for (const c of cases) {
+      await page.route('**/admin/login', (route) =>
+        route.fulfill({
+          status: 429,
+          headers: { 'content-type': 'application/json', 'retry-after': c.after },
+          body: JSON.stringify({ detail: c.detail }),
+        }),
+      );
+      try {
+        await logIn(EMAIL, PASSWORD);
+        await seeText(formError('login-form'), new RegExp(`^${escapeRe(c.shown)}$`), 'retry-after shown');
+      } finally {
+        await page.unroute('**/admin/login');
+      }
+    }
+    assert.equal(await page.locator('#signed-in-view').isVisible(), false);
     await shot('04-login-throttled');
   });
 
@@ -587,9 +616,13 @@ describe('admin console', () => {
       // A new tab has no session: sessionStorage belongs to the tab.
       await other.locator('#signed-out-view').waitFor({ state: 'visible' });
       // The first Tab reaches the skip link, visibly.
+      const active = () => other.evaluate(() => document.activeElement.id || document.activeElement.className);
       await other.keyboard.press('Tab');
-      assert.equal(await other.evaluate(() => document.activeElement.className), 'skip-link');
-      await other.locator('#login-email').focus();
+      assert.equal(await active(), 'skip-link');
+      await other.keyboard.press('Enter');
+      assert.equal(await active(), 'main', 'the skip link moves focus to the content');
+      await other.keyboard.press('Tab');
+      assert.equal(await active(), 'login-email', 'then the first field');
       await other.keyboard.type(NEW_EMAIL);
       await other.keyboard.press('Tab');
       const focused = await other.evaluate(() => {

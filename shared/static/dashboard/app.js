@@ -230,6 +230,8 @@
       if (form.getAttribute('aria-busy') === 'true') return;
       clearMessages(form);
       form.setAttribute('aria-busy', 'true');
+      // Disabling the focused submit button drops focus: give it back afterwards.
+      const focused = document.activeElement;
       const buttons = form.querySelectorAll('button');
       for (const b of buttons) b.disabled = true;
       try {
@@ -246,6 +248,8 @@
         form.removeAttribute('aria-busy');
         for (const b of buttons) b.disabled = false;
         updatePager();
+        const lost = !document.activeElement || document.activeElement === document.body;
+        if (lost && focused && focused.isConnected && focused.getClientRects().length > 0) focused.focus();
       }
     });
   }
@@ -323,6 +327,7 @@
 
   function renderSessionBar() {
     $('session-email').textContent = session ? session.email || '' : '';
+    $('password-username').value = session ? session.email || '' : '';
     $('session-org').textContent = session ? session.organizationName : '';
   }
 
