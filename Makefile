@@ -26,3 +26,8 @@ fmt:
 ## package: cross-build every function for Lambda (arm64, release) and zip each bootstrap
 package:
 	scripts/package.sh
+
+.PHONY: bench
+## bench: release build, then cold starts, warm latency/throughput, round trips, RSS, zip sizes -> BENCHMARKS.md
+bench:
+	scripts/bench.sh

@@ -30,21 +30,22 @@ fi
 
 # Every binary of the workspace (one per function, all in the `functions` package),
 # listed before the build so that the table below checks each one has its zip.
-BINS="$(cargo metadata --format-version 1 --no-deps | python3 -c '
+mapfile -t BINS < <(cargo metadata --format-version 1 --no-deps | python3 -c '
 import json, sys
 meta = json.load(sys.stdin)
 for p in meta["packages"]:
     for t in p["targets"]:
         if "bin" in t["kind"]:
             print(t["name"])
-')"
+')
+[ ${#BINS[@]} -gt 0 ] || { echo "cargo metadata lists no binary" >&2; exit 1; }
 log "cargo lambda build --release --arm64 --workspace --bins --output-format zip"
 started=$SECONDS
 cargo lambda build --release --arm64 --workspace --bins --output-format zip --lambda-dir "$LAMBDA_DIR"
 log "built in $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s"
 
 # The table: the bootstrap as stored in each zip (its uncompressed size) and the zip.
-python3 - "$LAMBDA_DIR" $BINS <<'PY'
+python3 - "$LAMBDA_DIR" "${BINS[@]}" <<'PY'
 import os, stat, sys, zipfile
 
 lambda_dir, bins = sys.argv[1], sorted(sys.argv[2:])

@@ -30,7 +30,10 @@ step "template lint (sam validate --lint, cfn-lint)" scripts/lint-template.sh
 step "routes: template.yaml = Cargo.toml router = openapi.json" python3 scripts/check_routes.py
 step "every event in events/ through cargo lambda invoke" \
   python3 scripts/check_events.py --port "$API_PORT" --invoke-address 127.0.0.1
+step "browser tests of the console (headless Chromium)" scripts/browser-test.sh
 step "cargo test (unit, handler and end-to-end tests)" cargo test --workspace --all-targets
+step "Secrets Manager through aws-config, against moto" scripts/secrets-test.sh
+step "workflow lint (actionlint)" scripts/lint-workflows.sh
 step "schemathesis against /openapi.json (small budget; make fuzz for more)" \
   env FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-8}" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
 [ $status -eq 0 ] || tail -n 30 "$API_LOG" >&2
