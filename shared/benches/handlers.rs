@@ -812,6 +812,11 @@ async fn round_trips(uri: &str) {
 
 /// Runs `call` once per iteration on the current-thread runtime, after an untimed
 /// `prepare`; criterion gets the CPU time, the summary gets CPU and wall time.
+///
+/// With `bare`, each call is followed by the route's database commands sent bare through
+/// the driver (`bare` returns their CPU time): the difference, per iteration, is what the
+/// handler costs besides its commands, measured under the same conditions (paired).
+#[allow(clippy::too_many_arguments)]
 fn handler_bench<H>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     rt: &Runtime,
@@ -819,11 +824,16 @@ fn handler_bench<H>(
     id: &str,
     expect: u16,
     handler: H,
+    mut bare: Option<&mut dyn FnMut() -> Duration>,
     mut prepare: impl FnMut() -> Request,
 ) where
     H: for<'a> Handler<'a>,
 {
-    let (cpu_id, wall_id) = (format!("cpu/{id}"), format!("wall/{id}"));
+    let (cpu_id, wall_id, own_id) = (
+        format!("cpu/{id}"),
+        format!("wall/{id}"),
+        format!("own/{id}"),
+    );
     // One call outside the measurement, to check the route answers as expected.
     let status = rt.block_on(handler(app, prepare())).status().as_u16();
     assert_eq!(status, expect, "{id}: unexpected status before timing");
@@ -838,6 +848,10 @@ fn handler_bench<H>(
                 cpu += dc;
                 record(&cpu_id, dc.as_nanos() as f64);
                 record(&wall_id, dw.as_nanos() as f64);
+                if let Some(bare) = bare.as_mut() {
+                    let commands = bare();
+                    record(&own_id, dc.as_nanos() as f64 - commands.as_nanos() as f64);
+                }
                 if resp.status().as_u16() != expect {
                     with_figures(|f| *f.unexpected.entry(id.to_owned()).or_default() += 1);
                 }
@@ -845,6 +859,13 @@ fn handler_bench<H>(
             cpu
         })
     });
+}
+
+/// CPU time of one future run to completion on `rt`.
+fn cpu_of<F: Future<Output = ()>>(rt: &Runtime, fut: F) -> Duration {
+    let c0 = cpu_now();
+    rt.block_on(fut);
+    cpu_now() - c0
 }
 
 /// A bare database command, per iteration, after an untimed `prepare`.
@@ -911,20 +932,117 @@ fn database(c: &mut Criterion, uri: &str) {
             .expect("an item")
     });
 
+    // The commands of each route, sent bare (paired with the handler calls below).
+    let orgs = app.store.organizations();
+    let scratch_items = app.store.tenant(&scratch.doc.placement);
+    let list_items = app.store.tenant(&list.doc.placement);
+    let (main_id, list_id_org, logout_id, scratch_id) =
+        (main.doc.id, list.doc.id, logout.doc.id, scratch.doc.id);
+    let main_name_bare = main.doc.name.clone();
+    let by_id = |id: ObjectId| {
+        let orgs = orgs.clone();
+        async move {
+            orgs.find_one(doc! { "_id": id }).await.expect("find");
+        }
+    };
+    let mut bare_health = || cpu_of(&rt, async { app.store.ping().await.expect("ping") });
+    let mut bare_org_get = || {
+        cpu_of(&rt, async {
+            orgs.find_one(doc! { "name": &main_name_bare })
+                .await
+                .expect("find");
+        })
+    };
+    let mut bare_update = || {
+        cpu_of(&rt, async {
+            by_id(main_id).await;
+            orgs.find_one_and_update(
+                doc! { "_id": scratch_id, "pending": { "$exists": false } },
+                doc! { "$set": { "updated_at": DateTime::now() } },
+            )
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .expect("update");
+        })
+    };
+    let mut bare_items_create = || {
+        let data = mongodb::bson::to_bson(&typical_item()).expect("bson");
+        let item = doc! { "_id": ObjectId::new(), "data": data, "created_at": DateTime::now() };
+        cpu_of(&rt, async {
+            by_id(main_id).await;
+            scratch_items.insert_one(item).await.expect("insert");
+        })
+    };
+    let mut bare_items_list = || {
+        cpu_of(&rt, async {
+            use futures_util::TryStreamExt;
+            by_id(list_id_org).await;
+            let docs: Vec<Document> = list_items
+                .find(doc! {})
+                .sort(doc! { "_id": 1 })
+                .limit(21)
+                .await
+                .expect("find")
+                .try_collect()
+                .await
+                .expect("page");
+            black_box(docs);
+        })
+    };
+    let mut bare_items_get = || {
+        cpu_of(&rt, async {
+            by_id(list_id_org).await;
+            list_items
+                .find_one(doc! { "_id": list_item_in_list })
+                .await
+                .expect("find");
+        })
+    };
+    let mut bare_items_delete = || {
+        let id = rt.block_on(insert_item(app, &scratch.doc));
+        cpu_of(&rt, async {
+            by_id(main_id).await;
+            scratch_items
+                .delete_one(doc! { "_id": id })
+                .await
+                .expect("delete");
+        })
+    };
+    let mut bare_logout = || {
+        cpu_of(&rt, async {
+            by_id(logout_id).await;
+            orgs.update_one(
+                doc! { "_id": scratch_id },
+                doc! { "$inc": { "token_version": 1_i64 } },
+            )
+            .await
+            .expect("update");
+        })
+    };
+
     let mut group = c.benchmark_group("cpu");
     group
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
 
-    handler_bench(&mut group, &rt, app, "health", 200, meta::health, || {
-        Ev {
-            method: "GET",
-            path: "/health",
-            ..Ev::default()
-        }
-        .request()
-    });
+    handler_bench(
+        &mut group,
+        &rt,
+        app,
+        "health",
+        200,
+        meta::health,
+        Some(&mut bare_health),
+        || {
+            Ev {
+                method: "GET",
+                path: "/health",
+                ..Ev::default()
+            }
+            .request()
+        },
+    );
     handler_bench(
         &mut group,
         &rt,
@@ -932,6 +1050,7 @@ fn database(c: &mut Criterion, uri: &str) {
         "docs_openapi",
         200,
         meta::docs,
+        None,
         || {
             Ev {
                 method: "GET",
@@ -948,6 +1067,7 @@ fn database(c: &mut Criterion, uri: &str) {
         "not_found",
         404,
         meta::not_found_route,
+        None,
         || {
             Ev {
                 method: "GET",
@@ -958,15 +1078,24 @@ fn database(c: &mut Criterion, uri: &str) {
         },
     );
     let main_name = main.doc.name.clone();
-    handler_bench(&mut group, &rt, app, "org_get", 200, org::get, || {
-        Ev {
-            method: "GET",
-            path: "/org/get",
-            query: &[("organization_name", &main_name)],
-            ..Ev::default()
-        }
-        .request()
-    });
+    handler_bench(
+        &mut group,
+        &rt,
+        app,
+        "org_get",
+        200,
+        org::get,
+        Some(&mut bare_org_get),
+        || {
+            Ev {
+                method: "GET",
+                path: "/org/get",
+                query: &[("organization_name", &main_name)],
+                ..Ev::default()
+            }
+            .request()
+        },
+    );
     let mut flip = false;
     let main_email = main.doc.email.clone();
     handler_bench(
@@ -976,6 +1105,7 @@ fn database(c: &mut Criterion, uri: &str) {
         "org_update_email",
         200,
         org::update,
+        Some(&mut bare_update),
         || {
             flip = !flip;
             let email = if flip {
@@ -1002,6 +1132,7 @@ fn database(c: &mut Criterion, uri: &str) {
         "org_update_rename",
         200,
         org::update,
+        None,
         || {
             flip = !flip;
             let name = if flip {
@@ -1026,6 +1157,7 @@ fn database(c: &mut Criterion, uri: &str) {
         "items_create",
         201,
         items::create,
+        Some(&mut bare_items_create),
         || {
             Ev {
                 method: "POST",
@@ -1037,26 +1169,44 @@ fn database(c: &mut Criterion, uri: &str) {
             .request()
         },
     );
-    handler_bench(&mut group, &rt, app, "items_list", 200, items::list, || {
-        Ev {
-            method: "GET",
-            path: "/org/items",
-            token: Some(&list.token),
-            ..Ev::default()
-        }
-        .request()
-    });
+    handler_bench(
+        &mut group,
+        &rt,
+        app,
+        "items_list",
+        200,
+        items::list,
+        Some(&mut bare_items_list),
+        || {
+            Ev {
+                method: "GET",
+                path: "/org/items",
+                token: Some(&list.token),
+                ..Ev::default()
+            }
+            .request()
+        },
+    );
     let list_id = list_item_in_list.to_hex();
-    handler_bench(&mut group, &rt, app, "items_get", 200, items::get, || {
-        Ev {
-            method: "GET",
-            path: "/org/items/{id}",
-            params: &[("id", &list_id)],
-            token: Some(&list.token),
-            ..Ev::default()
-        }
-        .request()
-    });
+    handler_bench(
+        &mut group,
+        &rt,
+        app,
+        "items_get",
+        200,
+        items::get,
+        Some(&mut bare_items_get),
+        || {
+            Ev {
+                method: "GET",
+                path: "/org/items/{id}",
+                params: &[("id", &list_id)],
+                token: Some(&list.token),
+                ..Ev::default()
+            }
+            .request()
+        },
+    );
     handler_bench(
         &mut group,
         &rt,
@@ -1064,6 +1214,7 @@ fn database(c: &mut Criterion, uri: &str) {
         "items_delete",
         204,
         items::delete,
+        Some(&mut bare_items_delete),
         || {
             let id = rt.block_on(insert_item(app, &main.doc)).to_hex();
             Ev {
@@ -1084,6 +1235,7 @@ fn database(c: &mut Criterion, uri: &str) {
         "admin_logout",
         204,
         admin::logout,
+        Some(&mut bare_logout),
         || {
             let token = jwt::issue(&app.config.jwt, &logout_doc).expect("token");
             logout_doc.token_version += 1;
@@ -1096,16 +1248,25 @@ fn database(c: &mut Criterion, uri: &str) {
             .request()
         },
     );
-    handler_bench(&mut group, &rt, app, "org_delete", 204, org::delete, || {
-        let doomed = rt.block_on(make_org(app, "doomed-", &hash));
-        Ev {
-            method: "DELETE",
-            path: "/org/delete",
-            token: Some(&doomed.token),
-            ..Ev::default()
-        }
-        .request()
-    });
+    handler_bench(
+        &mut group,
+        &rt,
+        app,
+        "org_delete",
+        204,
+        org::delete,
+        None,
+        || {
+            let doomed = rt.block_on(make_org(app, "doomed-", &hash));
+            Ev {
+                method: "DELETE",
+                path: "/org/delete",
+                token: Some(&doomed.token),
+                ..Ev::default()
+            }
+            .request()
+        },
+    );
     group.finish();
 
     let mut group = c.benchmark_group("db");
@@ -1314,7 +1475,9 @@ fn summary() -> Value {
                     "bare_commands_ns": bare,
                     "wall_minus_commands_ns": wall.zip(bare).map(|(w, b)| w - b),
                     "commands_cpu_ns": bare_cpu,
-                    "cpu_minus_commands_cpu_ns": cpu.zip(bare_cpu).map(|(c, b)| c - b),
+                    "cpu_minus_commands_cpu_ns": median(&format!("own/{id}"))
+                        .or_else(|| cpu.zip(bare_cpu).map(|(c, b)| c - b)),
+                    "paired": f.samples.contains_key(&format!("own/{id}")),
                     "commands": trips,
                     "wall_minus_ping_x_commands_ns": wall.zip(ping).zip(trips).map(|((w, p), n)| w - p * n as f64),
                     "unexpected_statuses": f.unexpected.get(&id).copied().unwrap_or(0),
