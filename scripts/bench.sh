@@ -60,7 +60,7 @@ mongo_port="$(free_port)"
 start_mongo "$RUN_DIR/mongo.db" "$mongo_port"
 export MONGODB_URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true"
 
-log "criterion: round trips, in-process handler cost, pure parts, bcrypt (about 2 minutes)"
+log "criterion: round trips, in-process handler cost, pure parts, bcrypt (about 3 minutes)"
 BENCH_JSON="$RUN_DIR/handlers.json" CRITERION_HOME="$ROOT/target/criterion" \
   cargo bench -p tenant --bench handlers >"$RUN_DIR/criterion.log" 2>&1 ||
   { tail -n 40 "$RUN_DIR/criterion.log" >&2; exit 1; }
