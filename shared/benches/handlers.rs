@@ -1535,25 +1535,11 @@ fn print_summary(s: &Value) {
     }
 }
 
-fn quiet_json_logs() {
-    // The same log line per request as in Lambda, formatted but written nowhere.
-    let filter = tracing_subscriber::EnvFilter::new("info");
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .with_ansi(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::sink)
-        .try_init();
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let benchmarking = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test");
-    quiet_json_logs();
+    // The same log line per request as in Lambda, formatted but written nowhere.
+    tenant::lambda::init_tracing_to(std::io::sink);
     let mut c = Criterion::default()
         .sample_size(30)
         .warm_up_time(Duration::from_millis(500))

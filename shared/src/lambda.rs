@@ -24,6 +24,15 @@ where
 /// JSON logs on stdout; `RUST_LOG` sets the level. The runtime's own debug output,
 /// which can include request payloads, is capped so that no body is ever logged.
 pub fn init_tracing() {
+    init_tracing_to(std::io::stdout);
+}
+
+/// The same JSON log setup, writing to `writer` (the benchmarks format every line
+/// as in Lambda but write it nowhere).
+pub fn init_tracing_to<W>(writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info"))
         .add_directive("lambda_runtime=info".parse().expect("static directive"))
@@ -39,6 +48,7 @@ pub fn init_tracing() {
         .with_target(false)
         .with_ansi(false)
         .with_env_filter(filter)
+        .with_writer(writer)
         .try_init();
 }
 

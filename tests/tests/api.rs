@@ -97,6 +97,11 @@ impl Api {
         .await
     }
 
+    async fn get_org(&self, name: &str) -> Reply {
+        let path = format!("/org/get?organization_name={name}");
+        self.call(Method::GET, &path, None, None).await
+    }
+
     /// A new organization; returns (name, email, token).
     async fn signup(&self) -> (String, String, String) {
         let name = unique("e2e");
@@ -259,14 +264,7 @@ async fn concurrent_creates_of_one_name_have_exactly_one_winner() {
     assert_eq!(counts.get(&201), Some(&1), "{counts:?}");
     assert_eq!(counts.get(&400), Some(&15), "{counts:?}");
     let winner = replies.iter().find(|r| r.status == 201).unwrap();
-    let got = api
-        .call(
-            Method::GET,
-            &format!("/org/get?organization_name={name}"),
-            None,
-            None,
-        )
-        .await;
+    let got = api.get_org(&name).await;
     assert_eq!(got.body["id"], winner.body["id"]);
 }
 
@@ -281,14 +279,7 @@ async fn concurrent_creates_of_one_email_have_exactly_one_winner() {
     assert_eq!(counts.get(&400), Some(&15), "{counts:?}");
     let mut found = 0;
     for n in &names {
-        let r = api
-            .call(
-                Method::GET,
-                &format!("/org/get?organization_name={n}"),
-                None,
-                None,
-            )
-            .await;
+        let r = api.get_org(n).await;
         found += usize::from(r.status == 200);
     }
     assert_eq!(found, 1, "losers left organizations behind");
@@ -332,14 +323,7 @@ async fn organizations_renaming_to_one_name_have_one_winner_and_lose_nothing() {
             "documents lost"
         );
         let expect = if reply.status == 200 { &target } else { name };
-        let got = api
-            .call(
-                Method::GET,
-                &format!("/org/get?organization_name={expect}"),
-                None,
-                None,
-            )
-            .await;
+        let got = api.get_org(expect).await;
         assert_eq!(got.status, 200);
     }
 }
@@ -373,14 +357,7 @@ async fn rename_racing_delete_ends_deleted_with_nothing_left() {
         );
     }
     for n in new_names.iter().chain([&name]) {
-        let got = api
-            .call(
-                Method::GET,
-                &format!("/org/get?organization_name={n}"),
-                None,
-                None,
-            )
-            .await;
+        let got = api.get_org(n).await;
         assert_eq!(got.status, 404, "{n} still registered after the delete");
     }
     assert_eq!(api.login(&email, PASSWORD).await.status, 401);
