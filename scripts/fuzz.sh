@@ -29,7 +29,7 @@ SCHEMATHESIS_HOOKS=fuzz_hooks PYTHONPATH="$ROOT/scripts" "$VENV/bin/st" run "$AP
   --url "$API_URL" -H "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --exclude-path /org/delete --exclude-path /admin/logout \
-  --max-examples "${FUZZ_EXAMPLES:-50}" --max-time "${FUZZ_SECONDS:-600}" \
+  --phases "${FUZZ_PHASES:-examples,coverage,fuzzing,stateful}" --max-examples "${FUZZ_EXAMPLES:-50}" --max-time "${FUZZ_SECONDS:-600}" \
   --workers 1 --request-timeout 30 --generation-database none --no-color --report junit --report-dir "$report" \
   > "$report/output.txt" 2>&1
 code=$?

@@ -35,7 +35,7 @@ step "cargo test (unit, handler and end-to-end tests)" cargo test --workspace --
 step "Secrets Manager through aws-config, against moto" scripts/secrets-test.sh
 step "workflow lint (actionlint)" scripts/lint-workflows.sh
 step "schemathesis against /openapi.json (small budget; make fuzz for more)" \
-  env FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-8}" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
+  env FUZZ_PHASES="${FUZZ_PHASES:-examples,coverage,fuzzing}" FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-8}" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
 [ $status -eq 0 ] || tail -n 30 "$API_LOG" >&2
 
 # One closing line over every runner above: cargo's "test result" lines and the
