@@ -30,6 +30,11 @@ step "template lint (sam validate --lint, cfn-lint)" scripts/lint-template.sh
 step "routes: template.yaml = Cargo.toml router = openapi.json" python3 scripts/check_routes.py
 step "every event in events/ through cargo lambda invoke" \
   python3 scripts/check_events.py --port "$API_PORT" --invoke-address 127.0.0.1
+# Start the static functions' instances one request at a time before the browser asks
+# for several at once (the emulator has answered 500 itself while starting instances).
+for path in /dashboard /dashboard/app.js /dashboard/app.css /docs /redoc /openapi.json; do
+  curl -s -o /dev/null -m 30 "$API_URL$path" || true
+done
 step "browser tests of the console (headless Chromium)" scripts/browser-test.sh
 step "cargo test (unit, handler and end-to-end tests)" cargo test --workspace --all-targets
 step "Secrets Manager through aws-config, against moto" scripts/secrets-test.sh
