@@ -39,13 +39,14 @@ wait_port() {
   done
 }
 
-# Starts the MongoDB wire-compatible server in single-file mode in the background.
+# Starts the MongoDB wire-compatible server in single-file mode in the background,
+# through scripts/local_mongo.py (nx-27017 with our fix of its renameCollection).
 # Usage: start_mongo DB_FILE PORT; sets MONGO_PID.
 start_mongo() {
   local file=$1 port=$2
   mkdir -p "$(dirname "$file")"
   log "starting nx-27017 on 127.0.0.1:$port (data: ${file#"$ROOT"/})"
-  "$VENV/bin/nx-27017" --db "$file" -p "$port" --log-file "$file.log" --pid-file "$file.pid" >/dev/null 2>&1 &
+  "$VENV/bin/python" "$ROOT/scripts/local_mongo.py" --db "$file" -p "$port" --log-file "$file.log" --pid-file "$file.pid" >/dev/null 2>&1 &
   MONGO_PID=$!
   wait_port "$port" 30
 }

@@ -433,6 +433,16 @@ fn bcrypt_group(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------
 // The database parts.
 
+/// A tenant collection, for planting and reading documents directly.
+fn tenant_of(app: &App, place: &tenant::store::Placement) -> mongodb::Collection<Document> {
+    app.store
+        .databases()
+        .1
+        .client()
+        .database(&place.database)
+        .collection(&place.collection)
+}
+
 fn current_thread() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -460,8 +470,7 @@ async fn make_org(app: &App, prefix: &str, hash: &str) -> Org {
 async fn insert_item(app: &App, org: &OrgDoc) -> ObjectId {
     let id = ObjectId::new();
     let data = mongodb::bson::to_bson(&typical_item()).expect("bson");
-    app.store
-        .tenant(&org.placement)
+    tenant_of(app, &org.placement)
         .insert_one(doc! { "_id": id, "data": data, "created_at": DateTime::now() })
         .await
         .expect("insert");
@@ -473,9 +482,9 @@ async fn counted<F>(app: &App, call: F) -> (u64, u16, Value)
 where
     F: Future<Output = Response<Body>>,
 {
-    let before = app.store.round_trips();
+    let before = app.store.hooks().commands();
     let resp = call.await;
-    let trips = app.store.round_trips() - before;
+    let trips = app.store.hooks().commands() - before;
     (trips, resp.status().as_u16(), body_json(&resp))
 }
 
@@ -923,8 +932,7 @@ fn database(c: &mut Criterion, uri: &str) {
         (main, list, scratch, logout, rename)
     });
     let list_item_in_list = rt.block_on(async {
-        app.store
-            .tenant(&list.doc.placement)
+        tenant_of(app, &list.doc.placement)
             .find_one(doc! {})
             .await
             .expect("find")
@@ -933,9 +941,9 @@ fn database(c: &mut Criterion, uri: &str) {
     });
 
     // The commands of each route, sent bare (paired with the handler calls below).
-    let orgs = app.store.organizations();
-    let scratch_items = app.store.tenant(&scratch.doc.placement);
-    let list_items = app.store.tenant(&list.doc.placement);
+    let orgs = app.store.databases().0.collection::<OrgDoc>("organizations");
+    let scratch_items = tenant_of(app, &scratch.doc.placement);
+    let list_items = tenant_of(app, &list.doc.placement);
     let (main_id, list_id_org, logout_id, scratch_id) =
         (main.doc.id, list.doc.id, logout.doc.id, scratch.doc.id);
     let main_name_bare = main.doc.name.clone();
@@ -1274,10 +1282,10 @@ fn database(c: &mut Criterion, uri: &str) {
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    let orgs = app.store.organizations();
+    let orgs = app.store.databases().0.collection::<OrgDoc>("organizations");
     let (main_id, scratch_id) = (main.doc.id, scratch.doc.id);
-    let scratch_items = app.store.tenant(&scratch.doc.placement);
-    let list_items = app.store.tenant(&list.doc.placement);
+    let scratch_items = tenant_of(app, &scratch.doc.placement);
+    let list_items = tenant_of(app, &list.doc.placement);
     db_bench(
         &mut group,
         &rt,

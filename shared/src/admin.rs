@@ -2,7 +2,6 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use mongodb::bson::doc;
 use serde::Serialize;
 
 use crate::app::App;
@@ -10,8 +9,8 @@ use crate::auth::{authenticate, jwt, password, throttle};
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::http::{Form, handle, json, no_content, source_ip};
-use crate::org::lifecycle;
-use crate::store::PendingOp;
+use crate::org::lifecycle::{self, Settled};
+use crate::store::registry;
 
 /// The body of a successful login.
 #[derive(Debug, Serialize)]
@@ -43,16 +42,12 @@ pub async fn login(app: &App, req: Request) -> Response<Body> {
         let (email, given) = form.finish(email.zip(given))?;
         let ip = source_ip(&req);
         throttle::enter(&app.store, email.as_str(), &ip).await?;
-        let found = app
-            .store
-            .organizations()
-            .find_one(doc! { "email": email.as_str() })
-            .await?;
-        let org = match found {
-            Some(org) if org.pending.is_some() => lifecycle::settle(&app.store, org)
-                .await?
-                .filter(|o| o.pending.as_ref().is_none_or(|p| p.op != PendingOp::Create)),
-            other => other,
+        let org = match registry::by_email(&app.store, email.as_str()).await? {
+            Some(org) => match lifecycle::settle(&app.store, org).await? {
+                Settled::Ready(org) => Some(org),
+                Settled::Creating(_) | Settled::Gone => None,
+            },
+            None => None,
         };
         let stored = org.as_ref().map(|o| o.password_hash.clone());
         let ok = password::verify(&given, stored, app.config.bcrypt_cost).await?;
@@ -82,13 +77,7 @@ pub async fn login(app: &App, req: Request) -> Response<Body> {
 pub async fn logout(app: &App, req: Request) -> Response<Body> {
     handle(req, |req| async move {
         let org = authenticate(app, &req).await?;
-        app.store
-            .organizations()
-            .update_one(
-                doc! { "_id": org.id },
-                doc! { "$inc": { "token_version": 1_i64 } },
-            )
-            .await?;
+        registry::bump_token_version(&app.store, org.id).await?;
         tracing::info!(org_id = %org.id, "admin logged out");
         no_content()
     })

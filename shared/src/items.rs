@@ -1,8 +1,8 @@
 //! Tenant data: documents in the tenant's own collection and nowhere else.
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use mongodb::bson::{Bson, DateTime, Document, doc, oid::ObjectId};
+use mongodb::bson::{Bson, DateTime, Document, oid::ObjectId};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -10,7 +10,8 @@ use crate::app::App;
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{handle, json, json_body, no_content, path_param, query};
-use crate::org::timestamp;
+use crate::org::{lifecycle, timestamp};
+use crate::store::tenants;
 
 /// Deepest nesting of objects and arrays accepted in an item.
 pub const MAX_DEPTH: usize = 20;
@@ -19,17 +20,15 @@ pub const MAX_DEPTH: usize = 20;
 const DEFAULT_LIMIT: i64 = 20;
 const MAX_LIMIT: i64 = 100;
 
+/// Largest page body sent, in bytes: a page stops before it would pass this, well
+/// under Lambda's 6 MB response limit.
+pub const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
+
 #[derive(Debug, Serialize)]
 struct ItemView {
     id: String,
     data: Value,
     created_at: String,
-}
-
-#[derive(Debug, Serialize)]
-struct Page {
-    items: Vec<ItemView>,
-    next: Option<String>,
 }
 
 fn not_found() -> ApiError {
@@ -78,6 +77,76 @@ pub fn check_item(value: &Value, path: &mut Vec<String>) -> Result<(), ApiError>
     Ok(())
 }
 
+/// Checks every number of a JSON text: each must be stored exactly, as an int64, or
+/// as a finite double whose shortest decimal form is the number as sent (so `1e2` and
+/// `0.1` pass, `2^64`, `-2^63-1` and `1e-400` do not). The text is valid JSON.
+pub fn check_numbers(text: &[u8]) -> Result<(), ApiError> {
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'"' => {
+                i += 1;
+                while i < text.len() && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < text.len()
+                    && matches!(text[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let literal = std::str::from_utf8(&text[start..i]).unwrap_or_default();
+                if !stored_exactly(literal) {
+                    return Err(ApiError::invalid(
+                        &["body"],
+                        format!(
+                            "Number {literal} cannot be stored exactly (an int64, or a double that reads back the same)"
+                        ),
+                    ));
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// Whether a JSON number literal survives storage unchanged.
+fn stored_exactly(literal: &str) -> bool {
+    if literal.parse::<i64>().is_ok() {
+        return true;
+    }
+    match literal.parse::<f64>() {
+        Ok(value) if value.is_finite() => decimal(literal) == decimal(&format!("{value:e}")),
+        _ => false,
+    }
+}
+
+/// A decimal number as (negative, significant digits, exponent of the last digit),
+/// for comparing two spellings of one value.
+fn decimal(literal: &str) -> (bool, String, i64) {
+    let (negative, rest) = match literal.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, literal),
+    };
+    let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.trim_start_matches('+').parse::<i64>().unwrap_or(0)),
+        None => (rest, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    let exponent = exponent - fraction.len() as i64;
+    let trailing = digits.len() - digits.trim_end_matches('0').len();
+    let digits = digits.trim_end_matches('0').trim_start_matches('0');
+    if digits.is_empty() {
+        return (false, String::new(), 0);
+    }
+    (negative, digits.to_owned(), exponent + trailing as i64)
+}
+
 fn view(doc: &Document) -> ItemView {
     let id = doc
         .get_object_id("_id")
@@ -105,21 +174,27 @@ fn item_id(req: &Request) -> ApiResult<ObjectId> {
         .ok_or_else(not_found)
 }
 
+fn raw_body(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => b"",
+    }
+}
+
 /// `POST /org/items`: stores a JSON object in the caller's collection.
 pub async fn create(app: &App, req: Request) -> Response<Body> {
     handle(req, |req| async move {
         let org = authenticate(app, &req).await?;
         let data = Value::Object(json_body(&req)?);
         check_item(&data, &mut Vec::new())?;
+        check_numbers(raw_body(&req))?;
         let bson = mongodb::bson::to_bson(&data).map_err(|_| {
             ApiError::invalid(&["body"], "Item holds a number MongoDB cannot store")
         })?;
         let id = ObjectId::new();
         let created_at = DateTime::now();
-        app.store
-            .tenant(&org.placement)
-            .insert_one(doc! { "_id": id, "data": bson, "created_at": created_at })
-            .await?;
+        lifecycle::store_item(&app.store, org.id, org.placement, id, bson, created_at).await?;
         let item = ItemView {
             id: id.to_hex(),
             data,
@@ -130,7 +205,8 @@ pub async fn create(app: &App, req: Request) -> Response<Body> {
     .await
 }
 
-/// `GET /org/items?limit=N&after=ID`: a page of the caller's items, by id.
+/// `GET /org/items?limit=N&after=ID`: a page of the caller's items, by id, at most
+/// `limit` of them and at most [`MAX_PAGE_BYTES`] of body.
 pub async fn list(app: &App, req: Request) -> Response<Body> {
     handle(req, |req| async move {
         let org = authenticate(app, &req).await?;
@@ -154,31 +230,46 @@ pub async fn list(app: &App, req: Request) -> Response<Body> {
                     ApiError::invalid(&["query", "after"], "after must be an item id")
                 })?),
             };
-        let filter = match after {
-            Some(id) => doc! { "_id": { "$gt": id } },
-            None => doc! {},
-        };
-        use futures_util::TryStreamExt;
-        let mut docs: Vec<Document> = app
-            .store
-            .tenant(&org.placement)
-            .find(filter)
-            .sort(doc! { "_id": 1 })
-            .limit(limit + 1)
-            .await?
-            .try_collect()
-            .await?;
-        let more = docs.len() as i64 > limit;
-        docs.truncate(limit as usize);
-        let items: Vec<ItemView> = docs.iter().map(view).collect();
-        let next = if more {
-            items.last().map(|i| i.id.clone())
-        } else {
-            None
-        };
-        json(StatusCode::OK, &Page { items, next })
+        let docs = tenants::items_after(&app.store, &org.placement, after, limit + 1).await?;
+        page(&docs, limit as usize)
     })
     .await
+}
+
+/// The page body of `docs` (fetched one past the limit): items until the limit or the
+/// byte bound, and `next` when more follow.
+fn page(docs: &[Document], limit: usize) -> ApiResult<Response<Body>> {
+    const CLOSE: &str = "],\"next\":";
+    let mut body = String::from("{\"items\":[");
+    let mut last = None;
+    for (n, doc) in docs.iter().take(limit).enumerate() {
+        let item = view(doc);
+        let text = serde_json::to_string(&item).map_err(ApiError::internal)?;
+        // Room for the separator, the close and the longest `next` (a quoted id).
+        if n > 0 && body.len() + 1 + text.len() + CLOSE.len() + 27 > MAX_PAGE_BYTES {
+            break;
+        }
+        if n > 0 {
+            body.push(',');
+        }
+        body.push_str(&text);
+        last = Some((n, item.id));
+    }
+    body.push_str(CLOSE);
+    match last {
+        Some((n, id)) if n + 1 < docs.len() => {
+            body.push('"');
+            body.push_str(&id);
+            body.push('"');
+        }
+        _ => body.push_str("null"),
+    }
+    body.push('}');
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(body))
+        .map_err(ApiError::internal)
 }
 
 /// `GET /org/items/{id}`: one of the caller's items; 404 for any other id.
@@ -186,10 +277,7 @@ pub async fn get(app: &App, req: Request) -> Response<Body> {
     handle(req, |req| async move {
         let org = authenticate(app, &req).await?;
         let id = item_id(&req)?;
-        let doc = app
-            .store
-            .tenant(&org.placement)
-            .find_one(doc! { "_id": id })
+        let doc = tenants::find_item(&app.store, &org.placement, id)
             .await?
             .ok_or_else(not_found)?;
         json(StatusCode::OK, &view(&doc))
@@ -202,15 +290,50 @@ pub async fn delete(app: &App, req: Request) -> Response<Body> {
     handle(req, |req| async move {
         let org = authenticate(app, &req).await?;
         let id = item_id(&req)?;
-        let gone = app
-            .store
-            .tenant(&org.placement)
-            .delete_one(doc! { "_id": id })
-            .await?;
-        if gone.deleted_count == 0 {
+        if !tenants::delete_item(&app.store, &org.placement, id).await? {
             return Err(not_found());
         }
         no_content()
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_kept_only_when_stored_exactly() {
+        for good in [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "1e2",
+            "0.1",
+            "1.5",
+            "-2.5e-3",
+            "1e308",
+            "1e20",
+            "123456789.125",
+            "5e-324",
+        ] {
+            assert!(stored_exactly(good), "{good} refused");
+        }
+        for bad in [
+            "9223372036854775808",
+            "18446744073709551616",
+            "-9223372036854775809",
+            "1e309",
+            "1e-400",
+            "1.00000000000000000001",
+            "0.1000000000000000000001",
+        ] {
+            assert!(!stored_exactly(bad), "{bad} accepted");
+        }
+        assert!(check_numbers(br#"{"a": [1, 2.5, {"b": -3}], "s": "1e-400 \" 2e999"}"#).is_ok());
+        assert!(check_numbers(br#"{"a": {"b": [1, 1e-400]}}"#).is_err());
+    }
 }

@@ -9,6 +9,8 @@ pub mod config;
 pub mod dashboard;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "test-hooks")]
+pub mod hooks;
 pub mod http;
 pub mod items;
 pub mod lambda;

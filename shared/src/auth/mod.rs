@@ -5,13 +5,13 @@ pub mod password;
 pub mod throttle;
 
 use lambda_http::Request;
-use mongodb::bson::{doc, oid::ObjectId};
+use mongodb::bson::oid::ObjectId;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::http::bearer_token;
-use crate::org::lifecycle;
-use crate::store::{OrgDoc, PendingOp};
+use crate::org::lifecycle::{self, Settled};
+use crate::store::{OrgDoc, registry};
 
 fn unauthorized(msg: &str) -> ApiError {
     ApiError::Unauthorized(msg.to_owned())
@@ -25,24 +25,14 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<OrgDoc> {
         .map_err(|_| unauthorized("Could not validate credentials"))?;
     let org_id = ObjectId::parse_str(&claims.org_id)
         .map_err(|_| unauthorized("Could not validate credentials"))?;
-    let org = app
-        .store
-        .organizations()
-        .find_one(doc! { "_id": org_id })
+    let org = registry::by_id(&app.store, org_id)
         .await?
         .ok_or_else(|| unauthorized("Token has been revoked"))?;
     if org.admin_id.to_hex() != claims.sub || org.token_version != claims.ver {
         return Err(unauthorized("Token has been revoked"));
     }
     match lifecycle::settle(&app.store, org).await? {
-        Some(org)
-            if org
-                .pending
-                .as_ref()
-                .is_none_or(|p| p.op != PendingOp::Create) =>
-        {
-            Ok(org)
-        }
-        _ => Err(unauthorized("Token has been revoked")),
+        Settled::Ready(org) => Ok(org),
+        Settled::Creating(_) | Settled::Gone => Err(unauthorized("Token has been revoked")),
     }
 }

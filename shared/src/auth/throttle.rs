@@ -1,110 +1,76 @@
 //! Failed-login throttle kept in MongoDB, so it holds across cold starts and instances.
 //!
-//! Each attempt atomically increments a counter per email and per client IP
-//! (`findOneAndUpdate` + `$inc`, upserted); an attempt that pushes a counter past its
-//! limit is refused before the password is checked. A counter lives for one window
-//! (`expires_at`, TTL-indexed); a successful login clears the email's counter and gives
-//! back its increment of the IP's.
+//! Each attempt atomically increments three counters before the password is checked:
+//! one per (email, client IP), one per email and one per client IP. An attempt that
+//! pushes any of them past its limit is refused (429). The per-(email, IP) limit is the
+//! tight one, so that a stranger guessing from one address cannot lock the owner of
+//! the email out from everywhere else; the per-email ceiling stops guessing spread over
+//! many addresses, the per-IP one an address trying many emails. A successful login
+//! clears the (email, IP) count and gives back its increment of the other two.
 
 use std::time::Duration;
 
-use mongodb::bson::{DateTime, Document, doc};
-use mongodb::options::ReturnDocument;
+use mongodb::bson::DateTime;
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Store, millis_of};
+use crate::store::{Store, attempts};
 
-/// Failures allowed per email within a window.
-pub const MAX_PER_EMAIL: i64 = 5;
+/// Failures allowed per (email, client IP) within a window.
+pub const MAX_PER_EMAIL_AND_IP: i64 = 5;
+/// Failures allowed per email from all addresses together within a window.
+pub const MAX_PER_EMAIL: i64 = 100;
 /// Failures allowed per client IP within a window.
 pub const MAX_PER_IP: i64 = 50;
 /// The window.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
-fn email_key(email: &str) -> String {
-    format!("email:{email}")
+/// The counters of one attempt.
+struct Keys {
+    pair: String,
+    email: String,
+    ip: String,
 }
 
-fn ip_key(ip: &str) -> String {
-    format!("ip:{ip}")
+impl Keys {
+    fn new(email: &str, ip: &str) -> Self {
+        Self {
+            pair: format!("pair:{email}|{ip}"),
+            email: format!("email:{email}"),
+            ip: format!("ip:{ip}"),
+        }
+    }
 }
 
-/// Counts this attempt against the email and the IP; 429 with `Retry-After` if either
-/// is past its limit.
+/// Counts this attempt; 429 with `Retry-After` if any counter is past its limit.
 pub async fn enter(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
     store.ensure_indexes().await?;
-    let (email_key, ip_key) = (email_key(email), ip_key(ip));
-    let (by_email, by_ip) = tokio::join!(count(store, &email_key), count(store, &ip_key));
-    let (by_email, by_ip) = (by_email?, by_ip?);
+    let keys = Keys::new(email, ip);
+    let (pair, by_email, by_ip) = tokio::join!(
+        attempts::count(store, &keys.pair, WINDOW),
+        attempts::count(store, &keys.email, WINDOW),
+        attempts::count(store, &keys.ip, WINDOW),
+    );
     let now = DateTime::now().timestamp_millis();
     let wait = |(n, until): (i64, i64), limit: i64| {
         (n > limit).then(|| ((until - now).max(1000) as u64).div_ceil(1000))
     };
-    match (wait(by_email, MAX_PER_EMAIL), wait(by_ip, MAX_PER_IP)) {
-        (None, None) => Ok(()),
-        (a, b) => Err(ApiError::TooManyRequests {
-            retry_after: a.unwrap_or(0).max(b.unwrap_or(0)),
-        }),
+    let retry_after = [
+        wait(pair?, MAX_PER_EMAIL_AND_IP),
+        wait(by_email?, MAX_PER_EMAIL),
+        wait(by_ip?, MAX_PER_IP),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    match retry_after {
+        None => Ok(()),
+        Some(retry_after) => Err(ApiError::TooManyRequests { retry_after }),
     }
 }
 
-/// After a successful login: forget the email's failures, give back the IP's count.
+/// After a successful login: forget the (email, IP) failures, give back the others.
 pub async fn succeeded(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
-    let attempts = store.login_attempts();
-    let (a, b) = tokio::join!(
-        attempts.delete_one(doc! { "_id": email_key(email) }),
-        attempts.update_one(
-            doc! { "_id": ip_key(ip), "n": { "$gt": 0 } },
-            doc! { "$inc": { "n": -1 } }
-        )
-    );
-    a?;
-    b?;
+    let keys = Keys::new(email, ip);
+    attempts::forget(store, &keys.pair, &[&keys.email, &keys.ip]).await?;
     Ok(())
-}
-
-/// Increments a counter and returns (count, window end in ms). Starts a new window
-/// when the counter is new or its window has passed but the TTL monitor has not yet
-/// removed it.
-async fn count(store: &Store, key: &str) -> ApiResult<(i64, i64)> {
-    let attempts = store.login_attempts();
-    let counter: Document = attempts
-        .find_one_and_update(doc! { "_id": key }, doc! { "$inc": { "n": 1_i64 } })
-        .upsert(true)
-        .return_document(ReturnDocument::After)
-        .await?
-        .ok_or_else(|| ApiError::internal("upsert returned no document"))?;
-    let n = counter
-        .get_i64("n")
-        .or_else(|_| counter.get_i32("n").map(i64::from))
-        .unwrap_or(1);
-    let now = DateTime::now().timestamp_millis();
-    let fresh_until = DateTime::from_millis(now + WINDOW.as_millis() as i64);
-    match counter.get("expires_at") {
-        Some(stored) => match millis_of(stored) {
-            Some(until) if until > now => Ok((n, until)),
-            _ => {
-                let reset = attempts
-                    .update_one(
-                        doc! { "_id": key, "expires_at": stored.clone() },
-                        doc! { "$set": { "n": 1_i64, "expires_at": fresh_until } },
-                    )
-                    .await?;
-                if reset.matched_count == 1 {
-                    Ok((1, fresh_until.timestamp_millis()))
-                } else {
-                    Box::pin(count(store, key)).await
-                }
-            }
-        },
-        None => {
-            attempts
-                .update_one(
-                    doc! { "_id": key, "expires_at": { "$exists": false } },
-                    doc! { "$set": { "expires_at": fresh_until } },
-                )
-                .await?;
-            Ok((n, fresh_until.timestamp_millis()))
-        }
-    }
 }

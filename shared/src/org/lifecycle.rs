@@ -2,26 +2,41 @@
 //!
 //! Each step is idempotent and the registry document records the operation in flight
 //! (`pending`). Whoever meets an unfinished operation finishes it (rename, delete) or
-//! rolls it back (a create older than [`LEASE`]) before going on.
+//! rolls it back (a create older than [`LEASE`], a rename that cannot move its data)
+//! before going on, so no operation can leave an organization unusable.
+//!
+//! A collection that no organization owns is never handed to a new owner with data in
+//! it: a create or rename onto a name whose collection holds documents of no
+//! organization is refused (400 "already exists") before anything changes. An empty
+//! one is taken over (it holds nothing to leak), and a create that is rolled back
+//! drops its collection only when it is empty.
 
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
-use mongodb::bson::{DateTime, Document, doc, oid::ObjectId, to_bson};
-use mongodb::options::{InsertManyOptions, ReturnDocument};
+use mongodb::bson::{Bson, DateTime, oid::ObjectId};
 
 use crate::domain::{Email, OrganizationName};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{OrgDoc, Pending, PendingOp, Store, codes, error_code, is_duplicate};
+use crate::store::{
+    OrgDoc, Pending, PendingOp, Placement, Store, failpoint, is_duplicate, registry, tenants,
+};
 
-/// How long a create may stay in flight before others treat it as abandoned.
+/// How long a create may stay in flight before others treat it as abandoned, and how
+/// long a rename waits for a write that raced it before it gives up its target.
 pub const LEASE: Duration = Duration::from_secs(60);
 
 /// Attempts at an update that keeps meeting operations in flight.
 const RETRIES: usize = 3;
 
-fn not_pending() -> Document {
-    doc! { "$exists": false }
+/// What [`settle`] found once the operation in flight, if any, was dealt with.
+#[derive(Debug)]
+pub enum Settled {
+    /// Nothing in flight: the organization as it stands.
+    Ready(OrgDoc),
+    /// A create within its lease: its request is still running, it is not visible yet.
+    Creating(OrgDoc),
+    /// No such organization: deleted, or a create that was rolled back.
+    Gone,
 }
 
 fn org_exists(name: &str) -> ApiError {
@@ -32,20 +47,21 @@ fn email_exists(email: &str) -> ApiError {
     ApiError::Duplicate(format!("Admin with email '{email}' already exists"))
 }
 
+fn older_than_lease(since: DateTime) -> bool {
+    DateTime::now().timestamp_millis() - since.timestamp_millis() > LEASE.as_millis() as i64
+}
+
 /// True for a create being undone, or begun longer ago than the lease (its request is
 /// gone).
 fn is_abandoned_create(org: &OrgDoc) -> bool {
     match &org.pending {
         Some(p) if p.op == PendingOp::RollBack => true,
-        Some(p) if p.op == PendingOp::Create => {
-            let age = DateTime::now().timestamp_millis() - p.since.timestamp_millis();
-            age > LEASE.as_millis() as i64
-        }
+        Some(p) if p.op == PendingOp::Create => older_than_lease(p.since),
         _ => false,
     }
 }
 
-/// Registers a new organization with its admin and creates its collection.
+/// Registers a new organization with its admin and gives it its collection.
 pub async fn create(
     store: &Store,
     name: &OrganizationName,
@@ -69,22 +85,16 @@ pub async fn create(
         pending: Some(Pending {
             op: PendingOp::Create,
             from: None,
+            from_name: None,
             since: now,
         }),
     };
     insert_registry(store, &org).await?;
-    let finished = async {
-        store.failpoint("create.after_insert")?;
-        create_collection(store, &org).await?;
-        store.failpoint("create.after_collection")?;
-        let done = store
-            .organizations()
-            .update_one(
-                doc! { "_id": org.id, "pending.op": "create" },
-                doc! { "$unset": { "pending": "" } },
-            )
-            .await?;
-        if done.matched_count == 0 {
+    let finished: ApiResult<()> = async {
+        failpoint!(store, "create.after_insert");
+        claim_collection(store, &org).await?;
+        failpoint!(store, "create.after_collection");
+        if !registry::complete_create(store, org.id).await? {
             return Err(ApiError::Unavailable(
                 "create was undone while in flight".into(),
             ));
@@ -105,115 +115,89 @@ pub async fn create(
 /// Inserts the registry document; a unique index decides who wins a race.
 async fn insert_registry(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     for attempt in 0..2 {
-        let err = match store.organizations().insert_one(org).await {
-            Ok(_) => return Ok(()),
-            Err(e) if is_duplicate(&e) => e,
+        match registry::insert(store, org).await {
+            Ok(()) => return Ok(()),
+            Err(e) if is_duplicate(&e) => {}
             Err(e) => return Err(e.into()),
-        };
-        let holder = store
-            .organizations()
-            .find_one(doc! { "$or": [
-                { "collection_name": &org.collection_name },
-                { "name": &org.name },
-                { "email": &org.email },
-            ] })
-            .await?;
+        }
+        let holder = registry::holder(
+            store,
+            org.id,
+            Some(&org.name),
+            Some(&org.collection_name),
+            Some(&org.email),
+        )
+        .await?;
         match holder {
-            Some(other) if attempt == 0 && is_abandoned_create(&other) => {
-                settle(store, other).await?;
+            Some(h) if attempt == 0 && h.org.as_ref().is_some_and(is_abandoned_create) => {
+                if let Some(other) = h.org {
+                    settle(store, other).await?;
+                }
             }
-            Some(other)
-                if other.collection_name == org.collection_name || other.name == org.name =>
-            {
-                return Err(org_exists(&org.name));
-            }
-            Some(_) => return Err(email_exists(&org.email)),
-            None if attempt == 0 => {
-                tracing::debug!(error = %err, "duplicate holder vanished; retrying")
-            }
+            Some(h) if !h.holds_name => return Err(email_exists(&org.email)),
+            Some(_) => return Err(org_exists(&org.name)),
+            None if attempt == 0 => tracing::debug!("duplicate holder vanished; retrying"),
             None => return Err(org_exists(&org.name)),
         }
     }
     Err(org_exists(&org.name))
 }
 
-/// Creates the tenant collection. If one of that name still holds another
-/// organization's data mid-rename, that rename is finished first.
-async fn create_collection(store: &Store, org: &OrgDoc) -> ApiResult<()> {
-    let db = store.tenant_db();
-    for _ in 0..2 {
-        match db.create_collection(&org.placement.collection).await {
-            Ok(()) => return Ok(()),
-            Err(e) if error_code(&e) == Some(codes::NAMESPACE_EXISTS) => {
-                let mover = store
-                    .organizations()
-                    .find_one(doc! {
-                        "_id": { "$ne": org.id },
-                        "placement.collection": &org.placement.collection,
-                    })
-                    .await?;
-                match mover {
-                    Some(other) if matches!(&other.pending, Some(p) if p.op == PendingOp::Rename) =>
-                    {
-                        finish_rename(store, other).await?;
-                    }
-                    _ => {
-                        tracing::warn!(collection = %org.placement.collection, "collection exists without an owner; refusing to adopt it");
-                        return Err(org_exists(&org.name));
-                    }
-                }
-            }
-            Err(e) => return Err(e.into()),
+/// Gives a new organization its collection: creates it, or takes over an empty one
+/// that no organization owns. One that holds another organization's data mid-rename
+/// has that rename finished first; one with documents of no organization is refused.
+async fn claim_collection(store: &Store, org: &OrgDoc) -> ApiResult<()> {
+    let Placement {
+        database,
+        collection,
+    } = &org.placement;
+    for attempt in 0..2 {
+        if !tenants::exists(store, database, collection).await?
+            && tenants::create(store, database, collection).await?
+        {
+            return Ok(());
         }
+        if let Some(mover) = registry::placed_in(store, database, collection, org.id).await? {
+            if attempt == 0 && mover.pending_op() == Some(PendingOp::Rename) {
+                Box::pin(settle(store, mover)).await?;
+                continue;
+            }
+            return Err(org_exists(&org.name));
+        }
+        if tenants::is_empty(store, database, collection).await? {
+            tracing::info!(%collection, "taking over an empty collection that no organization owns");
+            return Ok(());
+        }
+        tracing::warn!(%collection, "collection holds documents of no organization; refusing to adopt it");
+        return Err(org_exists(&org.name));
     }
     Err(org_exists(&org.name))
 }
 
-/// Undoes a create: drops its collection unless another organization's data is in it,
-/// then removes the registry document if it is still that create.
+/// Undoes a create: marks it, then drops its collection (only if empty and no other
+/// organization's data is in it) and removes the registry document.
 async fn roll_back_create(store: &Store, org: &OrgDoc) -> ApiResult<()> {
-    let marked = store
-        .organizations()
-        .update_one(
-            doc! { "_id": org.id, "pending.op": "create" },
-            doc! { "$set": { "pending.op": "rollback" } },
-        )
-        .await?;
-    if marked.matched_count == 0 {
+    if !registry::mark_rollback(store, org.id).await? {
         // The create completed after all, or someone else is undoing it.
         return Ok(());
     }
     finish_roll_back(store, org).await
 }
 
-/// Drops the collection of a create being undone (unless another organization's data
-/// is in it), then removes the registry document.
 async fn finish_roll_back(store: &Store, org: &OrgDoc) -> ApiResult<()> {
-    let shared = store
-        .organizations()
-        .find_one(
-            doc! { "_id": { "$ne": org.id }, "placement.collection": &org.placement.collection },
-        )
-        .await?;
-    if shared.is_none() {
-        drop_collection(store, &org.placement.database, &org.placement.collection).await?;
+    let Placement {
+        database,
+        collection,
+    } = &org.placement;
+    if registry::placed_in(store, database, collection, org.id)
+        .await?
+        .is_none()
+        && tenants::is_empty(store, database, collection).await?
+    {
+        tenants::drop(store, database, collection).await?;
     }
-    store
-        .organizations()
-        .delete_one(doc! { "_id": org.id, "pending.op": "rollback" })
-        .await?;
+    registry::remove_rolled_back(store, org.id).await?;
     Ok(())
-}
-
-async fn drop_collection(store: &Store, database: &str, name: &str) -> ApiResult<()> {
-    let coll = store.tenant(&crate::store::Placement {
-        database: database.to_owned(),
-        collection: name.to_owned(),
-    });
-    match coll.drop().await {
-        Err(e) if error_code(&e) != Some(codes::NAMESPACE_NOT_FOUND) => Err(e.into()),
-        _ => Ok(()),
-    }
 }
 
 /// What an update changes; every field optional.
@@ -231,39 +215,43 @@ pub struct Changes {
 /// collection if the name changed.
 pub async fn update(store: &Store, org: OrgDoc, changes: Changes) -> ApiResult<OrgDoc> {
     store.ensure_indexes().await?;
+    let new_collection = changes.name.as_ref().map(OrganizationName::collection_name);
     let mut current = org;
     for _ in 0..RETRIES {
-        let now = DateTime::now();
-        let mut set = doc! { "updated_at": now };
-        let mut update = Document::new();
-        if let Some(email) = &changes.email {
-            set.insert("email", email.as_str());
+        let moving = new_collection
+            .as_deref()
+            .filter(|c| *c != current.placement.collection);
+        if let (Some(to), Some(name)) = (moving, &changes.name) {
+            refuse_foreign_collection(store, &current, to, name).await?;
         }
-        if let Some(hash) = &changes.password_hash {
-            set.insert("password_hash", hash.as_str());
-            update.insert("$inc", doc! { "token_version": 1_i64 });
-        }
-        if let Some(name) = &changes.name {
-            let collection = name.collection_name();
-            set.insert("name", name.as_str());
-            if collection != current.placement.collection {
-                let pending = Pending {
-                    op: PendingOp::Rename,
-                    from: Some(current.placement.collection.clone()),
-                    since: now,
+        let update = registry::Update {
+            name: changes
+                .name
+                .as_ref()
+                .zip(new_collection.as_deref())
+                .map(|(n, c)| (n.as_str(), c)),
+            rename: moving.map(|_| Pending {
+                op: PendingOp::Rename,
+                from: Some(current.placement.collection.clone()),
+                from_name: Some(current.name.clone()),
+                since: DateTime::now(),
+            }),
+            email: changes.email.as_ref().map(Email::as_str),
+            password_hash: changes.password_hash.as_deref(),
+        };
+        match registry::apply(store, current.id, &update).await {
+            Ok(Some(updated)) if updated.pending_op() == Some(PendingOp::Rename) => {
+                return match finish_rename(store, updated).await? {
+                    Renamed::Done(org) => Ok(org),
+                    Renamed::RolledBack(_, Refusal::TargetTaken) => {
+                        Err(org_exists(changes.name.as_ref().map_or("", |n| n.as_str())))
+                    }
+                    Renamed::RolledBack(_, Refusal::Server(e)) => Err(ApiError::internal(e)),
+                    Renamed::MovedOn(Settled::Ready(org)) => Ok(org),
+                    Renamed::MovedOn(_) => Err(not_found()),
                 };
-                set.insert("collection_name", &collection);
-                set.insert("pending", to_bson(&pending).map_err(ApiError::internal)?);
             }
-        }
-        update.insert("$set", set);
-        let result = store
-            .organizations()
-            .find_one_and_update(doc! { "_id": current.id, "pending": not_pending() }, update)
-            .return_document(ReturnDocument::After)
-            .await;
-        match result {
-            Ok(Some(updated)) => return finish_pending(store, updated).await,
+            Ok(Some(updated)) => return Ok(updated),
             // No match: an operation is in flight, or (on servers that report a unique
             // index violation of findAndModify as "no document") a value is taken.
             Ok(None) => {
@@ -285,181 +273,247 @@ pub async fn update(store: &Store, org: OrgDoc, changes: Changes) -> ApiResult<O
     ))
 }
 
+/// 400 before anything changes when the target collection of a rename holds
+/// documents of no organization (an empty one is dropped when the data moves in).
+async fn refuse_foreign_collection(
+    store: &Store,
+    org: &OrgDoc,
+    to: &str,
+    name: &OrganizationName,
+) -> ApiResult<()> {
+    let database = &org.placement.database;
+    if !tenants::exists(store, database, to).await? {
+        return Ok(());
+    }
+    if let Some(mover) = registry::placed_in(store, database, to, org.id).await? {
+        // Another organization is still moving its data out of it.
+        if mover.pending_op() == Some(PendingOp::Rename) {
+            Box::pin(settle(store, mover)).await?;
+            if !tenants::exists(store, database, to).await? {
+                return Ok(());
+            }
+        }
+        return Err(org_exists(name.as_str()));
+    }
+    if tenants::is_empty(store, database, to).await? {
+        return Ok(());
+    }
+    tracing::warn!(collection = %to, "rename target holds documents of no organization; refused");
+    Err(org_exists(name.as_str()))
+}
+
 /// Finds which of the requested values another organization holds, if any.
 async fn which_duplicate(
     store: &Store,
     id: ObjectId,
     changes: &Changes,
 ) -> ApiResult<Option<ApiError>> {
-    let others = |filter: Document| async move {
-        let mut filter = filter;
-        filter.insert("_id", doc! { "$ne": id });
-        store.organizations().find_one(filter).await
-    };
-    if let Some(name) = &changes.name {
-        let filter = doc! { "$or": [{ "name": name.as_str() }, { "collection_name": name.collection_name() }] };
-        if others(filter).await?.is_some() {
-            return Ok(Some(org_exists(name.as_str())));
-        }
-    }
-    if let Some(email) = &changes.email
-        && others(doc! { "email": email.as_str() }).await?.is_some()
-    {
-        return Ok(Some(email_exists(email.as_str())));
-    }
-    Ok(None)
+    let name = changes.name.as_ref();
+    let collection = name.map(OrganizationName::collection_name);
+    let email = changes.email.as_ref().map(Email::as_str);
+    let holder = registry::holder(
+        store,
+        id,
+        name.map(OrganizationName::as_str),
+        collection.as_deref(),
+        email,
+    )
+    .await?;
+    Ok(holder.map(|h| match (h.holds_name, name, email) {
+        (true, Some(n), _) => org_exists(n.as_str()),
+        (_, _, Some(e)) => email_exists(e),
+        _ => ApiError::Duplicate("Organization already exists".into()),
+    }))
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("Organization not found".into())
 }
 
 /// Loads an organization and finishes whatever is in flight on it; 404 if it is gone.
-async fn reload_settled(store: &Store, id: ObjectId) -> ApiResult<OrgDoc> {
-    let org = store
-        .organizations()
-        .find_one(doc! { "_id": id })
-        .await?
-        .ok_or_else(|| ApiError::NotFound("Organization not found".into()))?;
+pub async fn reload_settled(store: &Store, id: ObjectId) -> ApiResult<OrgDoc> {
+    let org = registry::by_id(store, id).await?.ok_or_else(not_found)?;
     match settle(store, org).await? {
-        Some(org) if org.pending.is_none() => Ok(org),
-        _ => Err(ApiError::NotFound("Organization not found".into())),
+        Settled::Ready(org) => Ok(org),
+        _ => Err(not_found()),
     }
 }
 
-/// Finishes the operation in flight on `org`, if any: returns the organization as it
-/// stands after, or `None` if it no longer exists. A create still within its lease is
-/// left alone (its request is still running).
-pub async fn settle(store: &Store, org: OrgDoc) -> ApiResult<Option<OrgDoc>> {
-    match org.pending.as_ref().map(|p| p.op) {
-        None => Ok(Some(org)),
-        Some(PendingOp::RollBack) => finish_roll_back(store, &org).await.map(|()| None),
+/// Deals with the operation in flight on `org`, if any: finishes a rename or delete,
+/// rolls back an abandoned create, leaves a create within its lease alone.
+pub async fn settle(store: &Store, org: OrgDoc) -> ApiResult<Settled> {
+    match org.pending_op() {
+        None => Ok(Settled::Ready(org)),
+        Some(PendingOp::RollBack) => {
+            finish_roll_back(store, &org).await?;
+            Ok(Settled::Gone)
+        }
         Some(PendingOp::Create) if is_abandoned_create(&org) => {
             roll_back_create(store, &org).await?;
-            Ok(None)
+            Ok(Settled::Gone)
         }
-        Some(PendingOp::Create) => Ok(Some(org)),
-        Some(PendingOp::Rename) => finish_rename(store, org).await.map(Some),
-        Some(PendingOp::Delete) => finish_delete(store, &org).await.map(|()| None),
+        Some(PendingOp::Create) => Ok(Settled::Creating(org)),
+        Some(PendingOp::Rename) => Ok(match finish_rename(store, org).await? {
+            Renamed::Done(org) | Renamed::RolledBack(org, _) => Settled::Ready(org),
+            Renamed::MovedOn(settled) => settled,
+        }),
+        Some(PendingOp::Delete) => {
+            finish_delete(store, &org).await?;
+            Ok(Settled::Gone)
+        }
     }
 }
 
-async fn finish_pending(store: &Store, org: OrgDoc) -> ApiResult<OrgDoc> {
-    match settle(store, org).await? {
-        Some(org) => Ok(org),
-        None => Err(ApiError::NotFound("Organization not found".into())),
-    }
+/// Why a rename was rolled back.
+#[derive(Debug)]
+enum Refusal {
+    /// The target collection holds documents of no organization.
+    TargetTaken,
+    /// The server refused to move the data, again and again (the cause, for the log).
+    Server(String),
 }
 
-/// Moves the data of a rename in flight to its new collection and clears the record.
-pub async fn finish_rename(store: &Store, org: OrgDoc) -> ApiResult<OrgDoc> {
-    let Some(from) = org.pending.as_ref().and_then(|p| p.from.clone()) else {
-        return Err(ApiError::internal("rename in flight without a source"));
-    };
-    let db = org.placement.database.clone();
+/// How a rename in flight ended.
+#[derive(Debug)]
+enum Renamed {
+    /// The data is in the new collection.
+    Done(OrgDoc),
+    /// The data stayed where it was; the old name is back.
+    RolledBack(OrgDoc, Refusal),
+    /// Another request finished it (and the organization may have moved on since).
+    MovedOn(Settled),
+}
+
+/// Moves the data of a rename in flight to its new collection and clears the record;
+/// rolls the rename back when the data cannot move.
+async fn finish_rename(store: &Store, org: OrgDoc) -> ApiResult<Renamed> {
+    let pending = org.pending.clone();
+    let since = pending.as_ref().map_or_else(DateTime::now, |p| p.since);
+    let from = pending
+        .as_ref()
+        .and_then(|p| p.from.clone())
+        .unwrap_or_else(|| org.placement.collection.clone());
+    let database = org.placement.database.clone();
     let to = org.collection_name.clone();
-    store.failpoint("rename.before_move")?;
-    if store.collection_exists(&db, &from).await? {
-        match store.rename_collection(&db, &from, &to).await {
-            Ok(()) => {}
-            Err(e) => match error_code(&e) {
-                // Another request moved it between our look and our move.
-                Some(codes::NAMESPACE_NOT_FOUND) => {}
-                Some(codes::COMMAND_NOT_FOUND) => copy_collection(store, &db, &from, &to).await?,
-                _ => return Err(e.into()),
-            },
-        }
-    } else if !store.collection_exists(&db, &to).await? {
-        // Neither name exists: either another request finished this rename and the
-        // organization has moved on since (nothing to create), or the source never
-        // existed (create the target, so the organization has its collection).
-        let still = store
-            .organizations()
-            .find_one(doc! { "_id": org.id, "pending.op": "rename", "collection_name": &to })
-            .await?;
-        if still.is_none() {
-            return Box::pin(reload_settled(store, org.id)).await;
-        }
-        ensure_collection(store, &db, &to).await?;
-    }
-    store.failpoint("rename.after_move")?;
-    let done = store
-        .organizations()
-        .find_one_and_update(
-            doc! { "_id": org.id, "pending.op": "rename", "collection_name": &to },
-            doc! { "$set": { "placement.collection": &to, "updated_at": DateTime::now() }, "$unset": { "pending": "" } },
-        )
-        .return_document(ReturnDocument::After)
-        .await?;
-    match done {
-        Some(org) => Ok(org),
-        None => Box::pin(reload_settled(store, org.id)).await,
-    }
-}
-
-async fn ensure_collection(store: &Store, database: &str, name: &str) -> ApiResult<()> {
-    match store.database(database).create_collection(name).await {
-        Err(e) if error_code(&e) != Some(codes::NAMESPACE_EXISTS) => Err(e.into()),
-        _ => Ok(()),
-    }
-}
-
-/// Fallback for servers without `renameCollection`: copy in batches (idempotent),
-/// verify the count, then drop the source.
-async fn copy_collection(store: &Store, database: &str, from: &str, to: &str) -> ApiResult<()> {
-    let place = |c: &str| crate::store::Placement {
-        database: database.to_owned(),
-        collection: c.to_owned(),
-    };
-    let (source, target) = (store.tenant(&place(from)), store.tenant(&place(to)));
-    let mut cursor = source.find(doc! {}).await?;
-    let mut batch = Vec::with_capacity(500);
-    let unordered = InsertManyOptions::builder().ordered(false).build();
-    loop {
-        let next = cursor.try_next().await?;
-        let done = next.is_none();
-        batch.extend(next);
-        if batch.len() >= 500 || (done && !batch.is_empty()) {
-            match target
-                .insert_many(std::mem::take(&mut batch))
-                .with_options(unordered.clone())
-                .await
-            {
-                Err(e) if !is_duplicate(&e) => return Err(e.into()),
-                _ => {}
+    failpoint!(store, "rename.before_move");
+    let mut refused = None;
+    for _ in 0..RETRIES {
+        let err = match tenants::rename(store, &database, &from, &to).await {
+            Ok(()) => {
+                refused = None;
+                break;
             }
+            Err(e) => e,
+        };
+        if let ApiError::Unavailable(_) = ApiError::from(err.clone()) {
+            return Err(err.into());
         }
-        if done {
+        if tenants::is_unsupported(&err) {
+            registry::mark_copying(store, org.id, &to).await?;
+            tenants::copy(store, &database, &from, &to).await?;
+            refused = None;
             break;
         }
+        // Refused: the state of both collections says why.
+        let source = tenants::exists(store, &database, &from).await?;
+        let target = tenants::exists(store, &database, &to).await?;
+        match (source, target) {
+            // Moved already, by another request.
+            (false, true) => {
+                refused = None;
+                break;
+            }
+            // Nothing to move: the organization gets an empty collection.
+            (false, false) => {
+                if !registry::renaming(store, org.id, &to).await? {
+                    return Ok(Renamed::MovedOn(Box::pin(settled(store, org.id)).await?));
+                }
+                tenants::create(store, &database, &to).await?;
+                refused = None;
+                break;
+            }
+            (true, false) => refused = Some(Refusal::Server(err.to_string())),
+            (true, true) => {
+                if registry::copying(store, org.id).await? {
+                    tenants::copy(store, &database, &from, &to).await?;
+                    refused = None;
+                    break;
+                }
+                if tenants::is_empty(store, &database, &to).await? {
+                    tenants::drop(store, &database, &to).await?;
+                    continue;
+                }
+                if !older_than_lease(since) {
+                    // A write that raced the rename may have recreated the source;
+                    // its request removes what it wrote. Until then, wait.
+                    return Err(ApiError::Unavailable(
+                        "rename waiting for a concurrent write to settle".into(),
+                    ));
+                }
+                tracing::warn!(org_id = %org.id, %from, %to, "rename target holds documents of no organization; rolling back");
+                refused = Some(Refusal::TargetTaken);
+                break;
+            }
+        }
     }
-    let (copied, original) = (
-        target.count_documents(doc! {}).await?,
-        source.count_documents(doc! {}).await?,
-    );
-    if copied < original {
-        return Err(ApiError::internal(format!(
-            "copy of {from} incomplete: {copied} of {original}"
-        )));
+    if let Some(refusal) = refused {
+        tracing::warn!(org_id = %org.id, ?refusal, "rename cannot move its data; rolling back");
+        return roll_back_rename(store, &org, &from, refusal).await;
     }
-    source.drop().await?;
-    Ok(())
+    failpoint!(store, "rename.after_move");
+    match registry::complete_rename(store, org.id, &to).await? {
+        Some(org) => Ok(Renamed::Done(org)),
+        None => Ok(Renamed::MovedOn(Box::pin(settled(store, org.id)).await?)),
+    }
+}
+
+/// Gives a rename up: the old name and collection come back.
+async fn roll_back_rename(
+    store: &Store,
+    org: &OrgDoc,
+    from: &str,
+    refusal: Refusal,
+) -> ApiResult<Renamed> {
+    let from_name = org
+        .pending
+        .as_ref()
+        .and_then(|p| p.from_name.clone())
+        .unwrap_or_else(|| from.strip_prefix("org_").unwrap_or(from).to_owned());
+    match registry::roll_back_rename(store, org.id, &org.collection_name, from, &from_name).await? {
+        Some(back) => Ok(Renamed::RolledBack(back, refusal)),
+        None if registry::renaming(store, org.id, &org.collection_name).await? => {
+            // The old name was taken meanwhile by a create, which gives up on meeting
+            // this rename; the next request rolls it back.
+            Err(ApiError::Unavailable(
+                "organization busy with another operation".into(),
+            ))
+        }
+        None => Ok(Renamed::MovedOn(Box::pin(settled(store, org.id)).await?)),
+    }
+}
+
+/// The organization as it stands, after whatever was in flight on it.
+async fn settled(store: &Store, id: ObjectId) -> ApiResult<Settled> {
+    match registry::by_id(store, id).await? {
+        Some(org) => settle(store, org).await,
+        None => Ok(Settled::Gone),
+    }
+}
+
+/// Where an organization's data is now, once anything in flight is finished; `None`
+/// when it is gone.
+pub async fn placement_now(store: &Store, id: ObjectId) -> ApiResult<Option<Placement>> {
+    Ok(match settled(store, id).await? {
+        Settled::Ready(org) => Some(org.placement),
+        _ => None,
+    })
 }
 
 /// Deletes an organization: marks it, drops its collection, removes the document.
 pub async fn delete(store: &Store, org: OrgDoc) -> ApiResult<()> {
     let mut current = org;
     for _ in 0..RETRIES {
-        let pending = Pending {
-            op: PendingOp::Delete,
-            from: None,
-            since: DateTime::now(),
-        };
-        let marked = store
-            .organizations()
-            .find_one_and_update(
-                doc! { "_id": current.id, "pending": not_pending() },
-                doc! { "$set": { "pending": to_bson(&pending).map_err(ApiError::internal)? } },
-            )
-            .return_document(ReturnDocument::After)
-            .await?;
-        match marked {
+        match registry::mark_delete(store, current.id).await? {
             Some(org) => return finish_delete(store, &org).await,
             None => current = reload_settled(store, current.id).await?,
         }
@@ -471,11 +525,62 @@ pub async fn delete(store: &Store, org: OrgDoc) -> ApiResult<()> {
 
 /// Drops the collection of a delete in flight, then the registry document.
 async fn finish_delete(store: &Store, org: &OrgDoc) -> ApiResult<()> {
-    drop_collection(store, &org.placement.database, &org.placement.collection).await?;
-    store.failpoint("delete.after_drop")?;
-    store
-        .organizations()
-        .delete_one(doc! { "_id": org.id })
-        .await?;
+    let Placement {
+        database,
+        collection,
+    } = &org.placement;
+    tenants::drop(store, database, collection).await?;
+    failpoint!(store, "delete.after_drop");
+    registry::remove(store, org.id).await?;
+    Ok(())
+}
+
+/// Stores an item of organization `id` in `place`, where its data was when the request
+/// began. The organization may have been renamed or deleted since: the write stands
+/// only where the data is now; elsewhere it is taken back (and made again at the new
+/// place, or refused with 401 when the organization is gone).
+pub async fn store_item(
+    store: &Store,
+    id: ObjectId,
+    mut place: Placement,
+    item: ObjectId,
+    data: Bson,
+    created_at: DateTime,
+) -> ApiResult<()> {
+    for _ in 0..RETRIES {
+        tenants::insert_item(store, &place, item, data.clone(), created_at).await?;
+        let now = registry::by_id(store, id).await?;
+        if let Some(org) = &now
+            && org.pending.is_none()
+            && org.placement == place
+        {
+            return Ok(());
+        }
+        withdraw_item(store, &place, item).await?;
+        match placement_now(store, id).await? {
+            Some(p) => place = p,
+            None => return Err(ApiError::Unauthorized("Token has been revoked".into())),
+        }
+    }
+    Err(ApiError::Unavailable(
+        "organization busy with another operation".into(),
+    ))
+}
+
+/// Takes back an item written to `place` by a request that raced a rename or delete
+/// of its organization: removes it, and the collection too when that is left empty
+/// and no organization has it as its collection name (the write recreated a
+/// collection that was gone, or the source of a rename that has moved its data).
+async fn withdraw_item(store: &Store, place: &Placement, id: ObjectId) -> ApiResult<()> {
+    tenants::delete_item(store, place, id).await?;
+    let Placement {
+        database,
+        collection,
+    } = place;
+    if tenants::is_empty(store, database, collection).await?
+        && !registry::names_collection(store, collection).await?
+    {
+        tenants::drop(store, database, collection).await?;
+    }
     Ok(())
 }

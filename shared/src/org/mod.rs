@@ -4,7 +4,7 @@ pub mod lifecycle;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use mongodb::bson::{DateTime, doc};
+use mongodb::bson::DateTime;
 use serde::Serialize;
 
 use crate::app::App;
@@ -12,8 +12,8 @@ use crate::auth::{authenticate, password};
 use crate::domain::{Email, OrganizationName, Password};
 use crate::error::ApiError;
 use crate::http::{Form, handle, json, no_content, query, required_query};
-use crate::store::{OrgDoc, PendingOp};
-use lifecycle::Changes;
+use crate::store::{OrgDoc, PendingOp, registry};
+use lifecycle::{Changes, Settled};
 
 /// The organization as the API shows it (never a hash or secret).
 #[derive(Debug, Serialize)]
@@ -72,18 +72,16 @@ pub async fn get(app: &App, req: Request) -> Response<Body> {
             .map_err(|msg| ApiError::invalid(&["query", "organization_name"], msg))?;
         let not_found =
             || ApiError::NotFound(format!("Organization '{}' not found", name.as_str()));
-        let org = app
-            .store
-            .organizations()
-            .find_one(doc! { "name": name.as_str() })
+        let org = registry::by_name(&app.store, name.as_str())
             .await?
             .ok_or_else(not_found)?;
-        let org = match org.pending.as_ref().map(|p| p.op) {
+        // A rename in flight already shows the new name; anything else is settled.
+        let org = match org.pending_op() {
             None | Some(PendingOp::Rename) => org,
-            Some(_) => lifecycle::settle(&app.store, org)
-                .await?
-                .filter(|o| o.pending.is_none())
-                .ok_or_else(not_found)?,
+            Some(_) => match lifecycle::settle(&app.store, org).await? {
+                Settled::Ready(org) => org,
+                Settled::Creating(_) | Settled::Gone => return Err(not_found()),
+            },
         };
         json(StatusCode::OK, &OrgView::from(&org))
     })

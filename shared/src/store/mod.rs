@@ -1,17 +1,19 @@
 //! MongoDB access: one client per cold start, the registry and the tenant collections.
+//!
+//! Every filter and update the service sends lives in this module and its children,
+//! as named operations: [`registry`] (organizations), [`tenants`] (tenant collections
+//! and their items) and [`attempts`] (the login throttle's counters).
 
+pub mod attempts;
+mod errors;
 mod records;
+pub mod registry;
+pub mod tenants;
 
+pub use errors::{codes, error_code, is_duplicate};
 pub use records::{OrgDoc, Pending, PendingOp, Placement, millis_of};
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
 use mongodb::bson::{Document, doc};
-use mongodb::error::{Error, ErrorKind, WriteFailure};
-use mongodb::event::EventHandler;
-use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, IndexOptions};
 use mongodb::{Client, Collection, Database, IndexModel};
 use secrecy::ExposeSecret;
@@ -19,17 +21,16 @@ use tokio::sync::OnceCell;
 
 use crate::config::{Config, ConfigError};
 
-/// Server error codes this crate reacts to.
-pub mod codes {
-    /// A unique index refused a write.
-    pub const DUPLICATE_KEY: i32 = 11000;
-    /// The collection or database does not exist.
-    pub const NAMESPACE_NOT_FOUND: i32 = 26;
-    /// The collection exists already.
-    pub const NAMESPACE_EXISTS: i32 = 48;
-    /// The server does not know the command.
-    pub const COMMAND_NOT_FOUND: i32 = 59;
+/// Fails the current step if the failpoint `$name` of `$store` is armed (see
+/// [`crate::hooks`]); expands to nothing without the `test-hooks` feature, so release
+/// builds hold no failpoint name.
+macro_rules! failpoint {
+    ($store:expr, $name:literal) => {
+        #[cfg(feature = "test-hooks")]
+        $store.hooks().check($name)?;
+    };
 }
+pub(crate) use failpoint;
 
 /// The MongoDB client and the databases of the service.
 pub struct Store {
@@ -37,8 +38,8 @@ pub struct Store {
     master: Database,
     tenants: Database,
     indexes: OnceCell<()>,
-    round_trips: Arc<AtomicU64>,
-    failpoints: Mutex<HashSet<&'static str>>,
+    #[cfg(feature = "test-hooks")]
+    hooks: crate::hooks::Hooks,
 }
 
 impl Store {
@@ -58,114 +59,52 @@ impl Store {
         options.max_idle_time = Some(std::time::Duration::from_secs(60));
         options.server_selection_timeout = Some(config.db_timeout);
         options.connect_timeout = Some(config.db_timeout);
-        let round_trips = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&round_trips);
-        options.command_event_handler = Some(EventHandler::callback(move |ev| {
-            if matches!(ev, CommandEvent::Started(_)) {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
+        #[cfg(feature = "test-hooks")]
+        let hooks = crate::hooks::Hooks::default();
+        #[cfg(feature = "test-hooks")]
+        hooks.count_commands(&mut options);
         let client = Client::with_options(options).map_err(invalid)?;
         Ok(Self {
             master: client.database(&config.master_db),
             tenants: client.database(&config.tenant_db),
             client,
             indexes: OnceCell::new(),
-            round_trips,
-            failpoints: Mutex::default(),
+            #[cfg(feature = "test-hooks")]
+            hooks,
         })
     }
 
-    /// Commands sent to the server by this client so far (for round-trip figures).
-    pub fn round_trips(&self) -> u64 {
-        self.round_trips.load(Ordering::Relaxed)
+    /// Fault injection and command counting (tests and benchmarks only).
+    #[cfg(feature = "test-hooks")]
+    pub fn hooks(&self) -> &crate::hooks::Hooks {
+        &self.hooks
     }
 
-    /// Makes the step named `name` of a multi-step operation fail, as a dropped
-    /// connection would (fault-injection tests only; nothing arms it otherwise).
-    pub fn arm_failpoint(&self, name: &'static str) {
-        if let Ok(mut set) = self.failpoints.lock() {
-            set.insert(name);
-        }
-    }
-
-    /// Disarms every failpoint.
-    pub fn clear_failpoints(&self) {
-        if let Ok(mut set) = self.failpoints.lock() {
-            set.clear();
-        }
-    }
-
-    /// Fails if the failpoint `name` is armed.
-    pub fn failpoint(&self, name: &'static str) -> Result<(), crate::error::ApiError> {
-        let armed = self
-            .failpoints
-            .lock()
-            .map(|s| s.contains(name))
-            .unwrap_or(false);
-        if armed {
-            Err(crate::error::ApiError::Unavailable(format!(
-                "failpoint {name}"
-            )))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Renames a collection within one database (server-side `renameCollection`).
-    pub async fn rename_collection(
-        &self,
-        database: &str,
-        from: &str,
-        to: &str,
-    ) -> Result<(), Error> {
-        self.client
-            .database("admin")
-            .run_command(doc! {
-                "renameCollection": format!("{database}.{from}"),
-                "to": format!("{database}.{to}"),
-                "dropTarget": false,
-            })
-            .await
-            .map(|_| ())
-    }
-
-    /// Whether a collection exists.
-    pub async fn collection_exists(&self, database: &str, name: &str) -> Result<bool, Error> {
-        let names = self
-            .client
-            .database(database)
-            .list_collection_names()
-            .filter(doc! { "name": name })
-            .await?;
-        Ok(names.iter().any(|n| n == name))
-    }
-
-    /// The registry of organizations (and their admins).
-    pub fn organizations(&self) -> Collection<OrgDoc> {
+    /// The registry of organizations.
+    pub(crate) fn organizations(&self) -> Collection<Document> {
         self.master.collection("organizations")
     }
 
-    /// Failed-login counters (TTL-indexed).
-    pub fn login_attempts(&self) -> Collection<Document> {
+    /// Failed-login counters.
+    pub(crate) fn login_attempts(&self) -> Collection<Document> {
         self.master.collection("login_attempts")
     }
 
-    /// A tenant's data collection.
-    pub fn tenant(&self, placement: &Placement) -> Collection<Document> {
-        self.client
-            .database(&placement.database)
-            .collection(&placement.collection)
-    }
-
     /// A database by name.
-    pub fn database(&self, name: &str) -> Database {
+    pub(crate) fn database(&self, name: &str) -> Database {
         self.client.database(name)
     }
 
-    /// The database new tenant collections are placed in.
-    pub fn tenant_db(&self) -> &Database {
-        &self.tenants
+    /// A collection of a database by name.
+    pub(crate) fn collection(&self, database: &str, name: &str) -> Collection<Document> {
+        self.client.database(database).collection(name)
+    }
+
+    /// The raw driver handles of the master and tenant databases, for tests that
+    /// plant or inspect documents directly.
+    #[cfg(feature = "test-hooks")]
+    pub fn databases(&self) -> (&Database, &Database) {
+        (&self.master, &self.tenants)
     }
 
     /// Where a new tenant collection goes.
@@ -177,7 +116,7 @@ impl Store {
     }
 
     /// Answers whether the server is reachable.
-    pub async fn ping(&self) -> Result<(), Error> {
+    pub async fn ping(&self) -> Result<(), mongodb::error::Error> {
         self.master
             .run_command(doc! { "ping": 1 })
             .await
@@ -185,7 +124,7 @@ impl Store {
     }
 
     /// Creates the unique and TTL indexes once per process (idempotent on the server).
-    pub async fn ensure_indexes(&self) -> Result<(), Error> {
+    pub async fn ensure_indexes(&self) -> Result<(), mongodb::error::Error> {
         self.indexes
             .get_or_try_init(|| async {
                 let unique = |field: &str| {
@@ -211,23 +150,4 @@ impl Store {
             .await
             .copied()
     }
-}
-
-/// The server's error code, if the error carries one.
-pub fn error_code(err: &Error) -> Option<i32> {
-    match &*err.kind {
-        ErrorKind::Command(c) => Some(c.code),
-        ErrorKind::Write(WriteFailure::WriteError(w)) => Some(w.code),
-        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => Some(w.code),
-        ErrorKind::InsertMany(e) => e
-            .write_errors
-            .as_ref()
-            .and_then(|w| w.first().map(|w| w.code)),
-        _ => None,
-    }
-}
-
-/// True when a unique index refused the write.
-pub fn is_duplicate(err: &Error) -> bool {
-    error_code(err) == Some(codes::DUPLICATE_KEY)
 }

@@ -1,6 +1,9 @@
 //! The documents of the registry.
 
-use mongodb::bson::{DateTime, oid::ObjectId};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use mongodb::bson::{Bson, DateTime, Document, oid::ObjectId};
 use serde::{Deserialize, Serialize};
 
 /// Where a tenant's data lives: a later move to its own database or cluster is a
@@ -28,6 +31,13 @@ pub enum PendingOp {
     Delete,
 }
 
+impl From<PendingOp> for Bson {
+    /// The operation's stored name, as serde spells it (for filters on `pending.op`).
+    fn from(op: PendingOp) -> Self {
+        mongodb::bson::to_bson(&op).unwrap_or(Bson::Null)
+    }
+}
+
 /// The operation in flight on an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
@@ -36,7 +46,11 @@ pub struct Pending {
     /// For a rename: the collection the data is moving from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// For a rename: the name before it, restored if the rename is rolled back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
     /// When it began (a create older than the lease is abandoned).
+    #[serde(deserialize_with = "lenient_time::required")]
     pub since: DateTime,
 }
 
@@ -71,6 +85,35 @@ pub struct OrgDoc {
     pub pending: Option<Pending>,
 }
 
+impl OrgDoc {
+    /// Reads a registry document. One this release did not write (a field missing or
+    /// of another type, left by an older release or another service) is `None`, with
+    /// a warning logged once per document and process: callers treat it as absent.
+    pub fn from_document(doc: Document) -> Option<Self> {
+        let id = doc.get("_id").cloned();
+        match mongodb::bson::from_document(doc) {
+            Ok(org) => Some(org),
+            Err(err) => {
+                static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+                let key = id.map(|v| v.to_string()).unwrap_or_default();
+                let first = WARNED
+                    .lock()
+                    .map(|mut seen| seen.get_or_insert_default().insert(key.clone()))
+                    .unwrap_or(true);
+                if first {
+                    tracing::warn!(id = %key, error = %err, "registry document in an unknown shape; ignored");
+                }
+                None
+            }
+        }
+    }
+
+    /// The pending operation, if any.
+    pub fn pending_op(&self) -> Option<PendingOp> {
+        self.pending.as_ref().map(|p| p.op)
+    }
+}
+
 /// Milliseconds since the epoch of a stored timestamp. A BSON date normally; some
 /// MongoDB-compatible servers store a date written by `$set` as text
 /// (`2026-01-01 10:30:00.000000`, UTC), which is read back too.
@@ -99,5 +142,10 @@ pub mod lenient_time {
             .as_ref()
             .and_then(super::millis_of)
             .map(DateTime::from_millis))
+    }
+
+    /// Reads a date or a date-as-text that must be there.
+    pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime, D::Error> {
+        deserialize(d)?.ok_or_else(|| serde::de::Error::custom("a date is required"))
     }
 }

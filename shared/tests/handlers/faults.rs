@@ -8,23 +8,19 @@ use std::hash::{Hash, Hasher};
 use futures_util::TryStreamExt;
 use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
 use serde_json::json;
+use tenant::hooks::Fault;
 use tenant::store::{OrgDoc, Pending, PendingOp};
 use tenant::{App, items, org};
 
 use crate::call;
 use crate::common::*;
 
-async fn registry(app: &App, name: &str) -> Option<OrgDoc> {
-    app.store
-        .organizations()
-        .find_one(doc! { "name": name })
-        .await
-        .unwrap()
+async fn registered(app: &App, name: &str) -> Option<OrgDoc> {
+    registry(app).find_one(doc! { "name": name }).await.unwrap()
 }
 
 async fn collection_exists(app: &App, name: &str) -> bool {
-    app.store
-        .tenant_db()
+    tenant_db(app)
         .list_collection_names()
         .await
         .unwrap()
@@ -45,18 +41,18 @@ async fn a_create_failing_midway_leaves_nothing_behind() {
         let app = app().await;
         let name = unique("half");
         let email = format!("{name}@example.com");
-        app.store.arm_failpoint(failpoint);
+        app.store.hooks().arm(failpoint, Fault::Unavailable);
         let res = call!(org::create, &app, create_req(&name, &email));
         assert_eq!(res.status, 503, "{failpoint}: {}", res.text);
         assert!(
-            registry(&app, &name).await.is_none(),
+            registered(&app, &name).await.is_none(),
             "{failpoint}: orphan registry document"
         );
         assert!(
             !collection_exists(&app, &format!("org_{name}")).await,
             "{failpoint}: orphan collection"
         );
-        app.store.clear_failpoints();
+        app.store.hooks().clear();
         let again = call!(org::create, &app, create_req(&name, &email));
         assert_eq!(again.status, 201, "{failpoint}: {}", again.text);
     }
@@ -87,15 +83,12 @@ async fn an_abandoned_or_half_undone_create_is_rolled_back_by_the_next_one_to_me
             pending: Some(Pending {
                 op,
                 from: None,
+                from_name: None,
                 since,
             }),
         };
-        app.store.organizations().insert_one(&stale).await.unwrap();
-        app.store
-            .tenant_db()
-            .create_collection(&collection)
-            .await
-            .ok();
+        registry(&app).insert_one(&stale).await.unwrap();
+        tenant_db(&app).create_collection(&collection).await.ok();
         let hidden = call!(
             org::get,
             &app,
@@ -108,9 +101,7 @@ async fn an_abandoned_or_half_undone_create_is_rolled_back_by_the_next_one_to_me
         let res = call!(org::create, &app, create_req(&name, &email));
         assert_eq!(res.status, 201, "{op:?}: {}", res.text);
         assert_ne!(res.body["id"], stale.id.to_hex());
-        let count = app
-            .store
-            .organizations()
+        let count = registry(&app)
             .count_documents(doc! { "name": &name })
             .await
             .unwrap();
@@ -122,7 +113,9 @@ async fn an_abandoned_or_half_undone_create_is_rolled_back_by_the_next_one_to_me
 async fn a_fresh_create_in_flight_is_left_alone() {
     let app = app().await;
     let name = unique("busy");
-    app.store.arm_failpoint("create.after_insert");
+    app.store
+        .hooks()
+        .arm("create.after_insert", Fault::Unavailable);
     let mut stuck = OrgDoc {
         id: ObjectId::new(),
         name: name.clone(),
@@ -139,17 +132,18 @@ async fn a_fresh_create_in_flight_is_left_alone() {
     stuck.pending = Some(Pending {
         op: PendingOp::Create,
         from: None,
+        from_name: None,
         since: DateTime::now(),
     });
-    app.store.organizations().insert_one(&stuck).await.unwrap();
-    app.store.clear_failpoints();
+    registry(&app).insert_one(&stuck).await.unwrap();
+    app.store.hooks().clear();
     let res = call!(
         org::create,
         &app,
         create_req(&name, &format!("{name}2@example.com"))
     );
     assert_eq!(res.status, 400, "{}", res.text);
-    assert!(registry(&app, &name).await.is_some());
+    assert!(registered(&app, &name).await.is_some());
 }
 
 async fn items_of(app: &App, token: &str) -> usize {
@@ -171,26 +165,26 @@ async fn a_rename_failing_midway_is_finished_by_the_next_request() {
             add_item(&app, &o.token, json!({ "i": i })).await;
         }
         let new = unique("moved");
-        app.store.arm_failpoint(failpoint);
+        app.store.hooks().arm(failpoint, Fault::Unavailable);
         let res = call!(
             org::update,
             &app,
             Req::put("/org/update", json!({ "organization_name": new })).token(&o.token)
         );
         assert_eq!(res.status, 503, "{failpoint}: {}", res.text);
-        let mid = registry(&app, &new).await.expect("new name reserved");
+        let mid = registered(&app, &new).await.expect("new name reserved");
         assert_eq!(
             mid.pending.as_ref().map(|p| p.op),
             Some(PendingOp::Rename),
             "{failpoint}"
         );
-        app.store.clear_failpoints();
+        app.store.hooks().clear();
         assert_eq!(
             items_of(&app, &o.token).await,
             3,
             "{failpoint}: documents lost"
         );
-        let done = registry(&app, &new).await.unwrap();
+        let done = registered(&app, &new).await.unwrap();
         assert!(done.pending.is_none(), "{failpoint}: rename not finished");
         assert_eq!(done.placement.collection, format!("org_{new}"));
         assert!(
@@ -205,18 +199,20 @@ async fn a_delete_failing_midway_is_finished_by_the_next_request() {
     let app = app().await;
     let o = signup(&app).await;
     add_item(&app, &o.token, json!({ "x": 1 })).await;
-    app.store.arm_failpoint("delete.after_drop");
+    app.store
+        .hooks()
+        .arm("delete.after_drop", Fault::Unavailable);
     let res = call!(
         org::delete,
         &app,
         Req::delete("/org/delete").token(&o.token)
     );
     assert_eq!(res.status, 503, "{}", res.text);
-    app.store.clear_failpoints();
+    app.store.hooks().clear();
     let res = call!(items::list, &app, Req::get("/org/items").token(&o.token));
     assert_eq!(res.status, 401, "a half-deleted organization still answers");
     assert!(
-        registry(&app, &o.name).await.is_none(),
+        registered(&app, &o.name).await.is_none(),
         "orphan registry document"
     );
     assert!(!collection_exists(&app, &format!("org_{}", o.name)).await);
@@ -235,8 +231,8 @@ fn checksum(docs: &[Document]) -> u64 {
 async fn renaming_a_tenant_of_ten_thousand_documents_keeps_all_of_them() {
     let app = app().await;
     let o = signup(&app).await;
-    let before_doc = registry(&app, &o.name).await.unwrap();
-    let coll = app.store.tenant(&before_doc.placement);
+    let before_doc = registered(&app, &o.name).await.unwrap();
+    let coll = tenant_collection(&app, &before_doc.placement);
     for batch in 0..10 {
         let docs: Vec<Document> = (0..1000)
             .map(|i| doc! { "_id": ObjectId::new(), "data": { "batch": batch, "i": i, "text": format!("item {batch}-{i}") }, "created_at": DateTime::now() })
@@ -261,8 +257,8 @@ async fn renaming_a_tenant_of_ten_thousand_documents_keeps_all_of_them() {
         Req::put("/org/update", json!({ "organization_name": new })).token(&o.token)
     );
     assert_eq!(res.status, 200, "{}", res.text);
-    let after_doc = registry(&app, &new).await.unwrap();
-    let after = all(app.store.tenant(&after_doc.placement)).await;
+    let after_doc = registered(&app, &new).await.unwrap();
+    let after = all(tenant_collection(&app, &after_doc.placement)).await;
     assert_eq!(after.len(), 10_000);
     assert_eq!(
         checksum(&after),

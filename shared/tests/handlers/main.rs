@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod faults;
+mod integrity;
 mod items;
 mod org;
 mod service;

@@ -38,7 +38,7 @@ async fn create_answers_201_in_the_contract_shape() {
     assert!(!res.text.contains("$2b$") && !res.text.contains(PASSWORD));
     assert_eq!(res.headers["content-type"], "application/json");
     assert!(res.headers.contains_key("x-request-id"));
-    let names = app.store.tenant_db().list_collection_names().await.unwrap();
+    let names = tenant_db(&app).list_collection_names().await.unwrap();
     assert!(
         names.contains(&collection),
         "collection {collection} not created"
@@ -140,9 +140,7 @@ async fn create_refuses_bad_input_with_422() {
         Req::new(lambda_http::http::Method::POST, "/org/create").raw(&huge, "application/json")
     );
     assert_eq!(res.status, 413);
-    let count = app
-        .store
-        .organizations()
+    let count = registry(&app)
         .count_documents(doc! { "$or": [{ "name": &n }, { "email": "a@b.co" }] })
         .await
         .unwrap();
@@ -194,9 +192,7 @@ async fn duplicate_names_and_emails_are_400_in_any_letter_case() {
     );
     assert_eq!(email_taken.status, 400);
     assert!(email_taken.detail().contains("already exists"));
-    let count = app
-        .store
-        .organizations()
+    let count = registry(&app)
         .count_documents(
             doc! { "$or": [{ "name": &name }, { "email": &email }, { "name": &same_collection }] },
         )
@@ -255,7 +251,7 @@ async fn rename_moves_every_document_and_frees_the_old_name() {
     assert_eq!(res.body["organization_name"], new.to_lowercase());
     assert_eq!(res.body["collection_name"], new_collection);
     assert!(res.body["updated_at"].is_string());
-    let names = app.store.tenant_db().list_collection_names().await.unwrap();
+    let names = tenant_db(&app).list_collection_names().await.unwrap();
     assert!(names.contains(&new_collection));
     assert!(
         !names.contains(&format!("org_{}", o.name)),
@@ -438,7 +434,7 @@ async fn delete_checks_the_name_removes_everything_and_revokes_tokens() {
         Req::get("/org/get").query("organization_name", &a.name)
     );
     assert_eq!(gone.status, 404);
-    let names = app.store.tenant_db().list_collection_names().await.unwrap();
+    let names = tenant_db(&app).list_collection_names().await.unwrap();
     assert!(!names.contains(&format!("org_{}", a.name)));
     let after = call!(items::list, &app, Req::get("/org/items").token(&a.token));
     assert_eq!(after.status, 401);
@@ -457,9 +453,7 @@ async fn delete_checks_the_name_removes_everything_and_revokes_tokens() {
         Req::delete("/org/delete").token(&b.token)
     );
     assert_eq!(again.status, 204);
-    let count = app
-        .store
-        .organizations()
+    let count = registry(&app)
         .count_documents(doc! { "email": { "$in": [&a.email, &b.email] } })
         .await
         .unwrap();

@@ -7,9 +7,12 @@ use std::collections::HashMap;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use mongodb::bson::Document;
+use mongodb::{Collection, Database};
 use serde_json::{Value, json};
 use tenant::App;
 use tenant::config::Config;
+use tenant::store::{OrgDoc, Placement};
 
 /// The JWT secret of test apps.
 pub const SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
@@ -244,4 +247,24 @@ pub async fn add_item(app: &App, token: &str, data: Value) -> String {
     );
     assert_eq!(res.status, 201, "{}", res.text);
     res.body["id"].as_str().unwrap().to_owned()
+}
+
+/// The registry collection of an app, for planting or inspecting documents.
+pub fn registry(app: &App) -> Collection<OrgDoc> {
+    app.store.databases().0.collection("organizations")
+}
+
+/// The tenant database of an app.
+pub fn tenant_db(app: &App) -> &Database {
+    app.store.databases().1
+}
+
+/// A tenant collection.
+pub fn tenant_collection(app: &App, place: &Placement) -> Collection<Document> {
+    app.store
+        .databases()
+        .1
+        .client()
+        .database(&place.database)
+        .collection(&place.collection)
 }

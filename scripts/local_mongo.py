@@ -1,0 +1,58 @@
+"""Starts NX-27017, the local MongoDB wire-compatible server, with one fix of ours.
+
+NX-27017 0.8.1 (PyPI `nx-27017`, the newest release) renames a collection by renaming
+the *cached* collection handle of the old name in place, and keeps that handle under
+the old name. After X -> Y -> X the name X points at a handle of the table Y, which no
+longer exists: every read of X fails with `no such table: Y`, and the data of X cannot
+be reached. Its own `Connection.rename_collection` moves the cache entry correctly, so
+this launcher routes `renameCollection` there and leaves every other command, error
+reply and gap of the server as it is (the service must cope with those, as it must
+with real MongoDB).
+
+Usage: the same arguments as the `nx-27017` command, e.g.
+    python scripts/local_mongo.py --db .local/data/mongo.db -p 27018
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from nx_27017 import handler as nx_handler
+from nx_27017.nx_27017 import main
+
+_handle_command = nx_handler.NeoSQLiteHandler.handle_command
+
+
+def _command_body(msg: dict[str, Any]) -> dict[str, Any] | None:
+    """The command document of an OP_MSG, if it has one."""
+    for kind, doc in msg.get("sections", ()):
+        if kind == "body" and isinstance(doc, dict):
+            return doc
+    return None
+
+
+def _collection(namespace: str) -> str:
+    """`db.coll` -> `coll`."""
+    return namespace.split(".", 1)[1] if "." in namespace else namespace
+
+
+def handle_command(self: Any, msg: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """`renameCollection` through the connection's own rename; everything else as is."""
+    body = _command_body(msg)
+    if body is None or "renameCollection" not in body or not body.get("to"):
+        return _handle_command(self, msg)
+    db_name = body.get("$db", "admin")
+    with self._lock_for(db_name):
+        conn = self.get_database(db_name)
+        conn.rename_collection(
+            _collection(str(body["renameCollection"])), _collection(str(body["to"]))
+        )
+    return msg["request_id"], {"ok": 1}
+
+
+nx_handler.NeoSQLiteHandler.handle_command = handle_command
+
+if __name__ == "__main__":
+    sys.argv[0] = "nx-27017"
+    sys.exit(main())

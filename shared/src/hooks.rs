@@ -1,0 +1,74 @@
+//! Test hooks, compiled only with the `test-hooks` feature (tests and benchmarks turn
+//! it on; release builds carry none of it): failpoints between the steps of
+//! multi-step operations, and a count of the commands sent to the server.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
+use mongodb::options::ClientOptions;
+
+/// How an armed failpoint fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// As a dropped connection: the database is away (503), the step may be retried.
+    Unavailable,
+    /// As a server that refuses the step with an error reply that carries no code.
+    Codeless,
+}
+
+/// Failpoints and the command counter of one [`crate::store::Store`].
+#[derive(Default)]
+pub struct Hooks {
+    commands: Arc<AtomicU64>,
+    armed: Mutex<HashMap<&'static str, Fault>>,
+}
+
+impl Hooks {
+    /// Makes the step `name` fail with `fault` until [`Hooks::clear`].
+    pub fn arm(&self, name: &'static str, fault: Fault) {
+        if let Ok(mut armed) = self.armed.lock() {
+            armed.insert(name, fault);
+        }
+    }
+
+    /// Disarms every failpoint.
+    pub fn clear(&self) {
+        if let Ok(mut armed) = self.armed.lock() {
+            armed.clear();
+        }
+    }
+
+    /// Commands sent to the server by this client so far.
+    pub fn commands(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
+    }
+
+    /// Counts every command the client starts.
+    pub(crate) fn count_commands(&self, options: &mut ClientOptions) {
+        let counter = Arc::clone(&self.commands);
+        options.command_event_handler = Some(EventHandler::callback(move |ev| {
+            if matches!(ev, CommandEvent::Started(_)) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+
+    /// The error of the failpoint `name`, if armed.
+    pub(crate) fn check(&self, name: &'static str) -> Result<(), mongodb::error::Error> {
+        let fault = self.armed.lock().ok().and_then(|a| a.get(name).copied());
+        match fault {
+            None => Ok(()),
+            Some(Fault::Unavailable) => Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                format!("failpoint {name}"),
+            )
+            .into()),
+            Some(Fault::Codeless) => {
+                Err(mongodb::error::Error::custom(format!("failpoint {name}")))
+            }
+        }
+    }
+}
