@@ -9,7 +9,12 @@ Three lists of (METHOD, path) must be the same:
     `/` and `/api/v1`, so each documented operation must be served at the root and
     under /api/v1 (`/` becomes `/api/v1`).
 The template's `$default` route (ANY) pairs with the router's catch-all `/{*rest}`;
-the OpenAPI document has no counterpart for it. Template and router must also send each
+the OpenAPI document has no counterpart for it. (API Gateway also sends a known path's
+other methods to `$default`; the local emulator sends them to its default function `_`,
+which scripts/stack.py serves with the same `fallback` binary.)
+
+`--write-router` rewrites the router table in Cargo.toml from template.yaml, so that it
+never has to be written by hand. Template and router must also send each
 route to the same function. Finally every template function's
 `Metadata.BuildProperties.Binary` must be a file of functions/src/bin/, and every
 binary there must be deployed by the template.
@@ -36,6 +41,7 @@ VENV_PYTHON = ROOT / ".local" / "venv" / "bin" / "python"
 PREFIX = "/api/v1"
 DEFAULT = ("ANY", "$default")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+ROUTER_HEADER = "[workspace.metadata.lambda.watch.router]"
 
 try:
     import yaml
@@ -171,8 +177,37 @@ def openapi_routes(path: Path) -> tuple[set[Route], list[str]]:
     return routes, problems
 
 
+def fallback_of(tpl: dict[Route, str]) -> str:
+    return tpl.get(DEFAULT, "fallback")
+
+
+def router_text(tpl: dict[Route, str]) -> str:
+    """The router table for template.yaml's routes."""
+    paths: dict[str, dict[str, str]] = {}
+    for (method, route_path), function in tpl.items():
+        if (method, route_path) != DEFAULT:
+            paths.setdefault(route_path, {})[method] = function
+    lines = [ROUTER_HEADER]
+    for route_path, methods in paths.items():
+        specs = ", ".join(f'{{ method = "{m}", function = "{f}" }}' for m, f in methods.items())
+        lines.append(f'"{route_path}" = [{specs}]')
+    lines.append(f'"/{{*rest}}" = "{fallback_of(tpl)}"')
+    return "\n".join(lines) + "\n"
+
+
+def write_router(tpl: dict[Route, str]) -> None:
+    cargo = ROOT / "Cargo.toml"
+    text = cargo.read_text()
+    head, sep, _ = text.partition(ROUTER_HEADER)
+    if not sep:
+        sys.exit(f"check_routes: {ROUTER_HEADER} not found in Cargo.toml")
+    cargo.write_text(head + router_text(tpl))
+
+
 def main() -> int:
     verbose = "-v" in sys.argv[1:]
+    if "--write-router" in sys.argv[1:]:
+        write_router(template_routes(ROOT / "template.yaml")[0])
     bin_dir = ROOT / "functions" / "src" / "bin"
     files = {p.stem for p in bin_dir.glob("*.rs")}
 

@@ -5,6 +5,11 @@ function runs, for a body that is not UTF-8 or a header that is not ASCII. API G
 instead passes such a body base64-encoded (the handlers answer 422; see the handler
 test `binary_bodies_that_are_not_utf8_are_422`). These cases test the emulator, not
 the service, so they are left out here.
+
+A password change revokes every token issued before it, the fuzzer's own included:
+every later authenticated call would be 401 and nothing more would be learnt, so
+`PUT /org/update` bodies with a password are left out too (the handler and end-to-end
+tests cover password changes).
 """
 
 import schemathesis
@@ -17,6 +22,9 @@ def filter_body(context, body):
             bytes(body).decode("utf-8")
         except UnicodeDecodeError:
             return False
+    operation = getattr(context, "operation", None)
+    if isinstance(body, dict) and getattr(operation, "path", None) == "/org/update":
+        return "password" not in body
     return True
 
 

@@ -82,34 +82,42 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
-# Starts what the API needs under RUN_DIR ($1): the MongoDB-compatible server (unless
-# MONGODB_URI is set) and `cargo lambda watch` on a free port with throw-away
-# databases and a random strong JWT secret. Exports API_URL, API_PORT, API_LOG,
-# MONGODB_URI, TENANT_DB and TEST_JWT_SECRET; stop_stack stops what it started.
-MONGO_PID="" WATCH_PID=""
+# Starts a local API stack of its own in the background (scripts/stack.py: its own
+# MongoDB-compatible server unless MONGODB_URI is set, the emulator, one process per
+# function by default, throw-away databases, a random JWT secret) with its files under
+# $1, and loads its stack.env (API_URL, API_PORT, API_LOG, MONGODB_URI, MASTER_DB,
+# TENANT_DB, JWT_SECRET). Further arguments go to stack.py. stop_stack stops them all.
+STACK_PIDS=()
 start_stack() {
-  local dir=$1
-  if [ -z "${MONGODB_URI:-}" ]; then
-    local mongo_port; mongo_port="$(free_port)"
-    start_mongo "$dir/mongo.db" "$mongo_port"
-    export MONGODB_URI="mongodb://127.0.0.1:$mongo_port/?directConnection=true"
-  fi
-  local suffix; suffix="$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
-  TEST_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
-  export TEST_JWT_SECRET
-  API_PORT="$(free_port)"
-  export API_PORT TENANT_DB="e2e_tenants_$suffix" API_LOG="$dir/watch.log"
-  write_env "$dir/api.env" "MONGODB_URI=$MONGODB_URI" "JWT_SECRET=$TEST_JWT_SECRET" \
-    "MASTER_DB=e2e_master_$suffix" "TENANT_DB=$TENANT_DB" "BCRYPT_COST=4" "RUST_LOG=info"
-  log "starting cargo lambda watch on 127.0.0.1:$API_PORT"
-  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$API_PORT" --env-file "$dir/api.env" \
-    --concurrency 8 --ignore-changes >"$API_LOG" 2>&1 &
-  WATCH_PID=$!
-  wait_http "http://127.0.0.1:$API_PORT/health" 300 "$WATCH_PID" || { tail -n 40 "$API_LOG" >&2; return 1; }
-  export API_URL="http://127.0.0.1:$API_PORT"
+  local dir=$1; shift
+  mkdir -p "$dir"
+  python3 "$ROOT/scripts/stack.py" --dir "$dir" "$@" 2>>"$dir/stack.err" &
+  STACK_PIDS+=("$!")
+  local pid=$! i=0
+  until [ -s "$dir/stack.env" ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      cat "$dir/stack.err" >&2; tail -n 40 "$dir/api.log" >&2 2>/dev/null; return 1
+    fi
+    i=$((i + 1)); [ $i -le 1800 ] || { echo "the stack in $dir did not start in 180 s" >&2; return 1; }
+    sleep 0.1
+  done
+  # shellcheck disable=SC1091
+  source "$dir/stack.env"
 }
 
 stop_stack() {
-  stop_pid "$WATCH_PID"
-  stop_pid "$MONGO_PID"
+  local pid
+  for pid in "${STACK_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  STACK_PIDS=()
+}
+
+# Prints every line of the API logs under $1 that reports an error or a 500.
+api_errors() {
+  local file
+  for file in $(find "$1" -name api.log 2>/dev/null | sort); do
+    grep -hE '"level":"ERROR"|"status":500|panicked' "$file" | sed "s|^|${file#"$1"/}: |" || true
+  done
 }

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust unit and handler tests, the
-# end-to-end tests over HTTP against the functions under `cargo lambda watch`, and the
-# project checks (routes, events, template). Starts a throw-away MongoDB-compatible
-# server when MONGODB_URI is unset. Exit status: non-zero if anything failed.
+# end-to-end tests over HTTP against the functions under `cargo lambda watch`, the
+# console's browser tests, the fuzzer, and the project checks (routes, events, template,
+# workflow, Secrets Manager through moto). Each step that needs a server gets its own
+# (scripts/stack.py), so no step sees another's data: the local MongoDB-compatible
+# server shares collections across database names. With MONGODB_URI set, every step
+# uses that server instead, with databases of its own.
+# Exit status: non-zero if anything failed; the last line sums every runner's counts.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -17,7 +21,9 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "building"
 cargo build --workspace --all-targets --quiet
-start_stack "$RUN_DIR"
+# The functions as they are deployed: without the test hooks (testkit turns them on
+# in a workspace build).
+cargo build -p functions --bins --quiet
 
 status=0
 OUT="$RUN_DIR/results.log"
@@ -26,22 +32,34 @@ step() {
   log "$1"; shift
   "$@" 2>&1 | tee -a "$OUT" || status=1
 }
+# Runs a command against a stack of its own: with_stack NAME [stack.py options] -- CMD...
+with_stack() {
+  local name=$1; shift
+  local opts=()
+  while [ "$1" != "--" ]; do opts+=("$1"); shift; done
+  shift
+  ( start_stack "$RUN_DIR/$name" "${opts[@]}" && "$@"; rc=$?; stop_stack; exit $rc )
+}
+
 step "template lint (sam validate --lint, cfn-lint)" scripts/lint-template.sh
 step "routes: template.yaml = Cargo.toml router = openapi.json" python3 scripts/check_routes.py
 step "every event in events/ through cargo lambda invoke" \
-  python3 scripts/check_events.py --port "$API_PORT" --invoke-address 127.0.0.1
-# Start the static functions' instances one request at a time before the browser asks
-# for several at once (the emulator has answered 500 itself while starting instances).
-for path in /dashboard /dashboard/app.js /dashboard/app.css /docs /redoc /openapi.json; do
-  curl -s -o /dev/null -m 30 "$API_URL$path" || true
-done
-step "browser tests of the console (headless Chromium)" scripts/browser-test.sh
-step "cargo test (unit, handler and end-to-end tests)" cargo test --workspace --all-targets
+  with_stack events -- sh -c 'python3 scripts/check_events.py --port "$API_PORT" --invoke-address 127.0.0.1'
+step "browser tests of the console (headless Chromium)" with_stack browser -- scripts/browser-test.sh
+step "unit and handler tests (cargo test)" \
+  with_stack handlers --instances 0 -- cargo test --workspace --all-targets --exclude e2e
+step "end-to-end tests over HTTP (cargo test -p e2e)" \
+  with_stack e2e --instances 4 -- cargo test -p e2e
 step "Secrets Manager through aws-config, against moto" scripts/secrets-test.sh
 step "workflow lint (actionlint)" scripts/lint-workflows.sh
 step "schemathesis against /openapi.json (small budget; make fuzz for more)" \
-  env FUZZ_PHASES="${FUZZ_PHASES:-examples,coverage,fuzzing}" FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-8}" FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
-[ $status -eq 0 ] || tail -n 30 "$API_LOG" >&2
+  with_stack fuzz -- env FUZZ_PHASES="${FUZZ_PHASES:-examples,coverage,fuzzing,stateful}" \
+  FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-8}" FUZZ_SECONDS="${FUZZ_SECONDS:-90}" scripts/fuzz.sh
+
+if [ $status -ne 0 ]; then
+  log "errors and 500s in the API logs"
+  api_errors "$RUN_DIR" >&2
+fi
 
 # One closing line over every runner above: cargo's "test result" lines and the
 # checks' "N passed, M failed" lines.

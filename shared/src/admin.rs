@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::app::App;
 use crate::auth::{authenticate, jwt, password, throttle};
 use crate::domain::Email;
-use crate::error::ApiError;
-use crate::http::{Form, handle, json, no_content, source_ip};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{JsonBody, json, no_content, source_ip};
 use crate::org::lifecycle::{self, Settled};
 use crate::store::registry;
 
@@ -23,6 +23,27 @@ struct LoginView {
     organization_name: String,
 }
 
+/// The body of `POST /admin/login`.
+pub struct Credentials {
+    email: Email,
+    password: String,
+}
+
+impl TryFrom<JsonBody> for Credentials {
+    type Error = ApiError;
+
+    fn try_from(mut body: JsonBody) -> ApiResult<Self> {
+        let email = body.required("email", Email::parse);
+        let password = body.required("password", any_password);
+        body.finish(|| {
+            Some(Self {
+                email: email?,
+                password: password?,
+            })
+        })
+    }
+}
+
 /// Any string up to a sane length: login does not apply the password rules, it
 /// only compares.
 fn any_password(raw: &str) -> Result<String, String> {
@@ -34,52 +55,46 @@ fn any_password(raw: &str) -> Result<String, String> {
 
 /// `POST /admin/login`: a JWT for the admin, or 401 with the same text and timing
 /// whether or not the email exists; 429 once the throttle closes.
-pub async fn login(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let mut form = Form::from_request(&req)?;
-        let email = form.required("email", Email::parse);
-        let given = form.required("password", any_password);
-        let (email, given) = form.finish(email.zip(given))?;
-        let ip = source_ip(&req);
-        throttle::enter(&app.store, email.as_str(), &ip).await?;
-        let org = match registry::by_email(&app.store, email.as_str()).await? {
-            Some(org) => match lifecycle::settle(&app.store, org).await? {
-                Settled::Ready(org) => Some(org),
-                Settled::Creating(_) | Settled::Gone => None,
-            },
-            None => None,
-        };
-        let stored = org.as_ref().map(|o| o.password_hash.clone());
-        let ok = password::verify(&given, stored, app.config.bcrypt_cost).await?;
-        let org = match org {
-            Some(org) if ok => org,
-            _ => return Err(ApiError::Unauthorized("Incorrect email or password".into())),
-        };
-        throttle::succeeded(&app.store, email.as_str(), &ip).await?;
-        let token = jwt::issue(&app.config.jwt, &org).map_err(ApiError::internal)?;
-        tracing::info!(org_id = %org.id, "admin logged in");
-        json(
-            StatusCode::OK,
-            &LoginView {
-                access_token: token,
-                token_type: "bearer",
-                expires_in: app.config.jwt.ttl.as_secs(),
-                admin_id: org.admin_id.to_hex(),
-                organization_id: org.id.to_hex(),
-                organization_name: org.name,
-            },
-        )
-    })
-    .await
+pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let Credentials {
+        email,
+        password: given,
+    } = Credentials::try_from(JsonBody::parse(&req)?)?;
+    let ip = source_ip(&req);
+    throttle::enter(&app.store, email.as_str(), &ip).await?;
+    let org = match registry::by_email(&app.store, email.as_str()).await? {
+        Some(org) => match lifecycle::settle(&app.store, org).await? {
+            Settled::Ready(org) => Some(org),
+            Settled::Creating(_) | Settled::Gone => None,
+        },
+        None => None,
+    };
+    let stored = org.as_ref().map(|o| o.password_hash.clone());
+    let ok = password::verify(&given, stored, app.config.bcrypt_cost).await?;
+    let org = match org {
+        Some(org) if ok => org,
+        _ => return Err(ApiError::Unauthorized("Incorrect email or password".into())),
+    };
+    throttle::succeeded(&app.store, email.as_str(), &ip).await?;
+    let token = jwt::issue(&app.config.jwt, &org).map_err(ApiError::internal)?;
+    tracing::info!(org_id = %org.id, "admin logged in");
+    json(
+        StatusCode::OK,
+        &LoginView {
+            access_token: token,
+            token_type: "bearer",
+            expires_in: app.config.jwt.ttl.as_secs(),
+            admin_id: org.admin_id.to_hex(),
+            organization_id: org.id.to_hex(),
+            organization_name: org.name,
+        },
+    )
 }
 
 /// `POST /admin/logout`: revokes every token of the admin issued so far.
-pub async fn logout(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let org = authenticate(app, &req).await?;
-        registry::bump_token_version(&app.store, org.id).await?;
-        tracing::info!(org_id = %org.id, "admin logged out");
-        no_content()
-    })
-    .await
+pub async fn logout(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let org = authenticate(app, &req).await?;
+    registry::bump_token_version(&app.store, org.id).await?;
+    tracing::info!(org_id = %org.id, "admin logged out");
+    no_content()
 }

@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{handle, route_path};
+use crate::http::route_path;
 
 const INDEX_HTML: &str = include_str!("../static/dashboard/index.html");
 const APP_JS: &str = include_str!("../static/dashboard/app.js");
@@ -131,8 +131,8 @@ pub fn respond(req: &Request) -> ApiResult<Response<Body>> {
 
 /// `GET /dashboard`, `/dashboard/app.js`, `/dashboard/app.css` (with or without
 /// `/api/v1`): the admin console.
-pub async fn dashboard(_app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move { respond(&req) }).await
+pub async fn dashboard(_app: &App, req: Request) -> ApiResult<Response<Body>> {
+    respond(&req)
 }
 
 #[cfg(test)]

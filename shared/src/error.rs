@@ -1,7 +1,12 @@
 //! The API's error type and its mapping to the contract's status codes and bodies.
+//! What a client may see is [`ApiError::detail`]; causes are kept as sources for the
+//! log ([`ApiError::chain`]) and never shown.
 
 use lambda_http::http::StatusCode;
 use serde::Serialize;
+
+/// A cause kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// One entry of a 422 `detail` list, shaped like FastAPI's validation errors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -26,7 +31,7 @@ impl FieldError {
     }
 }
 
-/// Every way a request can fail. Internal causes are logged, never shown.
+/// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 422: the body or query failed validation.
@@ -44,6 +49,12 @@ pub enum ApiError {
     /// 404: no such organization, item or route.
     #[error("{0}")]
     NotFound(String),
+    /// 405: a known path with a method it does not serve.
+    #[error("method not allowed")]
+    MethodNotAllowed {
+        /// The methods the path serves (`Allow` header).
+        allow: &'static str,
+    },
     /// 429: the login throttle is closed for this many seconds.
     #[error("too many attempts")]
     TooManyRequests {
@@ -53,12 +64,12 @@ pub enum ApiError {
     /// 413: the body is larger than the limit.
     #[error("request body too large")]
     PayloadTooLarge,
-    /// 503: the database does not answer.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// 500: anything unexpected; the text is for the log only.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// 503: the database does not answer (or an operation in flight keeps it busy).
+    #[error("database unavailable")]
+    Unavailable(#[source] Cause),
+    /// 500: anything unexpected.
+    #[error("internal error")]
+    Internal(#[source] Cause),
 }
 
 impl ApiError {
@@ -68,8 +79,13 @@ impl ApiError {
     }
 
     /// A 500 whose cause goes to the log.
-    pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self::Internal(cause.to_string())
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// A 503 whose cause goes to the log.
+    pub fn unavailable(cause: impl Into<Cause>) -> Self {
+        Self::Unavailable(cause.into())
     }
 
     /// The status code of this error.
@@ -80,6 +96,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -94,6 +111,7 @@ impl ApiError {
             Self::Duplicate(m) | Self::Unauthorized(m) | Self::Forbidden(m) | Self::NotFound(m) => {
                 m.as_str().into()
             }
+            Self::MethodNotAllowed { .. } => "Method Not Allowed".into(),
             Self::TooManyRequests { retry_after } => {
                 format!("Too many failed login attempts; try again in {retry_after} seconds").into()
             }
@@ -102,22 +120,48 @@ impl ApiError {
             Self::Internal(_) => "Internal server error".into(),
         }
     }
+
+    /// The error and every cause under it, for the log: `internal error: a: b`.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        text
+    }
 }
 
 impl From<mongodb::error::Error> for ApiError {
     fn from(err: mongodb::error::Error) -> Self {
         use mongodb::error::ErrorKind;
-        match *err.kind {
+        let unavailable = matches!(
+            *err.kind,
             ErrorKind::ServerSelection { .. }
-            | ErrorKind::Io(_)
-            | ErrorKind::ConnectionPoolCleared { .. } => Self::Unavailable(err.to_string()),
-            _ if err.contains_label(mongodb::error::RETRYABLE_WRITE_ERROR) => {
-                Self::Unavailable(err.to_string())
-            }
-            _ => Self::Internal(err.to_string()),
+                | ErrorKind::Io(_)
+                | ErrorKind::ConnectionPoolCleared { .. }
+        ) || err.contains_label(mongodb::error::RETRYABLE_WRITE_ERROR);
+        if unavailable {
+            Self::Unavailable(Box::new(err))
+        } else {
+            Self::Internal(Box::new(err))
         }
     }
 }
 
-/// The result of a handler's inner work.
+/// The result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_reach_the_log_but_never_the_client() {
+        let err = ApiError::internal(std::io::Error::other("driver said: secret detail"));
+        assert_eq!(err.detail(), "Internal server error");
+        assert_eq!(err.chain(), "internal error: driver said: secret detail");
+    }
+}

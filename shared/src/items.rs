@@ -1,6 +1,6 @@
 //! Tenant data: documents in the tenant's own collection and nowhere else.
 
-use lambda_http::http::{StatusCode, header};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use mongodb::bson::{Bson, DateTime, Document, oid::ObjectId};
 use serde::Serialize;
@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::app::App;
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{handle, json, json_body, no_content, path_param, query};
+use crate::http::{JsonBody, body_bytes, json, json_text, no_content, path_param, query};
 use crate::org::{lifecycle, timestamp};
 use crate::store::tenants;
 
@@ -174,66 +174,51 @@ fn item_id(req: &Request) -> ApiResult<ObjectId> {
         .ok_or_else(not_found)
 }
 
-fn raw_body(req: &Request) -> &[u8] {
-    match req.body() {
-        Body::Text(t) => t.as_bytes(),
-        Body::Binary(b) => b,
-        _ => b"",
-    }
-}
-
 /// `POST /org/items`: stores a JSON object in the caller's collection.
-pub async fn create(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let org = authenticate(app, &req).await?;
-        let data = Value::Object(json_body(&req)?);
-        check_item(&data, &mut Vec::new())?;
-        check_numbers(raw_body(&req))?;
-        let bson = mongodb::bson::to_bson(&data).map_err(|_| {
-            ApiError::invalid(&["body"], "Item holds a number MongoDB cannot store")
-        })?;
-        let id = ObjectId::new();
-        let created_at = DateTime::now();
-        lifecycle::store_item(&app.store, org.id, org.placement, id, bson, created_at).await?;
-        let item = ItemView {
-            id: id.to_hex(),
-            data,
-            created_at: timestamp(created_at),
-        };
-        json(StatusCode::CREATED, &item)
-    })
-    .await
+pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let org = authenticate(app, &req).await?;
+    let data = Value::Object(JsonBody::parse(&req)?.into_object());
+    check_item(&data, &mut Vec::new())?;
+    check_numbers(body_bytes(&req))?;
+    let bson = mongodb::bson::to_bson(&data)
+        .map_err(|_| ApiError::invalid(&["body"], "Item holds a number MongoDB cannot store"))?;
+    let id = ObjectId::new();
+    let created_at = DateTime::now();
+    lifecycle::store_item(&app.store, org.id, org.placement, id, bson, created_at).await?;
+    let item = ItemView {
+        id: id.to_hex(),
+        data,
+        created_at: timestamp(created_at),
+    };
+    json(StatusCode::CREATED, &item)
 }
 
 /// `GET /org/items?limit=N&after=ID`: a page of the caller's items, by id, at most
 /// `limit` of them and at most [`MAX_PAGE_BYTES`] of body.
-pub async fn list(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let org = authenticate(app, &req).await?;
-        let limit = match query(&req, "limit") {
-            None => DEFAULT_LIMIT,
-            Some(raw) => raw
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        &["query", "limit"],
-                        "limit must be a whole number from 1 to 100",
-                    )
-                })?,
-        };
-        let after =
-            match query(&req, "after") {
-                None => None,
-                Some(raw) => Some(ObjectId::parse_str(&raw).map_err(|_| {
-                    ApiError::invalid(&["query", "after"], "after must be an item id")
-                })?),
-            };
-        let docs = tenants::items_after(&app.store, &org.placement, after, limit + 1).await?;
-        page(&docs, limit as usize)
-    })
-    .await
+pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let org = authenticate(app, &req).await?;
+    let limit = match query(&req, "limit") {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    &["query", "limit"],
+                    "limit must be a whole number from 1 to 100",
+                )
+            })?,
+    };
+    let after = match query(&req, "after") {
+        None => None,
+        Some(raw) => Some(
+            ObjectId::parse_str(&raw)
+                .map_err(|_| ApiError::invalid(&["query", "after"], "after must be an item id"))?,
+        ),
+    };
+    let docs = tenants::items_after(&app.store, &org.placement, after, limit + 1).await?;
+    page(&docs, limit as usize)
 }
 
 /// The page body of `docs` (fetched one past the limit): items until the limit or the
@@ -265,37 +250,27 @@ fn page(docs: &[Document], limit: usize) -> ApiResult<Response<Body>> {
         _ => body.push_str("null"),
     }
     body.push('}');
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::Text(body))
-        .map_err(ApiError::internal)
+    json_text(StatusCode::OK, body)
 }
 
 /// `GET /org/items/{id}`: one of the caller's items; 404 for any other id.
-pub async fn get(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let org = authenticate(app, &req).await?;
-        let id = item_id(&req)?;
-        let doc = tenants::find_item(&app.store, &org.placement, id)
-            .await?
-            .ok_or_else(not_found)?;
-        json(StatusCode::OK, &view(&doc))
-    })
-    .await
+pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let org = authenticate(app, &req).await?;
+    let id = item_id(&req)?;
+    let doc = tenants::find_item(&app.store, &org.placement, id)
+        .await?
+        .ok_or_else(not_found)?;
+    json(StatusCode::OK, &view(&doc))
 }
 
 /// `DELETE /org/items/{id}`: removes one of the caller's items; 404 for any other id.
-pub async fn delete(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let org = authenticate(app, &req).await?;
-        let id = item_id(&req)?;
-        if !tenants::delete_item(&app.store, &org.placement, id).await? {
-            return Err(not_found());
-        }
-        no_content()
-    })
-    .await
+pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let org = authenticate(app, &req).await?;
+    let id = item_id(&req)?;
+    if !tenants::delete_item(&app.store, &org.placement, id).await? {
+        return Err(not_found());
+    }
+    no_content()
 }
 
 #[cfg(test)]

@@ -2,24 +2,11 @@
 
 use std::convert::Infallible;
 
-use lambda_http::{Body, Request, Response, service_fn};
+use lambda_http::{Request, service_fn};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::App;
-
-/// A route handler: a plain `async fn(&App, Request) -> Response<Body>`.
-pub trait Handler<'a>: Fn(&'a App, Request) -> Self::Future {
-    /// The handler's future.
-    type Future: Future<Output = Response<Body>> + Send + 'a;
-}
-
-impl<'a, F, Fut> Handler<'a> for F
-where
-    F: Fn(&'a App, Request) -> Fut,
-    Fut: Future<Output = Response<Body>> + Send + 'a,
-{
-    type Future = Fut;
-}
+use crate::http::{Handler, run};
 
 /// JSON logs on stdout; `RUST_LOG` sets the level. The runtime's own debug output,
 /// which can include request payloads, is capped so that no body is ever logged.
@@ -56,7 +43,7 @@ where
 /// handler in the Lambda runtime loop.
 pub async fn serve<H>(handler: H) -> Result<(), lambda_http::Error>
 where
-    H: for<'a> Handler<'a>,
+    H: for<'a> Handler<'a> + Sync,
 {
     init_tracing();
     let app = match App::init().await {
@@ -68,9 +55,8 @@ where
     };
     let app = &app;
     let handler = &handler;
-    lambda_http::run(service_fn(move |req: Request| {
-        let response = handler(app, req);
-        async move { Ok::<_, Infallible>(response.await) }
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Infallible>(run(app, req, handler).await)
     }))
     .await
 }

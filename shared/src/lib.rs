@@ -7,16 +7,18 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod dashboard;
+pub mod docs;
 pub mod domain;
 pub mod error;
+pub mod fallback;
 #[cfg(feature = "test-hooks")]
 pub mod hooks;
 pub mod http;
 pub mod items;
 pub mod lambda;
-pub mod meta;
 pub mod org;
 pub mod secrets;
+pub mod service;
 pub mod store;
 
 pub use app::App;

@@ -252,6 +252,32 @@ async fn responses_carry_json_and_a_request_id_and_unknown_paths_are_json_404() 
 }
 
 #[tokio::test]
+async fn a_known_path_with_another_method_is_json_405_with_allow() {
+    let api = Api::new();
+    let query = Method::from_bytes(b"QUERY").unwrap();
+    for (method, path, allow) in [
+        (Method::GET, "/org/create", "POST"),
+        (Method::PATCH, "/org/create", "POST"),
+        (Method::DELETE, "/api/v1/org/items", "GET, POST"),
+        (
+            Method::PUT,
+            "/org/items/0123456789abcdef01234567",
+            "GET, DELETE",
+        ),
+        (query, "/admin/login", "POST"),
+    ] {
+        let r = api.call(method.clone(), path, None, None).await;
+        assert_eq!(r.status, 405, "{method} {path}: {}", r.text);
+        assert_eq!(r.body["detail"], "Method Not Allowed", "{method} {path}");
+        assert_eq!(r.headers["allow"], allow, "{method} {path}");
+        assert_eq!(r.headers["content-type"], "application/json");
+    }
+    let index = api.call(Method::GET, "/api/v1/", None, None).await;
+    assert_eq!(index.status, 200, "{}", index.text);
+    assert_eq!(index.body["docs"], "/docs");
+}
+
+#[tokio::test]
 async fn concurrent_creates_of_one_name_have_exactly_one_winner() {
     let api = Api::new();
     let name = unique("race");
@@ -449,7 +475,7 @@ async fn logs_carry_request_ids_and_never_a_secret() {
         log.contains(&request_id),
         "request id {request_id} not in the log"
     );
-    let jwt_secret = std::env::var("TEST_JWT_SECRET").expect("TEST_JWT_SECRET");
+    let jwt_secret = std::env::var("JWT_SECRET").expect("JWT_SECRET");
     let signature = token.rsplit('.').next().unwrap();
     for secret in [
         PASSWORD,

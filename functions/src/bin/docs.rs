@@ -1,6 +1,6 @@
-//! Lambda function `docs`: serves `tenant::meta::docs`.
+//! Lambda function `docs`: serves `tenant::docs::docs`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::meta::docs).await
+    tenant::lambda::serve(tenant::docs::docs).await
 }

@@ -1,6 +1,6 @@
-//! Lambda function `health`: serves `tenant::meta::health`.
+//! Lambda function `health`: serves `tenant::service::health`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::meta::health).await
+    tenant::lambda::serve(tenant::service::health).await
 }

@@ -3,8 +3,8 @@
 mod body;
 mod respond;
 
-pub use body::{Form, MAX_BODY_BYTES, json_body};
-pub use respond::{handle, json, no_content};
+pub use body::{JsonBody, MAX_BODY_BYTES, body_bytes};
+pub use respond::{Handler, json, json_text, no_content, run};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};

@@ -1,4 +1,5 @@
-//! The wrapper every handler runs in: request id, error mapping, one log line, no panics out.
+//! Responses: JSON bodies, and the one place where a handler's result becomes the
+//! response (request id, error mapping, panics caught, one log line per request).
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -10,11 +11,31 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use tracing::Instrument;
 
+use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+
+/// A route handler: `async fn(&App, Request) -> ApiResult<Response<Body>>`.
+pub trait Handler<'a>: Fn(&'a App, Request) -> Self::Future {
+    /// The handler's future.
+    type Future: Future<Output = ApiResult<Response<Body>>> + Send + 'a;
+}
+
+impl<'a, F, Fut> Handler<'a> for F
+where
+    F: Fn(&'a App, Request) -> Fut,
+    Fut: Future<Output = ApiResult<Response<Body>>> + Send + 'a,
+{
+    type Future = Fut;
+}
 
 /// A JSON response with a status.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult<Response<Body>> {
     let body = serde_json::to_string(value).map_err(ApiError::internal)?;
+    json_text(status, body)
+}
+
+/// A response whose body is already JSON text.
+pub fn json_text(status: StatusCode, body: String) -> ApiResult<Response<Body>> {
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -30,6 +51,34 @@ pub fn no_content() -> ApiResult<Response<Body>> {
         .map_err(ApiError::internal)
 }
 
+impl ApiError {
+    /// The contract's response for this error: JSON `{"detail": ...}`, with
+    /// `WWW-Authenticate`, `Allow` or `Retry-After` where the status calls for one.
+    pub fn into_response(self) -> Response<Body> {
+        let body = serde_json::json!({ "detail": self.detail() }).to_string();
+        let mut resp = Response::new(Body::Text(body));
+        *resp.status_mut() = self.status();
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        match self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::TooManyRequests { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            _ => {}
+        }
+        resp
+    }
+}
+
 /// The id that ties a response to its log line: API Gateway's, else Lambda's, else new.
 fn request_id(req: &Request) -> String {
     if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
@@ -43,40 +92,19 @@ fn request_id(req: &Request) -> String {
     }
 }
 
-/// Turns an error into its contract response.
-fn error_response(err: &ApiError) -> Response<Body> {
-    let body = serde_json::json!({ "detail": err.detail() }).to_string();
-    let mut resp = Response::new(Body::Text(body));
-    *resp.status_mut() = err.status();
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    match err {
-        ApiError::Unauthorized(_) => {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        ApiError::TooManyRequests { retry_after } => {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-        }
-        _ => {}
-    }
-    resp
-}
-
-/// Runs a handler's work for one request: maps errors to the contract's responses,
-/// turns a panic into a 500, stamps `x-request-id` and logs one structured line.
-pub async fn handle<F>(req: Request, work: impl FnOnce(Request) -> F) -> Response<Body>
+/// Serves one request with `handler`: maps errors to the contract's responses (their
+/// causes go to the log, never to the client), turns a panic into a 500, stamps
+/// `x-request-id` and logs one structured line.
+pub async fn run<H>(app: &App, req: Request, handler: &H) -> Response<Body>
 where
-    F: Future<Output = ApiResult<Response<Body>>>,
+    H: for<'a> Handler<'a> + Sync,
 {
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().to_string();
     let path = super::route_path(&req).to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
-    let outcome = AssertUnwindSafe(work(req).instrument(span.clone()))
+    let outcome = AssertUnwindSafe(handler(app, req).instrument(span.clone()))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| Err(ApiError::internal("handler panicked")));
@@ -84,11 +112,13 @@ where
         Ok(resp) => resp,
         Err(err) => {
             span.in_scope(|| match &err {
-                ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
-                ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+                ApiError::Internal(_) => tracing::error!(error = %err.chain(), "internal error"),
+                ApiError::Unavailable(_) => {
+                    tracing::warn!(error = %err.chain(), "database unavailable")
+                }
                 _ => {}
             });
-            error_response(&err)
+            err.into_response()
         }
     };
     if let Ok(v) = HeaderValue::from_str(&id) {

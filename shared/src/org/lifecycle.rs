@@ -95,9 +95,7 @@ pub async fn create(
         claim_collection(store, &org).await?;
         failpoint!(store, "create.after_collection");
         if !registry::complete_create(store, org.id).await? {
-            return Err(ApiError::Unavailable(
-                "create was undone while in flight".into(),
-            ));
+            return Err(ApiError::unavailable("create was undone while in flight"));
         }
         Ok(())
     }
@@ -268,8 +266,8 @@ pub async fn update(store: &Store, org: OrgDoc, changes: Changes) -> ApiResult<O
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(
-        "organization busy with another operation".into(),
+    Err(ApiError::unavailable(
+        "organization busy with another operation",
     ))
 }
 
@@ -446,8 +444,8 @@ async fn finish_rename(store: &Store, org: OrgDoc) -> ApiResult<Renamed> {
                 if !older_than_lease(since) {
                     // A write that raced the rename may have recreated the source;
                     // its request removes what it wrote. Until then, wait.
-                    return Err(ApiError::Unavailable(
-                        "rename waiting for a concurrent write to settle".into(),
+                    return Err(ApiError::unavailable(
+                        "rename waiting for a concurrent write to settle",
                     ));
                 }
                 tracing::warn!(org_id = %org.id, %from, %to, "rename target holds documents of no organization; rolling back");
@@ -484,8 +482,8 @@ async fn roll_back_rename(
         None if registry::renaming(store, org.id, &org.collection_name).await? => {
             // The old name was taken meanwhile by a create, which gives up on meeting
             // this rename; the next request rolls it back.
-            Err(ApiError::Unavailable(
-                "organization busy with another operation".into(),
+            Err(ApiError::unavailable(
+                "organization busy with another operation",
             ))
         }
         None => Ok(Renamed::MovedOn(Box::pin(settled(store, org.id)).await?)),
@@ -518,8 +516,8 @@ pub async fn delete(store: &Store, org: OrgDoc) -> ApiResult<()> {
             None => current = reload_settled(store, current.id).await?,
         }
     }
-    Err(ApiError::Unavailable(
-        "organization busy with another operation".into(),
+    Err(ApiError::unavailable(
+        "organization busy with another operation",
     ))
 }
 
@@ -562,8 +560,8 @@ pub async fn store_item(
             None => return Err(ApiError::Unauthorized("Token has been revoked".into())),
         }
     }
-    Err(ApiError::Unavailable(
-        "organization busy with another operation".into(),
+    Err(ApiError::unavailable(
+        "organization busy with another operation",
     ))
 }
 

@@ -10,8 +10,8 @@ use serde::Serialize;
 use crate::app::App;
 use crate::auth::{authenticate, password};
 use crate::domain::{Email, OrganizationName, Password};
-use crate::error::ApiError;
-use crate::http::{Form, handle, json, no_content, query, required_query};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{JsonBody, json, no_content, query, required_query};
 use crate::store::{OrgDoc, PendingOp, registry};
 use lifecycle::{Changes, Settled};
 
@@ -47,97 +47,123 @@ impl From<&OrgDoc> for OrgView {
     }
 }
 
-/// `POST /org/create`: registers an organization, its admin and its collection.
-pub async fn create(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let mut form = Form::from_request(&req)?;
-        let name = form.required("organization_name", OrganizationName::parse);
-        let email = form.required("email", Email::parse);
-        let password = form.required("password", Password::parse);
-        let (name, email, password) =
-            form.finish(name.zip(email).zip(password).map(|((n, e), p)| (n, e, p)))?;
-        let hash = password::hash(password.expose(), app.config.bcrypt_cost).await?;
-        let org = lifecycle::create(&app.store, &name, &email, hash).await?;
-        tracing::info!(org_id = %org.id, "organization created");
-        json(StatusCode::CREATED, &OrgView::from(&org))
-    })
-    .await
+/// The body of `POST /org/create`.
+pub struct NewOrganization {
+    name: OrganizationName,
+    email: Email,
+    password: Password,
 }
 
-/// `GET /org/get?organization_name=NAME`: the organization, by name (any letter case).
-pub async fn get(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let raw = required_query(&req, "organization_name")?;
-        let name = OrganizationName::parse(&raw)
-            .map_err(|msg| ApiError::invalid(&["query", "organization_name"], msg))?;
-        let not_found =
-            || ApiError::NotFound(format!("Organization '{}' not found", name.as_str()));
-        let org = registry::by_name(&app.store, name.as_str())
-            .await?
-            .ok_or_else(not_found)?;
-        // A rename in flight already shows the new name; anything else is settled.
-        let org = match org.pending_op() {
-            None | Some(PendingOp::Rename) => org,
-            Some(_) => match lifecycle::settle(&app.store, org).await? {
-                Settled::Ready(org) => org,
-                Settled::Creating(_) | Settled::Gone => return Err(not_found()),
-            },
-        };
-        json(StatusCode::OK, &OrgView::from(&org))
-    })
-    .await
+impl TryFrom<JsonBody> for NewOrganization {
+    type Error = ApiError;
+
+    fn try_from(mut body: JsonBody) -> ApiResult<Self> {
+        let name = body.required("organization_name", OrganizationName::parse);
+        let email = body.required("email", Email::parse);
+        let password = body.required("password", Password::parse);
+        body.finish(|| {
+            Some(Self {
+                name: name?,
+                email: email?,
+                password: password?,
+            })
+        })
+    }
 }
 
-/// `PUT /org/update`: renames the organization (moving its collection), changes the
-/// admin's email or password (revoking earlier tokens). At least one field.
-pub async fn update(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let org = authenticate(app, &req).await?;
-        let mut form = Form::from_request(&req)?;
-        let name = form.optional("organization_name", OrganizationName::parse);
-        let email = form.optional("email", Email::parse);
-        let password = form.optional("password", Password::parse);
-        let given = ["organization_name", "email", "password"];
-        if given.iter().all(|k| form.is_absent(k)) {
-            form.reject(
+/// The body of `PUT /org/update`: at least one field.
+pub struct OrganizationChanges {
+    name: Option<OrganizationName>,
+    email: Option<Email>,
+    password: Option<Password>,
+}
+
+impl TryFrom<JsonBody> for OrganizationChanges {
+    type Error = ApiError;
+
+    fn try_from(mut body: JsonBody) -> ApiResult<Self> {
+        let name = body.optional("organization_name", OrganizationName::parse);
+        let email = body.optional("email", Email::parse);
+        let password = body.optional("password", Password::parse);
+        let fields = ["organization_name", "email", "password"];
+        if fields.iter().all(|k| body.is_absent(k)) {
+            body.reject(
                 &["body"],
                 "At least one of organization_name, email, password is required",
             );
         }
-        form.finish(Some(()))?;
-        let password_hash = match password {
-            Some(p) => Some(password::hash(p.expose(), app.config.bcrypt_cost).await?),
-            None => None,
-        };
-        let changes = Changes {
-            name,
-            email,
-            password_hash,
-        };
-        let org = lifecycle::update(&app.store, org, changes).await?;
-        tracing::info!(org_id = %org.id, "organization updated");
-        json(StatusCode::OK, &OrgView::from(&org))
-    })
-    .await
+        body.finish(|| {
+            Some(Self {
+                name,
+                email,
+                password,
+            })
+        })
+    }
+}
+
+/// `POST /org/create`: registers an organization, its admin and its collection.
+pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let input = NewOrganization::try_from(JsonBody::parse(&req)?)?;
+    let hash = password::hash(input.password.expose(), app.config.bcrypt_cost).await?;
+    let org = lifecycle::create(&app.store, &input.name, &input.email, hash).await?;
+    tracing::info!(org_id = %org.id, "organization created");
+    json(StatusCode::CREATED, &OrgView::from(&org))
+}
+
+/// `GET /org/get?organization_name=NAME`: the organization, by name (any letter case).
+pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let raw = required_query(&req, "organization_name")?;
+    let name = OrganizationName::parse(&raw)
+        .map_err(|msg| ApiError::invalid(&["query", "organization_name"], msg))?;
+    let not_found = || ApiError::NotFound(format!("Organization '{}' not found", name.as_str()));
+    let org = registry::by_name(&app.store, name.as_str())
+        .await?
+        .ok_or_else(not_found)?;
+    // A rename in flight already shows the new name; anything else is settled.
+    let org = match org.pending_op() {
+        None | Some(PendingOp::Rename) => org,
+        Some(_) => match lifecycle::settle(&app.store, org).await? {
+            Settled::Ready(org) => org,
+            Settled::Creating(_) | Settled::Gone => return Err(not_found()),
+        },
+    };
+    json(StatusCode::OK, &OrgView::from(&org))
+}
+
+/// `PUT /org/update`: renames the organization (moving its collection), changes the
+/// admin's email or password (revoking earlier tokens). At least one field.
+pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let org = authenticate(app, &req).await?;
+    let input = OrganizationChanges::try_from(JsonBody::parse(&req)?)?;
+    let password_hash = match input.password {
+        Some(p) => Some(password::hash(p.expose(), app.config.bcrypt_cost).await?),
+        None => None,
+    };
+    let changes = Changes {
+        name: input.name,
+        email: input.email,
+        password_hash,
+    };
+    let org = lifecycle::update(&app.store, org, changes).await?;
+    tracing::info!(org_id = %org.id, "organization updated");
+    json(StatusCode::OK, &OrgView::from(&org))
 }
 
 /// `DELETE /org/delete[?organization_name=NAME]`: removes the organization, its admin
 /// and its collection; every token of it stops working.
-pub async fn delete(app: &App, req: Request) -> Response<Body> {
-    handle(req, |req| async move {
-        let org = authenticate(app, &req).await?;
-        if let Some(named) = query(&req, "organization_name") {
-            let same = OrganizationName::parse(&named).is_ok_and(|n| n.as_str() == org.name);
-            if !same {
-                return Err(ApiError::Forbidden(
-                    "You may only delete your own organization".into(),
-                ));
-            }
+pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let org = authenticate(app, &req).await?;
+    if let Some(named) = query(&req, "organization_name") {
+        let same = OrganizationName::parse(&named).is_ok_and(|n| n.as_str() == org.name);
+        if !same {
+            return Err(ApiError::Forbidden(
+                "You may only delete your own organization".into(),
+            ));
         }
-        let id = org.id;
-        lifecycle::delete(&app.store, org).await?;
-        tracing::info!(org_id = %id, "organization deleted");
-        no_content()
-    })
-    .await
+    }
+    let id = org.id;
+    lifecycle::delete(&app.store, org).await?;
+    tracing::info!(org_id = %id, "organization deleted");
+    no_content()
 }

@@ -6,7 +6,6 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tenant::{admin, items};
 
-use crate::call;
 use crate::common::*;
 
 fn login_req(email: &str, password: &str) -> Req {
@@ -25,11 +24,12 @@ fn claims_of(token: &str) -> Value {
 async fn login_issues_an_hs256_token_with_the_contract_claims() {
     let app = app().await;
     let o = signup(&app).await;
-    let res = call!(
-        admin::login,
+    let res = call(
         &app,
-        login_req(&o.email.to_uppercase(), PASSWORD)
-    );
+        admin::login,
+        &login_req(&o.email.to_uppercase(), PASSWORD),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.text);
     let b = &res.body;
     assert_eq!(b["token_type"], "bearer");
@@ -62,25 +62,27 @@ async fn login_issues_an_hs256_token_with_the_contract_claims() {
 async fn wrong_password_and_unknown_email_get_the_same_401() {
     let app = app().await;
     let o = signup(&app).await;
-    let wrong = call!(admin::login, &app, login_req(&o.email, "Wrong-passw0rd"));
-    let unknown = call!(
-        admin::login,
+    let wrong = call(&app, admin::login, &login_req(&o.email, "Wrong-passw0rd")).await;
+    let unknown = call(
         &app,
-        login_req(&format!("{}@nowhere.example", unique("u")), PASSWORD)
-    );
+        admin::login,
+        &login_req(&format!("{}@nowhere.example", unique("u")), PASSWORD),
+    )
+    .await;
     for res in [&wrong, &unknown] {
         assert_eq!(res.status, 401);
         assert_eq!(res.detail(), "Incorrect email or password");
         assert_eq!(res.headers["www-authenticate"], "Bearer");
     }
-    let bad = call!(
-        admin::login,
+    let bad = call(
         &app,
-        Req::post(
+        admin::login,
+        &Req::post(
             "/admin/login",
-            json!({ "email": { "$gt": "" }, "password": { "$gt": "" } })
-        )
-    );
+            json!({ "email": { "$gt": "" }, "password": { "$gt": "" } }),
+        ),
+    )
+    .await;
     assert_eq!(bad.status, 422);
     assert_eq!(bad.locs().len(), 2);
 }
@@ -91,18 +93,20 @@ async fn five_failures_from_one_address_close_it_there_but_not_for_the_owner_els
     let o = signup(&app).await;
     let attacker = unique("ip-");
     for _ in 0..5 {
-        let res = call!(
-            admin::login,
+        let res = call(
             &app,
-            login_req(&o.email, "Wrong-passw0rd").ip(&attacker)
-        );
+            admin::login,
+            &login_req(&o.email, "Wrong-passw0rd").ip(&attacker),
+        )
+        .await;
         assert_eq!(res.status, 401);
     }
-    let res = call!(
-        admin::login,
+    let res = call(
         &app,
-        login_req(&o.email, PASSWORD).ip(&attacker)
-    );
+        admin::login,
+        &login_req(&o.email, PASSWORD).ip(&attacker),
+    )
+    .await;
     assert_eq!(res.status, 429, "{}", res.text);
     let retry: u64 = res.headers["retry-after"]
         .to_str()
@@ -110,11 +114,12 @@ async fn five_failures_from_one_address_close_it_there_but_not_for_the_owner_els
         .parse()
         .unwrap();
     assert!((1..=900).contains(&retry), "Retry-After {retry}");
-    let owner = call!(
-        admin::login,
+    let owner = call(
         &app,
-        login_req(&o.email, PASSWORD).ip("203.0.113.9")
-    );
+        admin::login,
+        &login_req(&o.email, PASSWORD).ip("203.0.113.9"),
+    )
+    .await;
     assert_eq!(
         owner.status, 200,
         "five wrong passwords from one address locked the owner out everywhere: {}",
@@ -127,18 +132,20 @@ async fn a_hundred_failures_from_many_addresses_close_the_email_everywhere() {
     let app = app().await;
     let o = signup(&app).await;
     for i in 0..100 {
-        let res = call!(
-            admin::login,
+        let res = call(
             &app,
-            login_req(&o.email, "Wrong-passw0rd").ip(&format!("198.51.100.{}", i % 25))
-        );
+            admin::login,
+            &login_req(&o.email, "Wrong-passw0rd").ip(&format!("198.51.100.{}", i % 25)),
+        )
+        .await;
         assert_eq!(res.status, 401, "attempt {i}: {}", res.text);
     }
-    let res = call!(
-        admin::login,
+    let res = call(
         &app,
-        login_req(&o.email, PASSWORD).ip("203.0.113.77")
-    );
+        admin::login,
+        &login_req(&o.email, PASSWORD).ip("203.0.113.77"),
+    )
+    .await;
     assert_eq!(res.status, 429, "{}", res.text);
     assert!(res.headers.contains_key("retry-after"));
 }
@@ -150,14 +157,15 @@ async fn a_successful_login_clears_the_count_for_that_email_and_address() {
     let ip = unique("ip-");
     for round in 0..2 {
         for _ in 0..4 {
-            let res = call!(
-                admin::login,
+            let res = call(
                 &app,
-                login_req(&o.email, "Wrong-passw0rd").ip(&ip)
-            );
+                admin::login,
+                &login_req(&o.email, "Wrong-passw0rd").ip(&ip),
+            )
+            .await;
             assert_eq!(res.status, 401, "round {round}");
         }
-        let ok = call!(admin::login, &app, login_req(&o.email, PASSWORD).ip(&ip));
+        let ok = call(&app, admin::login, &login_req(&o.email, PASSWORD).ip(&ip)).await;
         assert_eq!(ok.status, 200, "round {round}: {}", ok.text);
     }
 }
@@ -169,21 +177,23 @@ async fn fifty_failures_from_one_address_close_it_for_every_email() {
     let ip = &unique("ip-");
     for i in 0..50 {
         let email = format!("{}@example.com", unique(&format!("x{i}")));
-        let res = call!(
-            admin::login,
+        let res = call(
             &app,
-            login_req(&email, "Wrong-passw0rd").ip(ip)
-        );
+            admin::login,
+            &login_req(&email, "Wrong-passw0rd").ip(ip),
+        )
+        .await;
         assert_eq!(res.status, 401, "attempt {i}");
     }
-    let res = call!(admin::login, &app, login_req(&o.email, PASSWORD).ip(ip));
+    let res = call(&app, admin::login, &login_req(&o.email, PASSWORD).ip(ip)).await;
     assert_eq!(res.status, 429);
     assert!(res.headers.contains_key("retry-after"));
-    let elsewhere = call!(
-        admin::login,
+    let elsewhere = call(
         &app,
-        login_req(&o.email, PASSWORD).ip(&unique("ip-"))
-    );
+        admin::login,
+        &login_req(&o.email, PASSWORD).ip(&unique("ip-")),
+    )
+    .await;
     assert_eq!(elsewhere.status, 200);
 }
 
@@ -192,24 +202,26 @@ async fn logout_revokes_every_token_issued_so_far() {
     let app = app().await;
     let o = signup(&app).await;
     let second = login(&app, &o.email, PASSWORD).await;
-    let res = call!(
-        admin::logout,
+    let res = call(
         &app,
-        Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&o.token)
-    );
+        admin::logout,
+        &Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&o.token),
+    )
+    .await;
     assert_eq!(res.status, 204);
     for t in [&o.token, &second] {
-        let r = call!(items::list, &app, Req::get("/org/items").token(t));
+        let r = call(&app, items::list, &Req::get("/org/items").token(t)).await;
         assert_eq!(r.status, 401);
     }
-    let again = call!(
-        admin::logout,
+    let again = call(
         &app,
-        Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&o.token)
-    );
+        admin::logout,
+        &Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&o.token),
+    )
+    .await;
     assert_eq!(again.status, 401);
     let fresh = login(&app, &o.email, PASSWORD).await;
-    let r = call!(items::list, &app, Req::get("/org/items").token(&fresh));
+    let r = call(&app, items::list, &Req::get("/org/items").token(&fresh)).await;
     assert_eq!(r.status, 200);
 }
 
@@ -305,24 +317,18 @@ async fn every_kind_of_bad_token_is_401() {
         ("empty", String::new()),
     ];
     for (what, token) in cases {
-        let res = call!(items::list, &app, Req::get("/org/items").token(&token));
+        let res = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
         assert_eq!(res.status, 401, "{what}: {}", res.text);
         assert_eq!(res.headers["www-authenticate"], "Bearer", "{what}");
     }
-    let ok = call!(
-        items::list,
+    let ok = call(
         &app,
-        Req::get("/org/items").token(&forge(&good, Algorithm::HS256, key))
-    );
-    assert_eq!(ok.status, 200, "the control token must pass");
-    let scheme = items::list(&app, {
-        let mut r = Req::get("/org/items").build();
-        r.headers_mut().insert(
-            "authorization",
-            format!("Basic {}", o.token).parse().unwrap(),
-        );
-        r
-    })
+        items::list,
+        &Req::get("/org/items").token(&forge(&good, Algorithm::HS256, key)),
+    )
     .await;
-    assert_eq!(scheme.status(), 401);
+    assert_eq!(ok.status, 200, "the control token must pass");
+    let basic = Req::get("/org/items").header("authorization", &format!("Basic {}", o.token));
+    let scheme = call(&app, items::list, &basic).await;
+    assert_eq!(scheme.status, 401);
 }

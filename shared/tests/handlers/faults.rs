@@ -12,7 +12,6 @@ use tenant::hooks::Fault;
 use tenant::store::{OrgDoc, Pending, PendingOp};
 use tenant::{App, items, org};
 
-use crate::call;
 use crate::common::*;
 
 async fn registered(app: &App, name: &str) -> Option<OrgDoc> {
@@ -42,7 +41,7 @@ async fn a_create_failing_midway_leaves_nothing_behind() {
         let name = unique("half");
         let email = format!("{name}@example.com");
         app.store.hooks().arm(failpoint, Fault::Unavailable);
-        let res = call!(org::create, &app, create_req(&name, &email));
+        let res = call(&app, org::create, &create_req(&name, &email)).await;
         assert_eq!(res.status, 503, "{failpoint}: {}", res.text);
         assert!(
             registered(&app, &name).await.is_none(),
@@ -53,7 +52,7 @@ async fn a_create_failing_midway_leaves_nothing_behind() {
             "{failpoint}: orphan collection"
         );
         app.store.hooks().clear();
-        let again = call!(org::create, &app, create_req(&name, &email));
+        let again = call(&app, org::create, &create_req(&name, &email)).await;
         assert_eq!(again.status, 201, "{failpoint}: {}", again.text);
     }
 }
@@ -89,16 +88,17 @@ async fn an_abandoned_or_half_undone_create_is_rolled_back_by_the_next_one_to_me
         };
         registry(&app).insert_one(&stale).await.unwrap();
         tenant_db(&app).create_collection(&collection).await.ok();
-        let hidden = call!(
-            org::get,
+        let hidden = call(
             &app,
-            Req::get("/org/get").query("organization_name", &name)
-        );
+            org::get,
+            &Req::get("/org/get").query("organization_name", &name),
+        )
+        .await;
         assert_eq!(
             hidden.status, 404,
             "{op:?}: a half-made organization is visible"
         );
-        let res = call!(org::create, &app, create_req(&name, &email));
+        let res = call(&app, org::create, &create_req(&name, &email)).await;
         assert_eq!(res.status, 201, "{op:?}: {}", res.text);
         assert_ne!(res.body["id"], stale.id.to_hex());
         let count = registry(&app)
@@ -137,21 +137,23 @@ async fn a_fresh_create_in_flight_is_left_alone() {
     });
     registry(&app).insert_one(&stuck).await.unwrap();
     app.store.hooks().clear();
-    let res = call!(
-        org::create,
+    let res = call(
         &app,
-        create_req(&name, &format!("{name}2@example.com"))
-    );
+        org::create,
+        &create_req(&name, &format!("{name}2@example.com")),
+    )
+    .await;
     assert_eq!(res.status, 400, "{}", res.text);
     assert!(registered(&app, &name).await.is_some());
 }
 
 async fn items_of(app: &App, token: &str) -> usize {
-    let res = call!(
-        items::list,
+    let res = call(
         app,
-        Req::get("/org/items").query("limit", "100").token(token)
-    );
+        items::list,
+        &Req::get("/org/items").query("limit", "100").token(token),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.text);
     res.body["items"].as_array().unwrap().len()
 }
@@ -166,11 +168,12 @@ async fn a_rename_failing_midway_is_finished_by_the_next_request() {
         }
         let new = unique("moved");
         app.store.hooks().arm(failpoint, Fault::Unavailable);
-        let res = call!(
-            org::update,
+        let res = call(
             &app,
-            Req::put("/org/update", json!({ "organization_name": new })).token(&o.token)
-        );
+            org::update,
+            &Req::put("/org/update", json!({ "organization_name": new })).token(&o.token),
+        )
+        .await;
         assert_eq!(res.status, 503, "{failpoint}: {}", res.text);
         let mid = registered(&app, &new).await.expect("new name reserved");
         assert_eq!(
@@ -202,14 +205,15 @@ async fn a_delete_failing_midway_is_finished_by_the_next_request() {
     app.store
         .hooks()
         .arm("delete.after_drop", Fault::Unavailable);
-    let res = call!(
-        org::delete,
+    let res = call(
         &app,
-        Req::delete("/org/delete").token(&o.token)
-    );
+        org::delete,
+        &Req::delete("/org/delete").token(&o.token),
+    )
+    .await;
     assert_eq!(res.status, 503, "{}", res.text);
     app.store.hooks().clear();
-    let res = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+    let res = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
     assert_eq!(res.status, 401, "a half-deleted organization still answers");
     assert!(
         registered(&app, &o.name).await.is_none(),
@@ -251,11 +255,12 @@ async fn renaming_a_tenant_of_ten_thousand_documents_keeps_all_of_them() {
     let before = all(coll.clone()).await;
     assert_eq!(before.len(), 10_000);
     let new = unique("big");
-    let res = call!(
-        org::update,
+    let res = call(
         &app,
-        Req::put("/org/update", json!({ "organization_name": new })).token(&o.token)
-    );
+        org::update,
+        &Req::put("/org/update", json!({ "organization_name": new })).token(&o.token),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.text);
     let after_doc = registered(&app, &new).await.unwrap();
     let after = all(tenant_collection(&app, &after_doc.placement)).await;

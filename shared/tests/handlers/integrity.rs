@@ -10,7 +10,6 @@ use tenant::org::lifecycle;
 use tenant::store::Placement;
 use tenant::{App, admin, items, org};
 
-use crate::call;
 use crate::common::*;
 
 /// Puts a collection that no organization owns into the tenant database, with one
@@ -40,11 +39,12 @@ async fn docs_in(app: &App, collection: &str) -> Vec<Document> {
 }
 
 async fn item_data(app: &App, token: &str) -> Vec<Value> {
-    let res = call!(
-        items::list,
+    let res = call(
         app,
-        Req::get("/org/items").query("limit", "100").token(token)
-    );
+        items::list,
+        &Req::get("/org/items").query("limit", "100").token(token),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.text);
     res.body["items"]
         .as_array()
@@ -72,22 +72,24 @@ async fn a_rename_onto_a_collection_of_no_organization_is_400_and_changes_nothin
     add_item(&app, &o.token, json!({ "mine": 1 })).await;
     let target = unique("orphan");
     plant_collection(&app, &format!("org_{target}"), true).await;
-    let res = call!(org::update, &app, rename_req(&o.token, &target));
+    let res = call(&app, org::update, &rename_req(&o.token, &target)).await;
     assert_eq!(res.status, 400, "{}", res.text);
     assert!(res.detail().contains("already exists"));
     // Still usable, under its old name, with its own data only.
     assert_eq!(item_data(&app, &o.token).await, vec![json!({ "mine": 1 })]);
-    let old = call!(
-        org::get,
+    let old = call(
         &app,
-        Req::get("/org/get").query("organization_name", &o.name)
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", &o.name),
+    )
+    .await;
     assert_eq!(old.status, 200, "{}", old.text);
-    let new = call!(
-        org::get,
+    let new = call(
         &app,
-        Req::get("/org/get").query("organization_name", &target)
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", &target),
+    )
+    .await;
     assert_eq!(new.status, 404);
     assert_eq!(docs_in(&app, &format!("org_{target}")).await.len(), 1);
 }
@@ -97,7 +99,7 @@ async fn a_create_never_adopts_a_collection_with_data_but_takes_over_an_empty_on
     let app = app().await;
     let taken = unique("newname");
     plant_collection(&app, &format!("org_{taken}"), true).await;
-    let res = call!(org::create, &app, create_req(&taken));
+    let res = call(&app, org::create, &create_req(&taken)).await;
     assert_eq!(res.status, 400, "{}", res.text);
     assert!(res.detail().contains("already exists"));
     let none = registry(&app)
@@ -113,7 +115,7 @@ async fn a_create_never_adopts_a_collection_with_data_but_takes_over_an_empty_on
 
     let empty = unique("emptyname");
     plant_collection(&app, &format!("org_{empty}"), false).await;
-    let res = call!(org::create, &app, create_req(&empty));
+    let res = call(&app, org::create, &create_req(&empty)).await;
     assert_eq!(res.status, 201, "{}", res.text);
 }
 
@@ -123,12 +125,12 @@ async fn renames_there_and_back_keep_every_item() {
     let o = signup(&app).await;
     let a = format!("{}-a", o.name);
     let b = format!("{}b", o.name);
-    let first = call!(org::update, &app, rename_req(&o.token, &a));
+    let first = call(&app, org::update, &rename_req(&o.token, &a)).await;
     assert_eq!(first.status, 200, "{}", first.text);
     add_item(&app, &o.token, json!({ "n": 1 })).await;
     add_item(&app, &o.token, json!({ "n": 2 })).await;
     for name in [&b, &a, &b, &a] {
-        let res = call!(org::update, &app, rename_req(&o.token, name));
+        let res = call(&app, org::update, &rename_req(&o.token, name)).await;
         assert_eq!(res.status, 200, "to {name}: {}", res.text);
         assert_eq!(
             item_data(&app, &o.token).await,
@@ -145,7 +147,7 @@ async fn a_rename_refused_by_the_server_without_a_code_is_rolled_back_not_stuck(
     add_item(&app, &o.token, json!({ "keep": true })).await;
     let new = unique("never");
     app.store.hooks().arm("rename.move", Fault::Codeless);
-    let res = call!(org::update, &app, rename_req(&o.token, &new));
+    let res = call(&app, org::update, &rename_req(&o.token, &new)).await;
     assert_eq!(res.status, 500, "{}", res.text);
     assert_eq!(
         res.detail(),
@@ -158,15 +160,16 @@ async fn a_rename_refused_by_the_server_without_a_code_is_rolled_back_not_stuck(
             item_data(&app, &o.token).await,
             vec![json!({ "keep": true })]
         );
-        let old = call!(
-            org::get,
+        let old = call(
             &app,
-            Req::get("/org/get").query("organization_name", &o.name)
-        );
+            org::get,
+            &Req::get("/org/get").query("organization_name", &o.name),
+        )
+        .await;
         assert_eq!(old.status, 200, "{}", old.text);
     }
     app.store.hooks().clear();
-    let retry = call!(org::update, &app, rename_req(&o.token, &new));
+    let retry = call(&app, org::update, &rename_req(&o.token, &new)).await;
     assert_eq!(retry.status, 200, "{}", retry.text);
     assert_eq!(
         item_data(&app, &o.token).await,
@@ -182,14 +185,14 @@ async fn a_rename_failing_on_every_retry_answers_503_until_the_database_returns(
     let new = unique("later");
     app.store.hooks().arm("rename.move", Fault::Unavailable);
     for _ in 0..3 {
-        let res = call!(org::update, &app, rename_req(&o.token, &new));
+        let res = call(&app, org::update, &rename_req(&o.token, &new)).await;
         assert!(
             [503].contains(&res.status.as_u16()),
             "{}: {}",
             res.status,
             res.text
         );
-        let items = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+        let items = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
         assert_eq!(items.status, 503, "{}", items.text);
     }
     app.store.hooks().clear();
@@ -197,11 +200,12 @@ async fn a_rename_failing_on_every_retry_answers_503_until_the_database_returns(
         item_data(&app, &o.token).await,
         vec![json!({ "keep": true })]
     );
-    let now = call!(
-        org::get,
+    let now = call(
         &app,
-        Req::get("/org/get").query("organization_name", &new)
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", &new),
+    )
+    .await;
     assert_eq!(now.status, 200, "{}", now.text);
 }
 
@@ -214,12 +218,12 @@ async fn a_rename_whose_target_gains_a_strangers_data_midway_is_rolled_back() {
     app.store
         .hooks()
         .arm("rename.before_move", Fault::Unavailable);
-    let res = call!(org::update, &app, rename_req(&o.token, &new));
+    let res = call(&app, org::update, &rename_req(&o.token, &new)).await;
     assert_eq!(res.status, 503, "{}", res.text);
     app.store.hooks().clear();
     plant_collection(&app, &format!("org_{new}"), true).await;
     // A write that raced the rename could still be settling: the rename waits...
-    let waiting = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+    let waiting = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
     assert_eq!(waiting.status, 503, "{}", waiting.text);
     // ...for its lease, then gives the name up.
     let long_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 120_000);
@@ -234,11 +238,12 @@ async fn a_rename_whose_target_gains_a_strangers_data_midway_is_rolled_back() {
         item_data(&app, &o.token).await,
         vec![json!({ "mine": true })]
     );
-    let old = call!(
-        org::get,
+    let old = call(
         &app,
-        Req::get("/org/get").query("organization_name", &o.name)
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", &o.name),
+    )
+    .await;
     assert_eq!(old.status, 200, "{}", old.text);
     assert_eq!(docs_in(&app, &format!("org_{new}")).await.len(), 1);
 }
@@ -254,25 +259,27 @@ async fn registry_documents_of_an_unknown_shape_are_ignored_not_a_500() {
         .await
         .unwrap();
     for _ in 0..2 {
-        let login = call!(
+        let login = call(
+            &app,
             admin::login,
-            &app,
-            Req::post(
+            &Req::post(
                 "/admin/login",
-                json!({ "email": email, "password": PASSWORD })
-            )
-        );
+                json!({ "email": email, "password": PASSWORD }),
+            ),
+        )
+        .await;
         assert_eq!(login.status, 401, "{}", login.text);
-        let create = call!(
-            org::create,
+        let create = call(
             &app,
-            Req::post(
+            org::create,
+            &Req::post(
                 "/org/create",
-                json!({ "organization_name": unique("x"), "email": email, "password": PASSWORD })
-            )
-        );
+                json!({ "organization_name": unique("x"), "email": email, "password": PASSWORD }),
+            ),
+        )
+        .await;
         assert_eq!(create.status, 400, "{}", create.text);
-        let create = call!(org::create, &app, create_req(&name));
+        let create = call(&app, org::create, &create_req(&name)).await;
         assert_eq!(create.status, 400, "{}", create.text);
     }
 }
@@ -286,11 +293,12 @@ async fn an_item_write_racing_a_delete_leaves_nothing_behind() {
         .await
         .unwrap()
         .unwrap();
-    let deleted = call!(
-        org::delete,
+    let deleted = call(
         &app,
-        Req::delete("/org/delete").token(&o.token)
-    );
+        org::delete,
+        &Req::delete("/org/delete").token(&o.token),
+    )
+    .await;
     assert_eq!(deleted.status, 204);
     // The write of a request that passed its token check before the delete.
     let late = lifecycle::store_item(
@@ -309,14 +317,10 @@ async fn an_item_write_racing_a_delete_leaves_nothing_behind() {
         "the deleted organization's collection came back"
     );
     // Whoever takes the name next starts empty.
-    let again = call!(
-        org::create,
-        &app,
-        Req::post(
+    let again = call(&app, org::create, &Req::post(
             "/org/create",
             json!({ "organization_name": o.name, "email": format!("{}@example.com", unique("n")), "password": PASSWORD })
-        )
-    );
+        )).await;
     assert_eq!(again.status, 201, "{}", again.text);
     let email = again.body["email"].as_str().unwrap().to_owned();
     let token = login(&app, &email, PASSWORD).await;
@@ -335,7 +339,7 @@ async fn an_item_write_racing_a_rename_lands_with_the_data() {
         .unwrap()
         .placement;
     let new = unique("moved");
-    let res = call!(org::update, &app, rename_req(&o.token, &new));
+    let res = call(&app, org::update, &rename_req(&o.token, &new)).await;
     assert_eq!(res.status, 200, "{}", res.text);
     let org_id = ObjectId::parse_str(res.body["id"].as_str().unwrap()).unwrap();
     lifecycle::store_item(

@@ -3,7 +3,6 @@
 use serde_json::{Value, json};
 use tenant::items;
 
-use crate::call;
 use crate::common::*;
 
 #[tokio::test]
@@ -11,47 +10,53 @@ async fn items_round_trip_in_the_contract_shape() {
     let app = app().await;
     let o = signup(&app).await;
     let data = json!({ "name": "widget", "price": 9.5, "tags": ["a", "b"], "nested": { "n": 1, "ok": true, "none": null } });
-    let res = call!(
-        items::create,
+    let res = call(
         &app,
-        Req::post("/org/items", data.clone()).token(&o.token)
-    );
+        items::create,
+        &Req::post("/org/items", data.clone()).token(&o.token),
+    )
+    .await;
     assert_eq!(res.status, 201, "{}", res.text);
     assert_eq!(res.body["data"], data);
     assert!(res.body["created_at"].as_str().unwrap().ends_with('Z'));
     let id = res.body["id"].as_str().unwrap();
-    let got = call!(
-        items::get,
+    let got = call(
         &app,
-        Req::get("/org/items/x").param("id", id).token(&o.token)
-    );
+        items::get,
+        &Req::get("/org/items/x").param("id", id).token(&o.token),
+    )
+    .await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body["data"], data);
     assert_eq!(got.body["id"], id);
-    let del = call!(
-        items::delete,
+    let del = call(
         &app,
-        Req::delete("/org/items/x").param("id", id).token(&o.token)
-    );
+        items::delete,
+        &Req::delete("/org/items/x").param("id", id).token(&o.token),
+    )
+    .await;
     assert_eq!(del.status, 204);
     for res in [
-        call!(
-            items::get,
+        call(
             &app,
-            Req::get("/org/items/x").param("id", id).token(&o.token)
-        ),
-        call!(
+            items::get,
+            &Req::get("/org/items/x").param("id", id).token(&o.token),
+        )
+        .await,
+        call(
+            &app,
             items::delete,
+            &Req::delete("/org/items/x").param("id", id).token(&o.token),
+        )
+        .await,
+        call(
             &app,
-            Req::delete("/org/items/x").param("id", id).token(&o.token)
-        ),
-        call!(
             items::get,
-            &app,
-            Req::get("/org/items/x")
+            &Req::get("/org/items/x")
                 .param("id", "not-an-id")
-                .token(&o.token)
-        ),
+                .token(&o.token),
+        )
+        .await,
     ] {
         assert_eq!(res.status, 404, "{}", res.text);
     }
@@ -65,11 +70,12 @@ async fn lists_page_in_id_order() {
     for i in 0..5 {
         ids.push(add_item(&app, &o.token, json!({ "i": i })).await);
     }
-    let first = call!(
-        items::list,
+    let first = call(
         &app,
-        Req::get("/org/items").query("limit", "2").token(&o.token)
-    );
+        items::list,
+        &Req::get("/org/items").query("limit", "2").token(&o.token),
+    )
+    .await;
     assert_eq!(first.status, 200);
     let page_ids = |v: &Value| -> Vec<String> {
         v["items"]
@@ -81,26 +87,28 @@ async fn lists_page_in_id_order() {
     };
     assert_eq!(page_ids(&first.body), ids[..2]);
     assert_eq!(first.body["next"], ids[1]);
-    let second = call!(
-        items::list,
+    let second = call(
         &app,
-        Req::get("/org/items")
+        items::list,
+        &Req::get("/org/items")
             .query("limit", "2")
             .query("after", &ids[1])
-            .token(&o.token)
-    );
+            .token(&o.token),
+    )
+    .await;
     assert_eq!(page_ids(&second.body), ids[2..4]);
-    let last = call!(
-        items::list,
+    let last = call(
         &app,
-        Req::get("/org/items")
+        items::list,
+        &Req::get("/org/items")
             .query("limit", "2")
             .query("after", &ids[3])
-            .token(&o.token)
-    );
+            .token(&o.token),
+    )
+    .await;
     assert_eq!(page_ids(&last.body), ids[4..]);
     assert!(last.body["next"].is_null());
-    let all = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+    let all = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
     assert_eq!(page_ids(&all.body), ids);
     for (k, v) in [
         ("limit", "0"),
@@ -109,11 +117,12 @@ async fn lists_page_in_id_order() {
         ("limit", "-1"),
         ("after", "zzz"),
     ] {
-        let res = call!(
-            items::list,
+        let res = call(
             &app,
-            Req::get("/org/items").query(k, v).token(&o.token)
-        );
+            items::list,
+            &Req::get("/org/items").query(k, v).token(&o.token),
+        )
+        .await;
         assert_eq!(res.status, 422, "{k}={v}");
         assert_eq!(res.locs(), vec![format!("[\"query\",\"{k}\"]")]);
     }
@@ -125,32 +134,35 @@ async fn one_tenant_never_sees_anothers_items() {
     let a = signup(&app).await;
     let b = signup(&app).await;
     let secret = add_item(&app, &a.token, json!({ "secret": "a's" })).await;
-    let get = call!(
-        items::get,
+    let get = call(
         &app,
-        Req::get("/org/items/x")
+        items::get,
+        &Req::get("/org/items/x")
             .param("id", &secret)
-            .token(&b.token)
-    );
+            .token(&b.token),
+    )
+    .await;
     assert_eq!(get.status, 404);
     assert_eq!(get.detail(), "Item not found");
-    let del = call!(
+    let del = call(
+        &app,
         items::delete,
-        &app,
-        Req::delete("/org/items/x")
+        &Req::delete("/org/items/x")
             .param("id", &secret)
-            .token(&b.token)
-    );
+            .token(&b.token),
+    )
+    .await;
     assert_eq!(del.status, 404);
-    let list = call!(items::list, &app, Req::get("/org/items").token(&b.token));
+    let list = call(&app, items::list, &Req::get("/org/items").token(&b.token)).await;
     assert!(!list.text.contains(&secret));
-    let still = call!(
-        items::get,
+    let still = call(
         &app,
-        Req::get("/org/items/x")
+        items::get,
+        &Req::get("/org/items/x")
             .param("id", &secret)
-            .token(&a.token)
-    );
+            .token(&a.token),
+    )
+    .await;
     assert_eq!(still.status, 200, "B's delete touched A's item");
 }
 
@@ -169,42 +181,144 @@ async fn item_bodies_are_checked() {
         json!({ "list": [{ "x.y": 1 }] }),
         json!({ "nul\u{0}": 1 }),
         json!({ "big": 18446744073709551615u64 }),
+        json!({ "big": 9223372036854775808u64 }),
         deep,
         json!([1, 2]),
         json!("text"),
     ];
     for body in bad {
-        let res = call!(
-            items::create,
+        let res = call(
             &app,
-            Req::post("/org/items", body.clone()).token(&o.token)
-        );
+            items::create,
+            &Req::post("/org/items", body.clone()).token(&o.token),
+        )
+        .await;
         assert_eq!(res.status, 422, "{body}: {}", res.text);
     }
     let big = json!({ "blob": "x".repeat(70 * 1024) });
-    let res = call!(
-        items::create,
+    let res = call(
         &app,
-        Req::post("/org/items", big).token(&o.token)
-    );
+        items::create,
+        &Req::post("/org/items", big).token(&o.token),
+    )
+    .await;
     assert_eq!(res.status, 413);
     let near = json!({ "blob": "x".repeat(60 * 1024) });
-    let res = call!(
-        items::create,
+    let res = call(
         &app,
-        Req::post("/org/items", near).token(&o.token)
-    );
+        items::create,
+        &Req::post("/org/items", near).token(&o.token),
+    )
+    .await;
     assert_eq!(res.status, 201);
-    let list = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+    let list = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
     assert_eq!(
         list.body["items"].as_array().unwrap().len(),
         1,
         "a refused item was stored"
     );
-    let anon = call!(
-        items::create,
+    let anon = call(
         &app,
-        Req::post("/org/items", json!({ "a": 1 }))
-    );
+        items::create,
+        &Req::post("/org/items", json!({ "a": 1 })),
+    )
+    .await;
     assert_eq!(anon.status, 401);
+}
+
+#[tokio::test]
+async fn numbers_that_cannot_be_stored_exactly_are_422() {
+    let app = app().await;
+    let o = signup(&app).await;
+    for literal in [
+        "9223372036854775808",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "1e309",
+        "1e-400",
+        "0.1000000000000000000001",
+    ] {
+        let res = call(
+            &app,
+            items::create,
+            &Req::post("/org/items", json!({}))
+                .raw(&format!(r#"{{"n": {literal}}}"#), "application/json")
+                .token(&o.token),
+        )
+        .await;
+        assert_eq!(res.status, 422, "{literal}: {}", res.text);
+    }
+    for (literal, back) in [
+        ("9223372036854775807", json!(9223372036854775807i64)),
+        ("-9223372036854775808", json!(-9223372036854775808i64)),
+        ("1e2", json!(100.0)),
+        ("0.1", json!(0.1)),
+        ("5e-324", json!(5e-324)),
+    ] {
+        let res = call(
+            &app,
+            items::create,
+            &Req::post("/org/items", json!({}))
+                .raw(&format!(r#"{{"n": {literal}}}"#), "application/json")
+                .token(&o.token),
+        )
+        .await;
+        assert_eq!(res.status, 201, "{literal}: {}", res.text);
+        let id = res.body["id"].as_str().unwrap();
+        let got = call(
+            &app,
+            items::get,
+            &Req::get("/org/items/x").param("id", id).token(&o.token),
+        )
+        .await;
+        assert_eq!(got.body["data"]["n"], back, "{literal}");
+    }
+}
+
+#[tokio::test]
+async fn a_page_stops_before_five_megabytes_and_continues_with_next() {
+    let app = app().await;
+    let o = signup(&app).await;
+    // Items of ~64 KiB whose numbers grow on the way out (`1e2` is sent back as
+    // `100.0`): 100 of them are ~6.5 MB stored and more once shown.
+    let numbers = vec!["1e2"; 15_000].join(",");
+    let body = format!(r#"{{"pad": "{}", "n": [{numbers}]}}"#, "x".repeat(4_000));
+    assert!(body.len() <= 64 * 1024);
+    for _ in 0..100 {
+        let res = call(
+            &app,
+            items::create,
+            &Req::post("/org/items", json!({}))
+                .raw(&body, "application/json")
+                .token(&o.token),
+        )
+        .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut after: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut req = Req::get("/org/items").query("limit", "100").token(&o.token);
+        if let Some(a) = &after {
+            req = req.query("after", a);
+        }
+        let res = call(&app, items::list, &req).await;
+        assert_eq!(res.status, 200);
+        assert!(
+            res.text.len() <= items::MAX_PAGE_BYTES,
+            "a page of {} bytes",
+            res.text.len()
+        );
+        for item in res.body["items"].as_array().unwrap() {
+            assert!(seen.insert(item["id"].as_str().unwrap().to_owned()));
+        }
+        pages += 1;
+        match res.body["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 100, "items lost between pages");
+    assert!(pages >= 2, "one page held everything");
 }

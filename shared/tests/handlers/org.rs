@@ -5,7 +5,6 @@ use mongodb::bson::doc;
 use serde_json::json;
 use tenant::{admin, items, org};
 
-use crate::call;
 use crate::common::*;
 
 fn create_body(name: &str, email: &str, password: &str) -> serde_json::Value {
@@ -17,11 +16,12 @@ async fn create_answers_201_in_the_contract_shape() {
     let app = app().await;
     let name = unique("Acme-Corp-");
     let email = format!("Admin-{}@Example.COM", unique(""));
-    let res = call!(
-        org::create,
+    let res = call(
         &app,
-        Req::post("/org/create", create_body(&name, &email, PASSWORD))
-    );
+        org::create,
+        &Req::post("/org/create", create_body(&name, &email, PASSWORD)),
+    )
+    .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     let lower = name.to_lowercase();
     let collection = format!("org_{}", lower.replace('-', "_"));
@@ -108,7 +108,7 @@ async fn create_refuses_bad_input_with_422() {
         ),
     ];
     for (body, field) in cases {
-        let res = call!(org::create, &app, Req::post("/org/create", body.clone()));
+        let res = call(&app, org::create, &Req::post("/org/create", body.clone())).await;
         assert_eq!(res.status, 422, "{body} -> {}", res.text);
         assert_eq!(
             res.locs(),
@@ -125,20 +125,22 @@ async fn create_refuses_bad_input_with_422() {
         (r#"{"organization_name":"x"}"#, "text/plain"),
     ];
     for (body, ct) in raw_cases {
-        let res = call!(
-            org::create,
+        let res = call(
             &app,
-            Req::new(lambda_http::http::Method::POST, "/org/create").raw(body, ct)
-        );
+            org::create,
+            &Req::new(lambda_http::http::Method::POST, "/org/create").raw(body, ct),
+        )
+        .await;
         assert_eq!(res.status, 422, "{body:?} as {ct} -> {}", res.text);
         assert!(res.body["detail"].is_array());
     }
     let huge = format!(r#"{{"organization_name":"{}"}}"#, "a".repeat(70_000));
-    let res = call!(
-        org::create,
+    let res = call(
         &app,
-        Req::new(lambda_http::http::Method::POST, "/org/create").raw(&huge, "application/json")
-    );
+        org::create,
+        &Req::new(lambda_http::http::Method::POST, "/org/create").raw(&huge, "application/json"),
+    )
+    .await;
     assert_eq!(res.status, 413);
     let count = registry(&app)
         .count_documents(doc! { "$or": [{ "name": &n }, { "email": "a@b.co" }] })
@@ -152,44 +154,48 @@ async fn duplicate_names_and_emails_are_400_in_any_letter_case() {
     let app = app().await;
     let name = unique("dup-");
     let email = format!("{name}@example.com");
-    let first = call!(
-        org::create,
+    let first = call(
         &app,
-        Req::post("/org/create", create_body(&name, &email, PASSWORD))
-    );
+        org::create,
+        &Req::post("/org/create", create_body(&name, &email, PASSWORD)),
+    )
+    .await;
     assert_eq!(first.status, 201);
-    let upper = call!(
-        org::create,
+    let upper = call(
         &app,
-        Req::post(
+        org::create,
+        &Req::post(
             "/org/create",
-            create_body(&name.to_uppercase(), "other@example.com", PASSWORD)
-        )
-    );
+            create_body(&name.to_uppercase(), "other@example.com", PASSWORD),
+        ),
+    )
+    .await;
     assert_eq!(upper.status, 400);
     assert!(upper.detail().contains("already exists"), "{}", upper.text);
     let same_collection = name.replace('-', "_");
-    let mapped = call!(
-        org::create,
+    let mapped = call(
         &app,
-        Req::post(
+        org::create,
+        &Req::post(
             "/org/create",
-            create_body(&same_collection, "x@example.com", PASSWORD)
-        )
-    );
+            create_body(&same_collection, "x@example.com", PASSWORD),
+        ),
+    )
+    .await;
     assert_eq!(
         mapped.status, 400,
         "a-b and a_b share a collection: {}",
         mapped.text
     );
-    let email_taken = call!(
-        org::create,
+    let email_taken = call(
         &app,
-        Req::post(
+        org::create,
+        &Req::post(
             "/org/create",
-            create_body(&unique("other"), &email.to_uppercase(), PASSWORD)
-        )
-    );
+            create_body(&unique("other"), &email.to_uppercase(), PASSWORD),
+        ),
+    )
+    .await;
     assert_eq!(email_taken.status, 400);
     assert!(email_taken.detail().contains("already exists"));
     let count = registry(&app)
@@ -205,31 +211,34 @@ async fn duplicate_names_and_emails_are_400_in_any_letter_case() {
 async fn get_finds_by_name_in_any_case_and_never_shows_secrets() {
     let app = app().await;
     let o = signup(&app).await;
-    let res = call!(
-        org::get,
+    let res = call(
         &app,
-        Req::get("/org/get").query("organization_name", &o.name.to_uppercase())
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", &o.name.to_uppercase()),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["id"], o.id);
     assert!(
         !res.text.contains("password") && !res.text.contains("$2b$") && !res.text.contains("token")
     );
-    let missing = call!(
-        org::get,
+    let missing = call(
         &app,
-        Req::get("/org/get").query("organization_name", "nosuchorg")
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", "nosuchorg"),
+    )
+    .await;
     assert_eq!(missing.status, 404);
     assert!(missing.detail().contains("not found"));
-    let no_param = call!(org::get, &app, Req::get("/org/get"));
+    let no_param = call(&app, org::get, &Req::get("/org/get")).await;
     assert_eq!(no_param.status, 422);
     assert_eq!(no_param.locs(), vec![r#"["query","organization_name"]"#]);
-    let bad = call!(
-        org::get,
+    let bad = call(
         &app,
-        Req::get("/org/get").query("organization_name", "{\"$gt\":\"\"}")
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", "{\"$gt\":\"\"}"),
+    )
+    .await;
     assert_eq!(bad.status, 422);
 }
 
@@ -241,11 +250,12 @@ async fn rename_moves_every_document_and_frees_the_old_name() {
         add_item(&app, &o.token, json!({ "n": i })).await;
     }
     let new = unique("Renamed-");
-    let res = call!(
-        org::update,
+    let res = call(
         &app,
-        Req::put("/org/update", json!({ "organization_name": new })).token(&o.token)
-    );
+        org::update,
+        &Req::put("/org/update", json!({ "organization_name": new })).token(&o.token),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.text);
     let new_collection = format!("org_{}", new.to_lowercase().replace('-', "_"));
     assert_eq!(res.body["organization_name"], new.to_lowercase());
@@ -257,27 +267,29 @@ async fn rename_moves_every_document_and_frees_the_old_name() {
         !names.contains(&format!("org_{}", o.name)),
         "old collection left behind"
     );
-    let list = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+    let list = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
     assert_eq!(
         list.body["items"].as_array().unwrap().len(),
         5,
         "{}",
         list.text
     );
-    let old = call!(
+    let old = call(
+        &app,
         org::get,
-        &app,
-        Req::get("/org/get").query("organization_name", &o.name)
-    );
+        &Req::get("/org/get").query("organization_name", &o.name),
+    )
+    .await;
     assert_eq!(old.status, 404);
-    let reuse = call!(
-        org::create,
+    let reuse = call(
         &app,
-        Req::post(
+        org::create,
+        &Req::post(
             "/org/create",
-            create_body(&o.name, &format!("{}@example.com", unique("e")), PASSWORD)
-        )
-    );
+            create_body(&o.name, &format!("{}@example.com", unique("e")), PASSWORD),
+        ),
+    )
+    .await;
     assert_eq!(reuse.status, 201, "old name not free: {}", reuse.text);
 }
 
@@ -287,31 +299,33 @@ async fn rename_onto_a_taken_name_is_400_and_changes_nothing() {
     let a = signup(&app).await;
     let b = signup(&app).await;
     add_item(&app, &a.token, json!({ "keep": true })).await;
-    let res = call!(
-        org::update,
+    let res = call(
         &app,
-        Req::put(
+        org::update,
+        &Req::put(
             "/org/update",
-            json!({ "organization_name": b.name.to_uppercase(), "email": "new@example.com" })
+            json!({ "organization_name": b.name.to_uppercase(), "email": "new@example.com" }),
         )
-        .token(&a.token)
-    );
+        .token(&a.token),
+    )
+    .await;
     assert_eq!(res.status, 400, "{}", res.text);
     assert!(res.detail().contains("already exists"));
-    let still = call!(
-        org::get,
+    let still = call(
         &app,
-        Req::get("/org/get").query("organization_name", &a.name)
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", &a.name),
+    )
+    .await;
     assert_eq!(still.status, 200);
     assert_eq!(
         still.body["email"], a.email,
         "email changed although the update failed"
     );
     assert_eq!(still.body["collection_name"], format!("org_{}", a.name));
-    let list = call!(items::list, &app, Req::get("/org/items").token(&a.token));
+    let list = call(&app, items::list, &Req::get("/org/items").token(&a.token)).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
-    let b_items = call!(items::list, &app, Req::get("/org/items").token(&b.token));
+    let b_items = call(&app, items::list, &Req::get("/org/items").token(&b.token)).await;
     assert_eq!(b_items.body["items"].as_array().unwrap().len(), 0);
 }
 
@@ -320,43 +334,47 @@ async fn email_and_password_changes_and_token_revocation() {
     let app = app().await;
     let a = signup(&app).await;
     let b = signup(&app).await;
-    let taken = call!(
-        org::update,
+    let taken = call(
         &app,
-        Req::put("/org/update", json!({ "email": b.email })).token(&a.token)
-    );
+        org::update,
+        &Req::put("/org/update", json!({ "email": b.email })).token(&a.token),
+    )
+    .await;
     assert_eq!(taken.status, 400);
     let new_email = format!("{}@example.org", unique("new"));
-    let res = call!(
-        org::update,
+    let res = call(
         &app,
-        Req::put("/org/update", json!({ "email": new_email.to_uppercase() })).token(&a.token)
-    );
+        org::update,
+        &Req::put("/org/update", json!({ "email": new_email.to_uppercase() })).token(&a.token),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["email"], new_email);
-    let res = call!(
-        org::update,
+    let res = call(
         &app,
-        Req::put("/org/update", json!({ "password": "N3wPassword" })).token(&a.token)
-    );
+        org::update,
+        &Req::put("/org/update", json!({ "password": "N3wPassword" })).token(&a.token),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.text);
-    let old = call!(items::list, &app, Req::get("/org/items").token(&a.token));
+    let old = call(&app, items::list, &Req::get("/org/items").token(&a.token)).await;
     assert_eq!(
         old.status, 401,
         "token issued before the password change still works"
     );
     assert_eq!(old.headers["www-authenticate"], "Bearer");
-    let wrong = call!(
-        admin::login,
+    let wrong = call(
         &app,
-        Req::post(
+        admin::login,
+        &Req::post(
             "/admin/login",
-            json!({ "email": new_email, "password": PASSWORD })
-        )
-    );
+            json!({ "email": new_email, "password": PASSWORD }),
+        ),
+    )
+    .await;
     assert_eq!(wrong.status, 401);
     let token = login(&app, &new_email, "N3wPassword").await;
-    let ok = call!(items::list, &app, Req::get("/org/items").token(&token));
+    let ok = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
     assert_eq!(ok.status, 200);
 }
 
@@ -369,11 +387,12 @@ async fn update_needs_a_field_and_valid_values() {
         json!({ "unknown": 1 }),
         json!({ "organization_name": null }),
     ] {
-        let res = call!(
-            org::update,
+        let res = call(
             &app,
-            Req::put("/org/update", body.clone()).token(&a.token)
-        );
+            org::update,
+            &Req::put("/org/update", body.clone()).token(&a.token),
+        )
+        .await;
         assert_eq!(res.status, 422, "{body}: {}", res.text);
     }
     for body in [
@@ -382,18 +401,20 @@ async fn update_needs_a_field_and_valid_values() {
         json!({ "password": "weak" }),
         json!({ "email": { "$gt": "" } }),
     ] {
-        let res = call!(
-            org::update,
+        let res = call(
             &app,
-            Req::put("/org/update", body.clone()).token(&a.token)
-        );
+            org::update,
+            &Req::put("/org/update", body.clone()).token(&a.token),
+        )
+        .await;
         assert_eq!(res.status, 422, "{body}: {}", res.text);
     }
-    let no_token = call!(
-        org::update,
+    let no_token = call(
         &app,
-        Req::put("/org/update", json!({ "email": "a@b.co" }))
-    );
+        org::update,
+        &Req::put("/org/update", json!({ "email": "a@b.co" })),
+    )
+    .await;
     assert_eq!(no_token.status, 401);
 }
 
@@ -403,55 +424,61 @@ async fn delete_checks_the_name_removes_everything_and_revokes_tokens() {
     let a = signup(&app).await;
     let b = signup(&app).await;
     add_item(&app, &a.token, json!({ "x": 1 })).await;
-    let other = call!(
-        org::delete,
+    let other = call(
         &app,
-        Req::delete("/org/delete")
+        org::delete,
+        &Req::delete("/org/delete")
             .query("organization_name", &b.name)
-            .token(&a.token)
-    );
+            .token(&a.token),
+    )
+    .await;
     assert_eq!(other.status, 403, "{}", other.text);
-    let bogus = call!(
-        org::delete,
+    let bogus = call(
         &app,
-        Req::delete("/org/delete")
+        org::delete,
+        &Req::delete("/org/delete")
             .query("organization_name", "$where")
-            .token(&a.token)
-    );
+            .token(&a.token),
+    )
+    .await;
     assert_eq!(bogus.status, 403);
-    let res = call!(
-        org::delete,
+    let res = call(
         &app,
-        Req::delete("/org/delete")
+        org::delete,
+        &Req::delete("/org/delete")
             .query("organization_name", &a.name.to_uppercase())
-            .token(&a.token)
-    );
+            .token(&a.token),
+    )
+    .await;
     assert_eq!(res.status, 204, "{}", res.text);
     assert!(res.text.is_empty());
-    let gone = call!(
-        org::get,
+    let gone = call(
         &app,
-        Req::get("/org/get").query("organization_name", &a.name)
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", &a.name),
+    )
+    .await;
     assert_eq!(gone.status, 404);
     let names = tenant_db(&app).list_collection_names().await.unwrap();
     assert!(!names.contains(&format!("org_{}", a.name)));
-    let after = call!(items::list, &app, Req::get("/org/items").token(&a.token));
+    let after = call(&app, items::list, &Req::get("/org/items").token(&a.token)).await;
     assert_eq!(after.status, 401);
-    let login = call!(
+    let login = call(
+        &app,
         admin::login,
-        &app,
-        Req::post(
+        &Req::post(
             "/admin/login",
-            json!({ "email": a.email, "password": PASSWORD })
-        )
-    );
+            json!({ "email": a.email, "password": PASSWORD }),
+        ),
+    )
+    .await;
     assert_eq!(login.status, 401);
-    let again = call!(
-        org::delete,
+    let again = call(
         &app,
-        Req::delete("/org/delete").token(&b.token)
-    );
+        org::delete,
+        &Req::delete("/org/delete").token(&b.token),
+    )
+    .await;
     assert_eq!(again.status, 204);
     let count = registry(&app)
         .count_documents(doc! { "email": { "$in": [&a.email, &b.email] } })
@@ -463,11 +490,9 @@ async fn delete_checks_the_name_removes_everything_and_revokes_tokens() {
 #[tokio::test]
 async fn binary_bodies_that_are_not_utf8_are_422() {
     let app = app().await;
-    let mut req = Req::new(lambda_http::http::Method::POST, "/org/create")
-        .raw("", "application/json")
-        .build();
-    *req.body_mut() = lambda_http::Body::Binary(vec![0xff, 0x05, 0xfe]);
-    let res = Res::from(org::create(&app, req).await);
+    let req = Req::new(lambda_http::http::Method::POST, "/org/create")
+        .binary(&[0xff, 0x05, 0xfe], "application/json");
+    let res = call(&app, org::create, &req).await;
     assert_eq!(res.status, 422, "{}", res.text);
     assert_eq!(res.body["detail"][0]["type"], "json_invalid");
 }

@@ -1,14 +1,14 @@
 //! Health, docs, 404, and behaviour when the database is down.
 
-use tenant::{App, items, meta, org};
+use lambda_http::http::Method;
+use tenant::{App, docs, fallback, items, org, service};
 
-use crate::call;
 use crate::common::*;
 
 #[tokio::test]
 async fn health_reports_a_reachable_database() {
     let app = app().await;
-    let res = call!(meta::health, &app, Req::get("/health"));
+    let res = call(&app, service::health, &Req::get("/health")).await;
     assert_eq!(res.status, 200);
     assert_eq!(res.body["status"], "healthy");
     assert_eq!(res.body["database"], "connected");
@@ -35,50 +35,47 @@ async fn app_without_database() -> App {
 #[tokio::test]
 async fn a_database_that_is_down_gives_503_json_never_500() {
     let app = app_without_database().await;
-    let res = call!(meta::health, &app, Req::get("/health"));
+    let res = call(&app, service::health, &Req::get("/health")).await;
     assert_eq!(res.status, 503);
     assert_eq!(res.body["status"], "unhealthy");
     assert_eq!(res.body["database"], "disconnected");
-    let create = call!(
-        org::create,
-        &app,
-        Req::post(
+    let create = call(&app, org::create, &Req::post(
             "/org/create",
             serde_json::json!({
                 "organization_name": unique("down"), "email": "down@example.com", "password": PASSWORD
             })
-        )
-    );
+        )).await;
     assert_eq!(create.status, 503, "{}", create.text);
     assert!(
         !create.text.contains("127.0.0.1")
             && !create.text.to_lowercase().contains("server selection")
     );
-    let get = call!(
-        org::get,
+    let get = call(
         &app,
-        Req::get("/org/get").query("organization_name", "anything")
-    );
+        org::get,
+        &Req::get("/org/get").query("organization_name", "anything"),
+    )
+    .await;
     assert_eq!(get.status, 503);
     let token = {
         let up = crate::common::app().await;
         signup(&up).await.token
     };
-    let list = call!(items::list, &app, Req::get("/org/items").token(&token));
+    let list = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
     assert_eq!(list.status, 503);
 }
 
 #[tokio::test]
 async fn index_docs_and_unknown_paths() {
     let app = app().await;
-    let root = call!(meta::docs, &app, Req::get("/"));
+    let root = call(&app, docs::docs, &Req::get("/")).await;
     assert_eq!(root.status, 200);
     assert_eq!(root.body["docs"], "/docs");
     assert_eq!(root.body["redoc"], "/redoc");
-    let spec = call!(meta::docs, &app, Req::get("/api/v1/openapi.json"));
+    let spec = call(&app, docs::docs, &Req::get("/api/v1/openapi.json")).await;
     assert_eq!(spec.status, 200);
     assert!(spec.body["openapi"].as_str().unwrap().starts_with("3."));
-    let docs = call!(meta::docs, &app, Req::get("/docs"));
+    let docs = call(&app, docs::docs, &Req::get("/docs")).await;
     assert_eq!(docs.status, 200);
     assert!(
         docs.headers["content-type"]
@@ -91,24 +88,44 @@ async fn index_docs_and_unknown_paths() {
         !docs.text.contains("http://") && !docs.text.contains("https://"),
         "docs page loads something from elsewhere"
     );
-    let missing = call!(meta::not_found_route, &app, Req::get("/nope"));
+    let missing = call(&app, fallback::fallback, &Req::get("/nope")).await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body["detail"], "Not Found");
     assert!(missing.headers.contains_key("x-request-id"));
 }
 
 #[tokio::test]
-async fn docs_routes_work_behind_a_named_stage() {
-    use lambda_http::RequestExt;
-    use lambda_http::request::RequestContext;
+async fn a_known_path_with_another_method_is_405_with_allow() {
     let app = app().await;
-    let mut req = Req::get("/dev/openapi.json").build();
-    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
-        let mut ctx = ctx.clone();
-        ctx.stage = Some("dev".into());
-        req = req.with_request_context(RequestContext::ApiGatewayV2(ctx));
+    for (method, path, allow) in [
+        (Method::GET, "/org/create", "POST"),
+        (Method::PATCH, "/org/create", "POST"),
+        (Method::PUT, "/api/v1/org/items", "GET, POST"),
+        (
+            Method::POST,
+            "/org/items/0123456789abcdef01234567",
+            "GET, DELETE",
+        ),
+        (Method::DELETE, "/health", "GET"),
+    ] {
+        let res = call(&app, fallback::fallback, &Req::new(method.clone(), path)).await;
+        assert_eq!(res.status, 405, "{method} {path}: {}", res.text);
+        assert_eq!(res.body["detail"], "Method Not Allowed");
+        assert_eq!(res.headers["allow"], allow, "{method} {path}");
+        assert_eq!(res.headers["content-type"], "application/json");
     }
-    let res = Res::from(meta::docs(&app, req).await);
+    for path in ["/api/v1/", "/api/v1//"] {
+        let index = call(&app, fallback::fallback, &Req::get(path)).await;
+        assert_eq!(index.status, 200, "{path}: {}", index.text);
+        assert_eq!(index.body["docs"], "/docs");
+    }
+}
+
+#[tokio::test]
+async fn docs_routes_work_behind_a_named_stage() {
+    let app = app().await;
+    let req = Req::get("/dev/openapi.json").stage("dev");
+    let res = call(&app, docs::docs, &req).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert!(res.body["paths"].is_object());
 }
@@ -195,14 +212,15 @@ async fn functions_recover_by_themselves_when_the_database_returns() {
     .unwrap();
     let o = signup(&app).await;
     server.stop();
-    let down = call!(meta::health, &app, Req::get("/health"));
+    let down = call(&app, service::health, &Req::get("/health")).await;
     assert_eq!(down.status, 503);
-    let list = call!(items::list, &app, Req::get("/org/items").token(&o.token));
+    let list = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
     assert_eq!(list.status, 503, "{}", list.text);
     server.spawn();
     let mut status = 0;
     for _ in 0..30 {
-        status = call!(items::list, &app, Req::get("/org/items").token(&o.token))
+        status = call(&app, items::list, &Req::get("/org/items").token(&o.token))
+            .await
             .status
             .as_u16();
         if status == 200 {
@@ -211,7 +229,7 @@ async fn functions_recover_by_themselves_when_the_database_returns() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     assert_eq!(status, 200, "the same app (no cold start) did not recover");
-    let up = call!(meta::health, &app, Req::get("/health"));
+    let up = call(&app, service::health, &Req::get("/health")).await;
     assert_eq!(up.status, 200);
     drop(server);
     let _ = std::fs::remove_dir_all(dir);

@@ -1,0 +1,285 @@
+//! Test support: one way to build an API Gateway request (from the `events/` fixtures,
+//! as Lambda delivers them), the test configuration, and typed helpers that every
+//! handler test, end-to-end test and benchmark shares.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use mongodb::bson::Document;
+use mongodb::{Collection, Database};
+use serde_json::{Value, json};
+use tenant::App;
+use tenant::config::Config;
+use tenant::http::Handler;
+use tenant::store::{OrgDoc, Placement};
+
+/// The JWT secret of test apps.
+pub const SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
+/// A password that meets the rules.
+pub const PASSWORD: &str = "Passw0rd1";
+/// The event every request starts from: a real API Gateway HTTP API (v2) event.
+const BASE_EVENT: &str = include_str!("../../../events/health.json");
+
+/// A random lowercase suffix after `prefix`.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{:012x}", rand::random::<u64>() >> 16)
+}
+
+/// Settings for a fresh app with its own databases on the server of `MONGODB_URI`;
+/// `extra` overrides.
+pub fn config(extra: &[(&str, &str)]) -> Config {
+    let uri = std::env::var("MONGODB_URI")
+        .expect("MONGODB_URI is unset: run the tests with `make test`, which starts the server");
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("MONGODB_URI".into(), uri),
+        ("JWT_SECRET".into(), SECRET.into()),
+        ("BCRYPT_COST".into(), "4".into()),
+        ("MASTER_DB".into(), unique("t_master_")),
+        ("TENANT_DB".into(), unique("t_tenants_")),
+    ]);
+    for (k, v) in extra {
+        vars.insert((*k).into(), (*v).into());
+    }
+    Config::from_vars(&vars).expect("test configuration")
+}
+
+/// A fresh app.
+pub async fn app() -> App {
+    App::with_config(config(&[])).await.expect("app")
+}
+
+/// A request, built as an API Gateway HTTP API (v2) event and read the way Lambda
+/// reads it.
+#[derive(Clone)]
+pub struct Req {
+    event: Value,
+}
+
+impl Req {
+    /// A request with no body, from a fresh client address.
+    pub fn new(method: Method, path: &str) -> Self {
+        let mut event: Value = serde_json::from_str(BASE_EVENT).expect("events/health.json");
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        event["routeKey"] = json!("$default");
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["method"] = json!(method.as_str());
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["requestContext"]["routeKey"] = json!("$default");
+        event["requestContext"]["requestId"] = json!(unique("req-"));
+        let mut req = Self { event }.ip(&unique("ip-"));
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            req = req.query(k, v);
+        }
+        req
+    }
+    /// GET.
+    pub fn get(path: &str) -> Self {
+        Self::new(Method::GET, path)
+    }
+    /// POST with a JSON body.
+    pub fn post(path: &str, body: Value) -> Self {
+        Self::new(Method::POST, path).json(body)
+    }
+    /// PUT with a JSON body.
+    pub fn put(path: &str, body: Value) -> Self {
+        Self::new(Method::PUT, path).json(body)
+    }
+    /// PATCH with a JSON body.
+    pub fn patch(path: &str, body: Value) -> Self {
+        Self::new(Method::PATCH, path).json(body)
+    }
+    /// DELETE.
+    pub fn delete(path: &str) -> Self {
+        Self::new(Method::DELETE, path)
+    }
+    /// A JSON body.
+    pub fn json(self, body: Value) -> Self {
+        self.raw(&body.to_string(), "application/json")
+    }
+    /// A text body with a content type.
+    pub fn raw(mut self, body: &str, content_type: &str) -> Self {
+        self.event["body"] = json!(body);
+        self.event["isBase64Encoded"] = json!(false);
+        self.header("content-type", content_type)
+    }
+    /// A binary body (as API Gateway sends one: base64).
+    pub fn binary(mut self, body: &[u8], content_type: &str) -> Self {
+        self.event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+        self.event["isBase64Encoded"] = json!(true);
+        self.header("content-type", content_type)
+    }
+    /// A header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.event["headers"][name.to_ascii_lowercase()] = json!(value);
+        self
+    }
+    /// A bearer token.
+    pub fn token(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+    /// A query parameter.
+    pub fn query(mut self, k: &str, v: &str) -> Self {
+        self.event["queryStringParameters"][k] = json!(v);
+        let mut raw = form_urlencoded::Serializer::new(String::new());
+        if let Some(q) = self.event["queryStringParameters"].as_object() {
+            for (k, v) in q {
+                raw.append_pair(k, v.as_str().unwrap_or_default());
+            }
+        }
+        self.event["rawQueryString"] = json!(raw.finish());
+        self
+    }
+    /// A path parameter.
+    pub fn param(mut self, k: &str, v: &str) -> Self {
+        self.event["pathParameters"][k] = json!(v);
+        self
+    }
+    /// The client address API Gateway reports.
+    pub fn ip(mut self, ip: &str) -> Self {
+        self.event["requestContext"]["http"]["sourceIp"] = json!(ip);
+        self
+    }
+    /// A named API Gateway stage (the path then starts with `/{stage}`).
+    pub fn stage(mut self, stage: &str) -> Self {
+        self.event["requestContext"]["stage"] = json!(stage);
+        self
+    }
+    /// The event, as Lambda receives it.
+    pub fn event(&self) -> &Value {
+        &self.event
+    }
+    /// The lambda_http request.
+    pub fn build(&self) -> Request {
+        lambda_http::request::from_str(&self.event.to_string()).expect("a valid event")
+    }
+}
+
+/// A response, decoded.
+#[derive(Debug)]
+pub struct Res {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The body as JSON (`null` when it is not JSON).
+    pub body: Value,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Res {
+    /// Decodes a handler's response.
+    pub fn from(resp: Response<Body>) -> Self {
+        let (parts, body) = resp.into_parts();
+        let text = match body {
+            Body::Text(t) => t,
+            Body::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+            _ => String::new(),
+        };
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            text,
+        }
+    }
+    /// The `detail` text.
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or_default()
+    }
+    /// The `loc` paths of a 422.
+    pub fn locs(&self) -> Vec<String> {
+        self.body["detail"]
+            .as_array()
+            .map(|a| a.iter().map(|e| e["loc"].to_string()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Serves one request with a handler, as the Lambda function does.
+pub async fn call<H>(app: &App, handler: H, req: &Req) -> Res
+where
+    H: for<'a> Handler<'a> + Sync,
+{
+    Res::from(tenant::http::run(app, req.build(), &handler).await)
+}
+
+/// An organization made for a test, with its admin's credentials and token.
+pub struct Org {
+    /// Name.
+    pub name: String,
+    /// Admin email.
+    pub email: String,
+    /// Id.
+    pub id: String,
+    /// A token of its admin.
+    pub token: String,
+}
+
+/// The body of `POST /org/create`.
+pub fn create_body(name: &str, email: &str, password: &str) -> Value {
+    json!({ "organization_name": name, "email": email, "password": password })
+}
+
+/// Creates an organization and logs its admin in.
+pub async fn signup(app: &App) -> Org {
+    let name = unique("org");
+    let email = format!("{name}@example.com");
+    let res = call(
+        app,
+        tenant::org::create,
+        &Req::post("/org/create", create_body(&name, &email, PASSWORD)),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let id = res.body["id"].as_str().expect("id").to_owned();
+    let token = login(app, &email, PASSWORD).await;
+    Org {
+        name,
+        email,
+        id,
+        token,
+    }
+}
+
+/// Logs in and returns the token.
+pub async fn login(app: &App, email: &str, password: &str) -> String {
+    let body = json!({ "email": email, "password": password });
+    let res = call(app, tenant::admin::login, &Req::post("/admin/login", body)).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    res.body["access_token"].as_str().expect("token").to_owned()
+}
+
+/// Adds an item to the organization of `token`; returns its id.
+pub async fn add_item(app: &App, token: &str, data: Value) -> String {
+    let res = call(
+        app,
+        tenant::items::create,
+        &Req::post("/org/items", data).token(token),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    res.body["id"].as_str().expect("id").to_owned()
+}
+
+/// The registry collection of an app, for planting or inspecting documents.
+pub fn registry(app: &App) -> Collection<OrgDoc> {
+    app.store.databases().0.collection("organizations")
+}
+
+/// The tenant database of an app.
+pub fn tenant_db(app: &App) -> &Database {
+    app.store.databases().1
+}
+
+/// A tenant collection.
+pub fn tenant_collection(app: &App, place: &Placement) -> Collection<Document> {
+    tenant_db(app)
+        .client()
+        .database(&place.database)
+        .collection(&place.collection)
+}
