@@ -144,7 +144,10 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
                 self.send_header(key, value)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the function went away (stopped); the emulator has what it needs
 
     do_GET = do_POST = forward
 
@@ -206,6 +209,21 @@ def healthy(url: str, limit: float) -> bool:
     return False
 
 
+def migrate(stack: Stack, url: str, env: dict[str, str], binary: Path) -> None:
+    """Runs the deploy-time step once, as Lambda would: the `migrate` function invoked
+    through the emulator. The other functions refuse to start without its indexes."""
+    proc = stack.start([str(binary)], env)
+    try:
+        request = urllib.request.Request(
+            f"{url}/2015-03-31/functions/migrate/invocations", data=b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            print(f"stack: migrate: {reply.read().decode()[:200]}", file=sys.stderr, flush=True)
+    finally:
+        proc.terminate()
+        proc.wait()
+        stack.procs.remove(proc)
+
+
 def write_pids(run_dir: Path, instances: dict[subprocess.Popen, tuple[str, dict]]) -> None:
     (run_dir / "pids").write_text("".join(f"{name} {proc.pid}\n"
                                           for proc, (name, _) in instances.items()))
@@ -264,18 +282,25 @@ def main() -> int:
         wait_port(port, 60, emulator)
         proxy = RuntimeProxy(port)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_LAMBDA_")}
-        instances: dict[subprocess.Popen, tuple[str, dict[str, str]]] = {}
-        for name in [*functions(), "_"]:
-            binary = "fallback" if name == "_" else name
-            env = base_env | app_env | {
+        url = f"http://127.0.0.1:{port}"
+
+        def lambda_env(name: str) -> dict[str, str]:
+            return base_env | app_env | {
                 "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{proxy.port}/.rt/{name}",
                 "AWS_LAMBDA_FUNCTION_NAME": name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "1",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             }
+
+        migrate(stack, url, lambda_env("migrate"), bin_dir / "migrate")
+        instances: dict[subprocess.Popen, tuple[str, dict[str, str]]] = {}
+        for name in [*functions(), "_"]:
+            if name == "migrate":
+                continue
+            binary = "fallback" if name == "_" else name
+            env = lambda_env(name)
             for _ in range(args.instances):
                 instances[stack.start([str(bin_dir / binary)], env)] = (binary, env)
-        url = f"http://127.0.0.1:{port}"
         if not healthy(url, 60):
             raise SystemExit(f"stack: {url}/health did not answer; see {run_dir}/api.log")
         write_pids(run_dir, instances)

@@ -1,32 +1,74 @@
-//! Admin session routes: login (throttled) and logout (revokes every token).
+//! Sessions: login (throttled) and logout (revokes every token of the user).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
 
 use crate::app::App;
-use crate::auth::{authenticate, jwt, password, throttle};
-use crate::domain::Email;
+use crate::auth::{Action, authenticate, jwt, password, throttle};
+use crate::config::Config;
+use crate::domain::{Email, OrganizationName};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{JsonBody, json, no_content, source_ip};
 use crate::org::lifecycle::{self, Settled};
-use crate::store::registry;
+use crate::org::membership::{self, Memberships};
+use crate::store::{Member, OrgDoc, users};
 
-/// The body of a successful login.
+/// One membership of the user, as login shows it.
 #[derive(Debug, Serialize)]
-struct LoginView {
+struct MembershipView {
+    organization_name: String,
+    role: &'static str,
+}
+
+/// The body of a successful login (and of an accepted invitation).
+#[derive(Debug, Serialize)]
+pub struct LoginView {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
     admin_id: String,
     organization_id: String,
     organization_name: String,
+    role: &'static str,
+    organizations: Vec<MembershipView>,
+}
+
+impl LoginView {
+    /// A token for `user` in `org` (where it has `member`), and every membership.
+    pub fn issue(
+        config: &Config,
+        user: ObjectId,
+        org: &OrgDoc,
+        member: &Member,
+        all: &[(OrgDoc, Member)],
+    ) -> ApiResult<Self> {
+        let token = jwt::issue(&config.jwt, org, user, member).map_err(ApiError::internal)?;
+        Ok(Self {
+            access_token: token,
+            token_type: "bearer",
+            expires_in: config.jwt.ttl.as_secs(),
+            admin_id: user.to_hex(),
+            organization_id: org.id.to_hex(),
+            organization_name: org.name.clone(),
+            role: member.role.as_str(),
+            organizations: all
+                .iter()
+                .map(|(o, m)| MembershipView {
+                    organization_name: o.name.clone(),
+                    role: m.role.as_str(),
+                })
+                .collect(),
+        })
+    }
 }
 
 /// The body of `POST /admin/login`.
 pub struct Credentials {
     email: Email,
     password: String,
+    organization: Option<OrganizationName>,
 }
 
 impl TryFrom<JsonBody> for Credentials {
@@ -35,10 +77,12 @@ impl TryFrom<JsonBody> for Credentials {
     fn try_from(mut body: JsonBody) -> ApiResult<Self> {
         let email = body.required("email", Email::parse);
         let password = body.required("password", any_password);
+        let organization = body.optional("organization_name", OrganizationName::parse);
         body.finish(|| {
             Some(Self {
                 email: email?,
                 password: password?,
+                organization,
             })
         })
     }
@@ -46,55 +90,80 @@ impl TryFrom<JsonBody> for Credentials {
 
 /// Any string up to a sane length: login does not apply the password rules, it
 /// only compares.
-fn any_password(raw: &str) -> Result<String, String> {
+pub fn any_password(raw: &str) -> Result<String, String> {
     if raw.is_empty() || raw.len() > 1024 {
         return Err("Password must be 1 to 1024 bytes long".into());
     }
     Ok(raw.to_owned())
 }
 
-/// `POST /admin/login`: a JWT for the admin, or 401 with the same text and timing
-/// whether or not the email exists; 429 once the throttle closes.
-pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let Credentials {
-        email,
-        password: given,
-    } = Credentials::try_from(JsonBody::parse(&req)?)?;
-    let ip = source_ip(&req);
-    throttle::enter(&app.store, email.as_str(), &ip).await?;
-    let org = match registry::by_email(&app.store, email.as_str()).await? {
-        Some(org) => match lifecycle::settle(&app.store, org).await? {
-            Settled::Ready(org) => Some(org),
-            Settled::Creating(_) | Settled::Gone => None,
-        },
-        None => None,
-    };
-    let stored = org.as_ref().map(|o| o.password_hash.clone());
-    let ok = password::verify(&given, stored, app.config.bcrypt_cost).await?;
-    let org = match org {
-        Some(org) if ok => org,
-        _ => return Err(ApiError::Unauthorized("Incorrect email or password".into())),
-    };
-    throttle::succeeded(&app.store, email.as_str(), &ip).await?;
-    let token = jwt::issue(&app.config.jwt, &org).map_err(ApiError::internal)?;
-    tracing::info!(org_id = %org.id, "admin logged in");
-    json(
-        StatusCode::OK,
-        &LoginView {
-            access_token: token,
-            token_type: "bearer",
-            expires_in: app.config.jwt.ttl.as_secs(),
-            admin_id: org.admin_id.to_hex(),
-            organization_id: org.id.to_hex(),
-            organization_name: org.name,
-        },
-    )
+/// The user's account if `given` is its password: the same 401 text and the same
+/// bcrypt work whether or not the email has an account. Throttled per (email, IP),
+/// per email and per IP.
+pub async fn check_password(
+    app: &App,
+    email: &Email,
+    given: &str,
+    ip: &str,
+) -> ApiResult<Memberships> {
+    let refused = || ApiError::Unauthorized("Incorrect email or password".into());
+    throttle::enter(&app.store, email.as_str(), ip).await?;
+    let user = users::by_email(&app.store, email.as_str()).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = password::verify(given, stored, app.config.bcrypt_cost).await?;
+    let user = user.filter(|_| ok).ok_or_else(refused)?;
+    // An account that belongs nowhere (left by a step that did not run) is removed.
+    let account = membership::tidy(&app.store, user).await?;
+    if account.orgs.is_empty() && !account.creating {
+        return Err(refused());
+    }
+    throttle::succeeded(&app.store, email.as_str(), ip).await?;
+    if account.user.email_sync {
+        membership::sync_email(&app.store, &account.user).await?;
+    }
+    Ok(account)
 }
 
-/// `POST /admin/logout`: revokes every token of the admin issued so far.
+/// `POST /admin/login`: a JWT for the user in the organization it names (or the one it
+/// joined first), or 401 with the same text and timing whether or not the email has
+/// an account; 403 for an organization it is not a member of; 429 once the throttle
+/// closes.
+pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let input = Credentials::try_from(JsonBody::parse(&req)?)?;
+    let account = check_password(app, &input.email, &input.password, &source_ip(&req)).await?;
+    let chosen = match &input.organization {
+        Some(name) => account
+            .orgs
+            .iter()
+            .find(|(o, _)| o.name == name.as_str())
+            .ok_or_else(|| {
+                ApiError::Forbidden("You are not a member of that organization".into())
+            })?,
+        None => account
+            .orgs
+            .first()
+            .ok_or_else(|| ApiError::Unauthorized("Incorrect email or password".into()))?,
+    };
+    let (org, member) = match lifecycle::settle(&app.store, chosen.0.clone()).await? {
+        Settled::Ready(org) => {
+            let member = org.member(account.user.id).cloned();
+            (org, member)
+        }
+        _ => (chosen.0.clone(), None),
+    };
+    let member =
+        member.ok_or_else(|| ApiError::Unauthorized("Incorrect email or password".into()))?;
+    tracing::info!(org_id = %org.id, user_id = %account.user.id, "logged in");
+    let view = LoginView::issue(&app.config, account.user.id, &org, &member, &account.orgs)?;
+    json(StatusCode::OK, &view)
+}
+
+/// `POST /admin/logout`: revokes every token of the user issued so far, in every
+/// organization.
 pub async fn logout(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let org = authenticate(app, &req).await?;
-    registry::bump_token_version(&app.store, org.id).await?;
-    tracing::info!(org_id = %org.id, "admin logged out");
+    let caller = authenticate(app, &req).await?;
+    caller.may(Action::ChangeOwnAccount)?;
+    membership::revoke_tokens(&app.store, caller.user).await?;
+    tracing::info!(user_id = %caller.user, "logged out");
     no_content()
 }

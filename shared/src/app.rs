@@ -13,9 +13,12 @@ pub struct App {
 }
 
 impl App {
-    /// Reads the environment (and AWS secrets) and builds the client.
+    /// Reads the environment (and AWS secrets), builds the client and checks that
+    /// the database has the indexes the service relies on (see [`crate::migrate`]).
     pub async fn init() -> Result<Self, ConfigError> {
-        Self::with_config(Config::load().await?).await
+        let app = Self::with_config(Config::load().await?).await?;
+        crate::migrate::check(&app.store).await?;
+        Ok(app)
     }
 
     /// Builds the client for given settings.

@@ -1,6 +1,7 @@
 //! Domain values parsed from untrusted input: once built, they are valid.
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 
 /// An organization's name: 3–50 of `[A-Za-z0-9_-]`, kept lowercased.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +99,45 @@ impl Password {
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Password(***)")
+    }
+}
+
+/// A member's role in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads, items, its own account.
+    Member,
+    /// And invitations, and members' roles between `member` and `admin`.
+    Admin,
+    /// Everything, the organization itself included.
+    Owner,
+}
+
+impl Role {
+    /// Parses `member`, `admin` or `owner`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "member" => Ok(Self::Member),
+            "admin" => Ok(Self::Admin),
+            "owner" => Ok(Self::Owner),
+            _ => Err("Role must be one of member, admin, owner".into()),
+        }
+    }
+
+    /// The role as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -55,6 +55,19 @@ pub enum ApiError {
         /// The methods the path serves (`Allow` header).
         allow: &'static str,
     },
+    /// 409: the change would break a rule of the current state (last owner, already a
+    /// member, not pending).
+    #[error("{0}")]
+    Conflict(String),
+    /// 409 with `Retry-After`: the same request (idempotency key) is still running.
+    #[error("request in flight")]
+    InFlight {
+        /// Seconds after which a retry may find it finished.
+        retry_after: u64,
+    },
+    /// 412: `If-Match` does not match the current `ETag`; nothing changed.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// 429: the login throttle is closed for this many seconds.
     #[error("too many attempts")]
     TooManyRequests {
@@ -97,6 +110,8 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) | Self::InFlight { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -108,8 +123,17 @@ impl ApiError {
     pub fn detail(&self) -> serde_json::Value {
         match self {
             Self::Validation(errors) => serde_json::json!(errors),
-            Self::Duplicate(m) | Self::Unauthorized(m) | Self::Forbidden(m) | Self::NotFound(m) => {
-                m.as_str().into()
+            Self::Duplicate(m)
+            | Self::Unauthorized(m)
+            | Self::Forbidden(m)
+            | Self::NotFound(m)
+            | Self::Conflict(m) => m.as_str().into(),
+            Self::InFlight { retry_after } => format!(
+                "A request with this Idempotency-Key is still in flight; retry in {retry_after} seconds"
+            )
+            .into(),
+            Self::PreconditionFailed => {
+                "If-Match does not match the current ETag; nothing was changed".into()
             }
             Self::MethodNotAllowed { .. } => "Method Not Allowed".into(),
             Self::TooManyRequests { retry_after } => {

@@ -7,18 +7,16 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::app::App;
-use crate::auth::authenticate;
+use crate::auth::{Action, authenticate};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{JsonBody, body_bytes, json, json_text, no_content, path_param, query};
+use crate::http::{
+    JsonBody, body_bytes, json, json_text, no_content, page_limit, path_param, query,
+};
 use crate::org::{lifecycle, timestamp};
 use crate::store::tenants;
 
 /// Deepest nesting of objects and arrays accepted in an item.
 pub const MAX_DEPTH: usize = 20;
-
-/// Items per page by default, and at most.
-const DEFAULT_LIMIT: i64 = 20;
-const MAX_LIMIT: i64 = 100;
 
 /// Largest page body sent, in bytes: a page stops before it would pass this, well
 /// under Lambda's 6 MB response limit.
@@ -168,6 +166,13 @@ fn view(doc: &Document) -> ItemView {
     }
 }
 
+/// The caller's organization, for a member who may use items.
+async fn member_org(app: &App, req: &Request) -> ApiResult<crate::store::OrgDoc> {
+    let caller = authenticate(app, req).await?;
+    caller.may(Action::UseItems)?;
+    Ok(caller.org)
+}
+
 fn item_id(req: &Request) -> ApiResult<ObjectId> {
     path_param(req, "id")
         .and_then(|raw| ObjectId::parse_str(raw).ok())
@@ -176,7 +181,7 @@ fn item_id(req: &Request) -> ApiResult<ObjectId> {
 
 /// `POST /org/items`: stores a JSON object in the caller's collection.
 pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let org = authenticate(app, &req).await?;
+    let org = member_org(app, &req).await?;
     let data = Value::Object(JsonBody::parse(&req)?.into_object());
     check_item(&data, &mut Vec::new())?;
     check_numbers(body_bytes(&req))?;
@@ -196,20 +201,8 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
 /// `GET /org/items?limit=N&after=ID`: a page of the caller's items, by id, at most
 /// `limit` of them and at most [`MAX_PAGE_BYTES`] of body.
 pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let org = authenticate(app, &req).await?;
-    let limit = match query(&req, "limit") {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    &["query", "limit"],
-                    "limit must be a whole number from 1 to 100",
-                )
-            })?,
-    };
+    let org = member_org(app, &req).await?;
+    let limit = page_limit(&req)?;
     let after = match query(&req, "after") {
         None => None,
         Some(raw) => Some(
@@ -217,8 +210,8 @@ pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
                 .map_err(|_| ApiError::invalid(&["query", "after"], "after must be an item id"))?,
         ),
     };
-    let docs = tenants::items_after(&app.store, &org.placement, after, limit + 1).await?;
-    page(&docs, limit as usize)
+    let docs = tenants::items_after(&app.store, &org.placement, after, limit as i64 + 1).await?;
+    page(&docs, limit)
 }
 
 /// The page body of `docs` (fetched one past the limit): items until the limit or the
@@ -255,7 +248,7 @@ fn page(docs: &[Document], limit: usize) -> ApiResult<Response<Body>> {
 
 /// `GET /org/items/{id}`: one of the caller's items; 404 for any other id.
 pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let org = authenticate(app, &req).await?;
+    let org = member_org(app, &req).await?;
     let id = item_id(&req)?;
     let doc = tenants::find_item(&app.store, &org.placement, id)
         .await?
@@ -265,7 +258,7 @@ pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
 
 /// `DELETE /org/items/{id}`: removes one of the caller's items; 404 for any other id.
 pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let org = authenticate(app, &req).await?;
+    let org = member_org(app, &req).await?;
     let id = item_id(&req)?;
     if !tenants::delete_item(&app.store, &org.placement, id).await? {
         return Err(not_found());

@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use lambda_http::{Request, service_fn};
+use lambda_http::{LambdaEvent, Request, service_fn};
 use tracing_subscriber::EnvFilter;
 
 use crate::app::App;
@@ -58,5 +58,33 @@ where
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Infallible>(run(app, req, handler).await)
     }))
+    .await
+}
+
+/// The `migrate` function: builds the store once, then runs [`crate::migrate::run`] for
+/// each invocation (any event) and answers its report.
+pub async fn migrate() -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let app = match crate::config::Config::load().await {
+        Ok(config) => App::with_config(config).await?,
+        Err(err) => {
+            tracing::error!(error = %err, "refusing to start");
+            return Err(err.into());
+        }
+    };
+    let app = &app;
+    lambda_http::lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<serde_json::Value>| async move {
+            let report = crate::migrate::run(&app.store)
+                .await
+                .map_err(|e| e.chain())?;
+            tracing::info!(
+                indexes = report.indexes.len(),
+                organizations = report.migrated,
+                "migrated"
+            );
+            Ok::<_, lambda_http::Error>(report)
+        },
+    ))
     .await
 }

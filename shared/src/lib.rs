@@ -14,8 +14,11 @@ pub mod fallback;
 #[cfg(feature = "test-hooks")]
 pub mod hooks;
 pub mod http;
+pub mod invitations;
 pub mod items;
 pub mod lambda;
+pub mod members;
+pub mod migrate;
 pub mod org;
 pub mod secrets;
 pub mod service;

@@ -8,26 +8,10 @@ use futures_util::future::join_all;
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Passw0rd1";
+use testkit::{PASSWORD, unique};
 
 fn base() -> String {
     std::env::var("API_URL").expect("API_URL is unset: run the end-to-end tests with `make test`")
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}{:012x}", rand_u64() >> 16)
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
 }
 
 struct Api {
@@ -492,4 +476,79 @@ async fn logs_carry_request_ids_and_never_a_secret() {
             secret.len()
         );
     }
+}
+
+#[tokio::test]
+async fn a_team_forms_by_invitation_and_roles_hold() {
+    let api = Api::new();
+    let (_, _, owner) = api.signup().await;
+    let invite = |token: String, email: String, role: &'static str| {
+        let api = &api;
+        async move {
+            api.call(
+                Method::POST,
+                "/org/invitations",
+                Some(&token),
+                Some(json!({ "email": email, "role": role })),
+            )
+            .await
+        }
+    };
+    let accept = |token: String| {
+        let api = &api;
+        async move {
+            api.call(
+                Method::POST,
+                "/api/v1/invitations/accept",
+                None,
+                Some(json!({ "token": token, "password": PASSWORD })),
+            )
+            .await
+        }
+    };
+    let admin_email = format!("{}@example.com", unique("adm"));
+    let res = invite(owner.clone(), admin_email.clone(), "admin").await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let admin = accept(res.body["token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(admin.status, 200, "{}", admin.text);
+    assert_eq!(admin.body["role"], "admin");
+    let admin_token = admin.body["access_token"].as_str().unwrap().to_owned();
+    let admin_id = admin.body["admin_id"].as_str().unwrap().to_owned();
+    let res = invite(
+        admin_token.clone(),
+        format!("{}@example.com", unique("mem")),
+        "member",
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let member = accept(res.body["token"].as_str().unwrap().to_owned()).await;
+    let member_token = member.body["access_token"].as_str().unwrap().to_owned();
+    let refused = invite(member_token, "x@example.com".into(), "member").await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    let demote = api
+        .call(
+            Method::PATCH,
+            &format!("/org/members/{admin_id}"),
+            Some(&owner),
+            Some(json!({ "role": "member" })),
+        )
+        .await;
+    assert_eq!(demote.status, 200, "{}", demote.text);
+    let after = invite(admin_token, "y@example.com".into(), "member").await;
+    assert_eq!(after.status, 403, "a demoted admin kept its rights");
+    let me = api.call(Method::GET, "/org/me", Some(&owner), None).await;
+    let owner_id = me.body["user_id"].as_str().unwrap().to_owned();
+    let leave = api
+        .call(
+            Method::DELETE,
+            &format!("/org/members/{owner_id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(leave.status, 409, "the last owner left: {}", leave.text);
+    let list = api
+        .call(Method::GET, "/org/members", Some(&owner), None)
+        .await;
+    assert_eq!(list.body["members"].as_array().unwrap().len(), 3);
 }

@@ -1,23 +1,30 @@
-//! Access tokens: HS256 only, with `iss`, `aud`, `exp` and the admin's token version.
+//! Access tokens: HS256 only, with `iss`, `aud`, `exp`, the role and the membership's
+//! token version.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use mongodb::bson::oid::ObjectId;
+
 use crate::config::JwtSettings;
-use crate::store::OrgDoc;
+use crate::store::{Member, OrgDoc};
 
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// Admin id.
+    /// User id.
     pub sub: String,
     /// Organization id.
     pub org_id: String,
     /// Organization name when issued.
     pub organization_name: String,
-    /// Admin email when issued.
+    /// The user's email when issued.
     pub email: String,
-    /// Token version; a token with an older one is revoked.
+    /// The role when issued (the stored one decides; tokens of the first release
+    /// have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// Token version of the membership; a token with another one is revoked.
     pub ver: i64,
     /// Issued at (seconds since the epoch).
     pub iat: i64,
@@ -29,15 +36,21 @@ pub struct Claims {
     pub aud: String,
 }
 
-/// Issues a token for the admin of `org`.
-pub fn issue(settings: &JwtSettings, org: &OrgDoc) -> Result<String, jsonwebtoken::errors::Error> {
+/// Issues a token for `user`, a member of `org`.
+pub fn issue(
+    settings: &JwtSettings,
+    org: &OrgDoc,
+    user: ObjectId,
+    member: &Member,
+) -> Result<String, jsonwebtoken::errors::Error> {
     let now = jsonwebtoken::get_current_timestamp() as i64;
     let claims = Claims {
-        sub: org.admin_id.to_hex(),
+        sub: user.to_hex(),
         org_id: org.id.to_hex(),
         organization_name: org.name.clone(),
-        email: org.email.clone(),
-        ver: org.token_version,
+        email: member.email.clone(),
+        role: Some(member.role.as_str().to_owned()),
+        ver: member.ver,
         iat: now,
         exp: now + settings.ttl.as_secs() as i64,
         iss: settings.issuer.clone(),

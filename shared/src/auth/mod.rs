@@ -1,38 +1,81 @@
-//! Authentication: tokens, passwords, the login throttle, and the bearer check.
+//! Authentication: tokens, passwords, the login throttle, the bearer check, and who may
+//! do what.
 
 pub mod jwt;
 pub mod password;
+pub mod permissions;
 pub mod throttle;
 
 use lambda_http::Request;
 use mongodb::bson::oid::ObjectId;
 
 use crate::app::App;
+use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::http::bearer_token;
 use crate::org::lifecycle::{self, Settled};
+use crate::org::membership;
 use crate::store::{OrgDoc, registry};
+pub use permissions::{Action, require};
 
 fn unauthorized(msg: &str) -> ApiError {
     ApiError::Unauthorized(msg.to_owned())
 }
 
-/// The organization whose admin holds a valid, unrevoked token: one indexed read.
-/// Any operation left in flight on it is finished first.
-pub async fn authenticate(app: &App, req: &Request) -> ApiResult<OrgDoc> {
+/// The member behind a valid token, with its organization as it stands now.
+#[derive(Debug)]
+pub struct Caller {
+    /// The organization (with the caller's own member entry only).
+    pub org: OrgDoc,
+    /// The user.
+    pub user: ObjectId,
+    /// The role stored now (not the token's claim).
+    pub role: Role,
+    /// The user's email.
+    pub email: String,
+}
+
+impl Caller {
+    /// `Ok` when the caller's role allows `action`, else 403.
+    pub fn may(&self, action: Action) -> ApiResult<()> {
+        require(self.role, action)
+    }
+}
+
+/// The member behind a valid, unrevoked token: one indexed read of its organization,
+/// which holds the caller's member entry. Any operation left in flight on the
+/// organization is finished first; a removed member, a token of an earlier membership
+/// or version, and a deleted organization are 401.
+pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
     let token = bearer_token(req).ok_or_else(|| unauthorized("Not authenticated"))?;
     let claims = jwt::verify(&app.config.jwt, token)
         .map_err(|_| unauthorized("Could not validate credentials"))?;
-    let org_id = ObjectId::parse_str(&claims.org_id)
-        .map_err(|_| unauthorized("Could not validate credentials"))?;
-    let org = registry::by_id(&app.store, org_id)
+    let invalid = || unauthorized("Could not validate credentials");
+    let org_id = ObjectId::parse_str(&claims.org_id).map_err(|_| invalid())?;
+    let user = ObjectId::parse_str(&claims.sub).map_err(|_| invalid())?;
+    let revoked = || unauthorized("Token has been revoked");
+    let mut org = registry::for_member(&app.store, org_id, user)
         .await?
-        .ok_or_else(|| unauthorized("Token has been revoked"))?;
-    if org.admin_id.to_hex() != claims.sub || org.token_version != claims.ver {
-        return Err(unauthorized("Token has been revoked"));
+        .ok_or_else(revoked)?;
+    if org.admin_id.is_some() {
+        membership::migrate_admin(&app.store, &org).await?;
+        org = registry::for_member(&app.store, org_id, user)
+            .await?
+            .ok_or_else(revoked)?;
     }
-    match lifecycle::settle(&app.store, org).await? {
-        Settled::Ready(org) => Ok(org),
-        Settled::Creating(_) | Settled::Gone => Err(unauthorized("Token has been revoked")),
+    let org = match lifecycle::settle(&app.store, org).await? {
+        Settled::Ready(org) => org,
+        Settled::Creating(_) | Settled::Gone => return Err(revoked()),
+    };
+    let member = org.member(user).ok_or_else(revoked)?;
+    let joined = member.joined_at.timestamp_millis() / 1000;
+    if member.ver != claims.ver || claims.iat < joined {
+        return Err(revoked());
     }
+    Ok(Caller {
+        role: member.role,
+        email: member.email.clone(),
+        user,
+        org,
+    })
 }

@@ -43,7 +43,6 @@ impl Keys {
 
 /// Counts this attempt; 429 with `Retry-After` if any counter is past its limit.
 pub async fn enter(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
-    store.ensure_indexes().await?;
     let keys = Keys::new(email, ip);
     let (pair, by_email, by_ip) = tokio::join!(
         attempts::count(store, &keys.pair, WINDOW),

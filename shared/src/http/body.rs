@@ -109,6 +109,30 @@ impl JsonBody {
         }
     }
 
+    /// A whole-number field that may be absent or null, within `range`.
+    pub fn optional_integer(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<i64> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.as_i64().is_some_and(|v| range.contains(&v)) => n.as_i64(),
+            Some(_) => {
+                self.errors.push(FieldError::new(
+                    &["body", key],
+                    format!(
+                        "Input should be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                    "value_error",
+                ));
+                None
+            }
+        }
+    }
+
     /// Records a fault not tied to one field's syntax.
     pub fn reject(&mut self, loc: &[&str], msg: &str) {
         self.errors.push(FieldError::new(loc, msg, "value_error"));

@@ -30,6 +30,28 @@ pub fn required_query(req: &Request, key: &str) -> Result<String, ApiError> {
     })
 }
 
+/// Items per page by default, and at most.
+pub const DEFAULT_LIMIT: usize = 20;
+/// The largest `limit` of a page.
+pub const MAX_LIMIT: usize = 100;
+
+/// The `limit` query parameter of a paged list: 1–100, 20 when absent, else 422.
+pub fn page_limit(req: &Request) -> Result<usize, ApiError> {
+    match query(req, "limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    &["query", "limit"],
+                    "limit must be a whole number from 1 to 100",
+                )
+            }),
+    }
+}
+
 /// A path parameter such as `{id}`.
 pub fn path_param(req: &Request, key: &str) -> Option<String> {
     req.path_parameters_ref()

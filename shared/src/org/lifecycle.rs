@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use mongodb::bson::{Bson, DateTime, oid::ObjectId};
 
-use crate::domain::{Email, OrganizationName};
+use super::membership;
+use crate::domain::{Email, OrganizationName, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
-    OrgDoc, Pending, PendingOp, Placement, Store, failpoint, is_duplicate, registry, tenants,
+    OrgDoc, Pending, PendingOp, Placement, Store, failpoint, invitations, is_duplicate, member_key,
+    registry, tenants,
 };
 
 /// How long a create may stay in flight before others treat it as abandoned, and how
@@ -43,10 +45,6 @@ fn org_exists(name: &str) -> ApiError {
     ApiError::Duplicate(format!("Organization '{name}' already exists"))
 }
 
-fn email_exists(email: &str) -> ApiError {
-    ApiError::Duplicate(format!("Admin with email '{email}' already exists"))
-}
-
 fn older_than_lease(since: DateTime) -> bool {
     DateTime::now().timestamp_millis() - since.timestamp_millis() > LEASE.as_millis() as i64
 }
@@ -61,25 +59,29 @@ fn is_abandoned_create(org: &OrgDoc) -> bool {
     }
 }
 
-/// Registers a new organization with its admin and gives it its collection.
+/// Registers a new organization with its first owner's new account and gives it its
+/// collection. Returns the organization and the owner's user id.
 pub async fn create(
     store: &Store,
     name: &OrganizationName,
     email: &Email,
     password_hash: String,
-) -> ApiResult<OrgDoc> {
-    store.ensure_indexes().await?;
+) -> ApiResult<(OrgDoc, ObjectId)> {
     let now = DateTime::now();
     let collection = name.collection_name();
+    let owner = ObjectId::new();
     let mut org = OrgDoc {
         id: ObjectId::new(),
         name: name.as_str().to_owned(),
         placement: store.placement_for(&collection),
         collection_name: collection,
-        admin_id: ObjectId::new(),
-        email: email.as_str().to_owned(),
-        password_hash,
-        token_version: 0,
+        members: [(
+            member_key(owner),
+            membership::new_member(Role::Owner, email.as_str(), now),
+        )]
+        .into(),
+        owners: 1,
+        version: 0,
         created_at: now,
         updated_at: None,
         pending: Some(Pending {
@@ -88,10 +90,16 @@ pub async fn create(
             from_name: None,
             since: now,
         }),
+        admin_id: None,
+        email: None,
+        password_hash: None,
+        token_version: None,
     };
     insert_registry(store, &org).await?;
     let finished: ApiResult<()> = async {
         failpoint!(store, "create.after_insert");
+        membership::create_account(store, owner, email.as_str(), password_hash, org.id).await?;
+        failpoint!(store, "create.after_account");
         claim_collection(store, &org).await?;
         failpoint!(store, "create.after_collection");
         if !registry::complete_create(store, org.id).await? {
@@ -102,12 +110,12 @@ pub async fn create(
     .await;
     if let Err(err) = finished {
         if let Err(undo) = roll_back_create(store, &org).await {
-            tracing::warn!(org_id = %org.id, error = %undo, "create left in flight; the next one to meet it rolls it back");
+            tracing::warn!(org_id = %org.id, error = %undo.chain(), "create left in flight; the next one to meet it rolls it back");
         }
         return Err(err);
     }
     org.pending = None;
-    Ok(org)
+    Ok((org, owner))
 }
 
 /// Inserts the registry document; a unique index decides who wins a race.
@@ -118,21 +126,11 @@ async fn insert_registry(store: &Store, org: &OrgDoc) -> ApiResult<()> {
             Err(e) if is_duplicate(&e) => {}
             Err(e) => return Err(e.into()),
         }
-        let holder = registry::holder(
-            store,
-            org.id,
-            Some(&org.name),
-            Some(&org.collection_name),
-            Some(&org.email),
-        )
-        .await?;
+        let holder = registry::holder(store, org.id, &org.name, &org.collection_name).await?;
         match holder {
-            Some(h) if attempt == 0 && h.org.as_ref().is_some_and(is_abandoned_create) => {
-                if let Some(other) = h.org {
-                    settle(store, other).await?;
-                }
+            Some(Some(other)) if attempt == 0 && is_abandoned_create(&other) => {
+                settle(store, other).await?;
             }
-            Some(h) if !h.holds_name => return Err(email_exists(&org.email)),
             Some(_) => return Err(org_exists(&org.name)),
             None if attempt == 0 => tracing::debug!("duplicate holder vanished; retrying"),
             None => return Err(org_exists(&org.name)),
@@ -194,56 +192,53 @@ async fn finish_roll_back(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     {
         tenants::drop(store, database, collection).await?;
     }
+    forget_members(store, org).await?;
     registry::remove_rolled_back(store, org.id).await?;
     Ok(())
 }
 
-/// What an update changes; every field optional.
-#[derive(Debug, Default)]
-pub struct Changes {
-    /// New organization name (renames the collection).
-    pub name: Option<OrganizationName>,
-    /// New admin email.
-    pub email: Option<Email>,
-    /// New password hash (revokes every token issued before).
-    pub password_hash: Option<String>,
+/// The account side of an organization going away: each member's account forgets it,
+/// and goes if that was its last. Reads the whole member map (the caller may hold one
+/// member's view only).
+async fn forget_members(store: &Store, org: &OrgDoc) -> ApiResult<()> {
+    let Some(full) = registry::by_id(store, org.id).await? else {
+        return Ok(());
+    };
+    for (user, _) in full.member_list() {
+        membership::forget(store, user, org.id).await?;
+    }
+    Ok(())
 }
 
-/// Applies changes in one conditional write (all or nothing), then moves the
-/// collection if the name changed.
-pub async fn update(store: &Store, org: OrgDoc, changes: Changes) -> ApiResult<OrgDoc> {
-    store.ensure_indexes().await?;
-    let new_collection = changes.name.as_ref().map(OrganizationName::collection_name);
+/// Renames an organization in one conditional write, then moves its collection.
+pub async fn rename(store: &Store, org: OrgDoc, name: &OrganizationName) -> ApiResult<OrgDoc> {
+    let collection = name.collection_name();
     let mut current = org;
-    for _ in 0..RETRIES {
-        let moving = new_collection
-            .as_deref()
-            .filter(|c| *c != current.placement.collection);
-        if let (Some(to), Some(name)) = (moving, &changes.name) {
-            refuse_foreign_collection(store, &current, to, name).await?;
+    // Concurrent renames each move the data once: a loser looks again and goes on.
+    for _ in 0..4 * RETRIES {
+        let moving = (collection != current.placement.collection).then(|| Pending {
+            op: PendingOp::Rename,
+            from: Some(current.placement.collection.clone()),
+            from_name: Some(current.name.clone()),
+            since: DateTime::now(),
+        });
+        if moving.is_some() {
+            refuse_foreign_collection(store, &current, &collection, name).await?;
         }
-        let update = registry::Update {
-            name: changes
-                .name
-                .as_ref()
-                .zip(new_collection.as_deref())
-                .map(|(n, c)| (n.as_str(), c)),
-            rename: moving.map(|_| Pending {
-                op: PendingOp::Rename,
-                from: Some(current.placement.collection.clone()),
-                from_name: Some(current.name.clone()),
-                since: DateTime::now(),
-            }),
-            email: changes.email.as_ref().map(Email::as_str),
-            password_hash: changes.password_hash.as_deref(),
-        };
-        match registry::apply(store, current.id, &update).await {
+        let renamed = registry::rename(
+            store,
+            current.id,
+            &current.placement.collection,
+            name.as_str(),
+            &collection,
+            moving.as_ref(),
+        )
+        .await;
+        match renamed {
             Ok(Some(updated)) if updated.pending_op() == Some(PendingOp::Rename) => {
                 return match finish_rename(store, updated).await? {
                     Renamed::Done(org) => Ok(org),
-                    Renamed::RolledBack(_, Refusal::TargetTaken) => {
-                        Err(org_exists(changes.name.as_ref().map_or("", |n| n.as_str())))
-                    }
+                    Renamed::RolledBack(_, Refusal::TargetTaken) => Err(org_exists(name.as_str())),
                     Renamed::RolledBack(_, Refusal::Server(e)) => Err(ApiError::internal(e)),
                     Renamed::MovedOn(Settled::Ready(org)) => Ok(org),
                     Renamed::MovedOn(_) => Err(not_found()),
@@ -251,18 +246,17 @@ pub async fn update(store: &Store, org: OrgDoc, changes: Changes) -> ApiResult<O
             }
             Ok(Some(updated)) => return Ok(updated),
             // No match: an operation is in flight, or (on servers that report a unique
-            // index violation of findAndModify as "no document") a value is taken.
+            // index violation of findAndModify as "no document") the name is taken.
             Ok(None) => {
-                if let Some(taken) = which_duplicate(store, current.id, &changes).await? {
-                    return Err(taken);
+                if registry::holder(store, current.id, name.as_str(), &collection)
+                    .await?
+                    .is_some()
+                {
+                    return Err(org_exists(name.as_str()));
                 }
                 current = reload_settled(store, current.id).await?;
             }
-            Err(e) if is_duplicate(&e) => {
-                let taken = which_duplicate(store, current.id, &changes).await?;
-                return Err(taken
-                    .unwrap_or_else(|| ApiError::Duplicate("Organization already exists".into())));
-            }
+            Err(e) if is_duplicate(&e) => return Err(org_exists(name.as_str())),
             Err(e) => return Err(e.into()),
         }
     }
@@ -298,30 +292,6 @@ async fn refuse_foreign_collection(
     }
     tracing::warn!(collection = %to, "rename target holds documents of no organization; refused");
     Err(org_exists(name.as_str()))
-}
-
-/// Finds which of the requested values another organization holds, if any.
-async fn which_duplicate(
-    store: &Store,
-    id: ObjectId,
-    changes: &Changes,
-) -> ApiResult<Option<ApiError>> {
-    let name = changes.name.as_ref();
-    let collection = name.map(OrganizationName::collection_name);
-    let email = changes.email.as_ref().map(Email::as_str);
-    let holder = registry::holder(
-        store,
-        id,
-        name.map(OrganizationName::as_str),
-        collection.as_deref(),
-        email,
-    )
-    .await?;
-    Ok(holder.map(|h| match (h.holds_name, name, email) {
-        (true, Some(n), _) => org_exists(n.as_str()),
-        (_, _, Some(e)) => email_exists(e),
-        _ => ApiError::Duplicate("Organization already exists".into()),
-    }))
 }
 
 fn not_found() -> ApiError {
@@ -529,6 +499,9 @@ async fn finish_delete(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     } = &org.placement;
     tenants::drop(store, database, collection).await?;
     failpoint!(store, "delete.after_drop");
+    invitations::delete_for_org(store, org.id).await?;
+    forget_members(store, org).await?;
+    failpoint!(store, "delete.after_members");
     registry::remove(store, org.id).await?;
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Login-attempt counters (`login_attempts` in the master database): one document per
-//! key, `{_id: key, n: count, expires_at: end of its window}`.
+//! key, `{_id: key, n: count, until: end of its window (ms since the epoch),
+//! expires_at: the same as a date, for the TTL index that cleans up on MongoDB}`. The
+//! window is decided by `until`, a number, which every server compares alike.
 
 use std::time::Duration;
 
@@ -7,50 +9,48 @@ use mongodb::bson::{DateTime, Document, doc};
 use mongodb::error::Error;
 use mongodb::options::ReturnDocument;
 
-use super::{Store, millis_of};
+use super::Store;
 
 /// Counts one attempt under `key` and returns (count, end of the window in ms since
-/// the epoch). A counter that is new, or whose window has passed (the expiry is
-/// decided here, never left to a TTL monitor), starts a new window of `window`.
+/// the epoch), in one command: `$min` gives a new counter its window end and leaves an
+/// existing one's alone. A counter whose window has passed (the expiry is decided here,
+/// never left to a TTL monitor) starts a new window of `window`.
 pub async fn count(store: &Store, key: &str, window: Duration) -> Result<(i64, i64), Error> {
     let attempts = store.login_attempts();
+    let now = DateTime::now().timestamp_millis();
+    let until = now + window.as_millis() as i64;
     let counter: Document = attempts
-        .find_one_and_update(doc! { "_id": key }, doc! { "$inc": { "n": 1_i64 } })
+        .find_one_and_update(
+            doc! { "_id": key },
+            doc! {
+                "$inc": { "n": 1_i64 },
+                "$min": { "until": until, "expires_at": DateTime::from_millis(until) },
+            },
+        )
         .upsert(true)
         .return_document(ReturnDocument::After)
         .await?
         .ok_or_else(|| Error::custom("upsert returned no document"))?;
-    let n = counter
-        .get_i64("n")
-        .or_else(|_| counter.get_i32("n").map(i64::from))
-        .unwrap_or(1);
-    let now = DateTime::now().timestamp_millis();
-    let fresh_until = DateTime::from_millis(now + window.as_millis() as i64);
-    match counter.get("expires_at") {
-        Some(stored) => match millis_of(stored) {
-            Some(until) if until > now => Ok((n, until)),
-            _ => {
-                let reset = attempts
-                    .update_one(
-                        doc! { "_id": key, "expires_at": stored.clone() },
-                        doc! { "$set": { "n": 1_i64, "expires_at": fresh_until } },
-                    )
-                    .await?;
-                if reset.matched_count == 1 {
-                    Ok((1, fresh_until.timestamp_millis()))
-                } else {
-                    Box::pin(count(store, key, window)).await
-                }
-            }
-        },
-        None => {
-            attempts
+    let number = |field: &str| {
+        counter
+            .get_i64(field)
+            .or_else(|_| counter.get_i32(field).map(i64::from))
+            .ok()
+    };
+    match number("until") {
+        Some(end) if end > now => Ok((number("n").unwrap_or(1), end)),
+        stored => {
+            let reset = attempts
                 .update_one(
-                    doc! { "_id": key, "expires_at": { "$exists": false } },
-                    doc! { "$set": { "expires_at": fresh_until } },
+                    doc! { "_id": key, "until": stored },
+                    doc! { "$set": { "n": 1_i64, "until": until, "expires_at": DateTime::from_millis(until) } },
                 )
                 .await?;
-            Ok((n, fresh_until.timestamp_millis()))
+            if reset.matched_count == 1 {
+                Ok((1, until))
+            } else {
+                Box::pin(count(store, key, window)).await
+            }
         }
     }
 }

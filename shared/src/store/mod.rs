@@ -1,23 +1,25 @@
 //! MongoDB access: one client per cold start, the registry and the tenant collections.
 //!
 //! Every filter and update the service sends lives in this module and its children,
-//! as named operations: [`registry`] (organizations), [`tenants`] (tenant collections
-//! and their items) and [`attempts`] (the login throttle's counters).
+//! as named operations: [`registry`] (organizations and their members), [`users`]
+//! (accounts), [`invitations`], [`tenants`] (tenant collections and their items) and
+//! [`attempts`] (the login throttle's counters).
 
 pub mod attempts;
 mod errors;
+pub mod invitations;
 mod records;
 pub mod registry;
 pub mod tenants;
+pub mod users;
 
 pub use errors::{codes, error_code, is_duplicate};
-pub use records::{OrgDoc, Pending, PendingOp, Placement, millis_of};
+pub use records::{Member, OrgDoc, Pending, PendingOp, Placement, member_key, millis_of};
 
 use mongodb::bson::{Document, doc};
-use mongodb::options::{ClientOptions, IndexOptions};
-use mongodb::{Client, Collection, Database, IndexModel};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Collection, Database};
 use secrecy::ExposeSecret;
-use tokio::sync::OnceCell;
 
 use crate::config::{Config, ConfigError};
 
@@ -37,7 +39,6 @@ pub struct Store {
     client: Client,
     master: Database,
     tenants: Database,
-    indexes: OnceCell<()>,
     #[cfg(feature = "test-hooks")]
     hooks: crate::hooks::Hooks,
 }
@@ -68,7 +69,6 @@ impl Store {
             master: client.database(&config.master_db),
             tenants: client.database(&config.tenant_db),
             client,
-            indexes: OnceCell::new(),
             #[cfg(feature = "test-hooks")]
             hooks,
         })
@@ -80,14 +80,29 @@ impl Store {
         &self.hooks
     }
 
+    /// A collection of the master database.
+    pub(crate) fn master_collection(&self, name: &str) -> Collection<Document> {
+        self.master.collection(name)
+    }
+
     /// The registry of organizations.
     pub(crate) fn organizations(&self) -> Collection<Document> {
-        self.master.collection("organizations")
+        self.master_collection("organizations")
+    }
+
+    /// User accounts.
+    pub(crate) fn users(&self) -> Collection<Document> {
+        self.master_collection("users")
+    }
+
+    /// Invitations.
+    pub(crate) fn invitations(&self) -> Collection<Document> {
+        self.master_collection("invitations")
     }
 
     /// Failed-login counters.
     pub(crate) fn login_attempts(&self) -> Collection<Document> {
-        self.master.collection("login_attempts")
+        self.master_collection("login_attempts")
     }
 
     /// A database by name.
@@ -121,33 +136,5 @@ impl Store {
             .run_command(doc! { "ping": 1 })
             .await
             .map(|_| ())
-    }
-
-    /// Creates the unique and TTL indexes once per process (idempotent on the server).
-    pub async fn ensure_indexes(&self) -> Result<(), mongodb::error::Error> {
-        self.indexes
-            .get_or_try_init(|| async {
-                let unique = |field: &str| {
-                    IndexModel::builder()
-                        .keys(doc! { field: 1 })
-                        .options(IndexOptions::builder().unique(true).build())
-                        .build()
-                };
-                self.organizations()
-                    .create_indexes([unique("name"), unique("collection_name"), unique("email")])
-                    .await?;
-                let ttl = IndexModel::builder()
-                    .keys(doc! { "expires_at": 1 })
-                    .options(
-                        IndexOptions::builder()
-                            .expire_after(std::time::Duration::ZERO)
-                            .build(),
-                    )
-                    .build();
-                self.login_attempts().create_index(ttl).await?;
-                Ok(())
-            })
-            .await
-            .copied()
     }
 }

@@ -1,10 +1,12 @@
 //! The documents of the registry.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 use mongodb::bson::{Bson, DateTime, Document, oid::ObjectId};
 use serde::{Deserialize, Serialize};
+
+use crate::domain::Role;
 
 /// Where a tenant's data lives: a later move to its own database or cluster is a
 /// change of this record plus a data move.
@@ -50,12 +52,35 @@ pub struct Pending {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_name: Option<String>,
     /// When it began (a create older than the lease is abandoned).
-    #[serde(deserialize_with = "lenient_time::required")]
+    #[serde(deserialize_with = "lenient::required")]
     pub since: DateTime,
 }
 
-/// An organization and its single admin: one document, so that creating, renaming,
-/// changing credentials and revoking tokens are single-document atomic writes.
+/// One member of an organization, as its document holds it: what every authenticated
+/// request checks, in the same read as the organization itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// The role.
+    #[serde(rename = "r")]
+    pub role: Role,
+    /// Token version: tokens of this membership that carry another are revoked.
+    #[serde(rename = "v")]
+    pub ver: i64,
+    /// When the user joined (tokens issued before are not this membership's).
+    #[serde(rename = "j", deserialize_with = "lenient::required")]
+    pub joined_at: DateTime,
+    /// The user's email, as shown in member lists and in the organization's `email`.
+    #[serde(rename = "e")]
+    pub email: String,
+}
+
+/// The key of a user in an organization's member map.
+pub fn member_key(user: ObjectId) -> String {
+    format!("u{}", user.to_hex())
+}
+
+/// An organization and its members: one document, so that the token check, a role
+/// change and the last-owner rule are single-document reads and atomic writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrgDoc {
     /// Organization id.
@@ -67,29 +92,61 @@ pub struct OrgDoc {
     pub collection_name: String,
     /// Where the data is now (differs from `collection_name` only mid-rename).
     pub placement: Placement,
-    /// The admin's id (the JWT `sub`).
-    pub admin_id: ObjectId,
-    /// The admin's lowercased email, unique.
-    pub email: String,
-    /// bcrypt hash of the admin's password.
-    pub password_hash: String,
-    /// Tokens carrying another `ver` are revoked.
-    pub token_version: i64,
+    /// Members by [`member_key`].
+    #[serde(default)]
+    pub members: BTreeMap<String, Member>,
+    /// How many members are owners (decremented only where it stays above zero).
+    #[serde(default)]
+    pub owners: i64,
+    /// Bumped by every change of the document: the `ETag` of the organization.
+    #[serde(default)]
+    pub version: i64,
     /// Creation time.
+    #[serde(deserialize_with = "lenient::required")]
     pub created_at: DateTime,
     /// Last update, if any.
-    #[serde(default, deserialize_with = "lenient_time::deserialize")]
+    #[serde(default, deserialize_with = "lenient::deserialize")]
     pub updated_at: Option<DateTime>,
     /// The multi-step operation in flight, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
+    /// First release: the single admin's id (it becomes the user's id). The admin
+    /// fields are moved into `users` and `members` by [`crate::migrate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_id: Option<ObjectId>,
+    /// First release: the admin's email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// First release: bcrypt hash of the admin's password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    /// First release: the admin's token version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_version: Option<i64>,
 }
 
 impl OrgDoc {
     /// Reads a registry document. One this release did not write (a field missing or
     /// of another type, left by an older release or another service) is `None`, with
     /// a warning logged once per document and process: callers treat it as absent.
-    pub fn from_document(doc: Document) -> Option<Self> {
+    pub fn from_document(mut doc: Document) -> Option<Self> {
+        // A projection of `members.<key>` comes back nested from MongoDB, and as one
+        // dotted field from some compatible servers: read both.
+        let dotted: Vec<String> = doc
+            .keys()
+            .filter(|k| k.starts_with("members."))
+            .cloned()
+            .collect();
+        for key in dotted {
+            if let (Some(value), Some(member)) = (doc.remove(&key), key.strip_prefix("members.")) {
+                if !matches!(doc.get("members"), Some(Bson::Document(_))) {
+                    doc.insert("members", Document::new());
+                }
+                if let Ok(members) = doc.get_document_mut("members") {
+                    members.insert(member, value);
+                }
+            }
+        }
         let id = doc.get("_id").cloned();
         match mongodb::bson::from_document(doc) {
             Ok(org) => Some(org),
@@ -112,6 +169,28 @@ impl OrgDoc {
     pub fn pending_op(&self) -> Option<PendingOp> {
         self.pending.as_ref().map(|p| p.op)
     }
+
+    /// The member entry of a user.
+    pub fn member(&self, user: ObjectId) -> Option<&Member> {
+        self.members.get(&member_key(user))
+    }
+
+    /// The email of its earliest-joined current owner (the organization's `email`).
+    pub fn owner_email(&self) -> &str {
+        self.members
+            .values()
+            .filter(|m| m.role == Role::Owner)
+            .min_by_key(|m| m.joined_at)
+            .map_or("", |m| m.email.as_str())
+    }
+
+    /// Its members as (user id, entry), by user id.
+    pub fn member_list(&self) -> impl Iterator<Item = (ObjectId, &Member)> {
+        self.members.iter().filter_map(|(key, m)| {
+            let id = ObjectId::parse_str(key.strip_prefix('u')?).ok()?;
+            Some((id, m))
+        })
+    }
 }
 
 /// Milliseconds since the epoch of a stored timestamp. A BSON date normally; some
@@ -130,8 +209,9 @@ pub fn millis_of(value: &mongodb::bson::Bson) -> Option<i64> {
     }
 }
 
-/// Serde adapter for an optional timestamp stored by either form [`millis_of`] reads.
-pub mod lenient_time {
+/// Serde adapters for values that MongoDB-compatible servers store in other forms: a
+/// timestamp as text (read by [`millis_of`]), `true` as 1.
+pub mod lenient {
     use mongodb::bson::{Bson, DateTime};
     use serde::{Deserialize, Deserializer};
 
@@ -142,6 +222,17 @@ pub mod lenient_time {
             .as_ref()
             .and_then(super::millis_of)
             .map(DateTime::from_millis))
+    }
+
+    /// Reads a flag stored as a boolean, or as a number by servers that store `true`
+    /// as 1.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        Ok(match Option::<Bson>::deserialize(d)? {
+            Some(Bson::Boolean(b)) => b,
+            Some(Bson::Int32(n)) => n != 0,
+            Some(Bson::Int64(n)) => n != 0,
+            _ => false,
+        })
     }
 
     /// Reads a date or a date-as-text that must be there.

@@ -1,14 +1,16 @@
-//! The registry of organizations (`organizations` in the master database), as named
-//! operations. Unique indexes on `name`, `collection_name` and `email` decide every
-//! race; every write that moves an operation along is conditional on the operation
-//! being where the caller expects it, so that two requests finishing the same
-//! operation cannot both apply a step.
+//! The registry of organizations (`organizations` in the master database) and their
+//! members, as named operations. Unique indexes on `name` and `collection_name` decide
+//! every race; every write that moves an operation along is conditional on the
+//! operation being where the caller expects it, so that two requests finishing the same
+//! operation cannot both apply a step. Every write bumps `version`, the organization's
+//! `ETag`.
 
 use mongodb::bson::{Bson, DateTime, Document, doc, oid::ObjectId, to_bson};
 use mongodb::error::Error;
 use mongodb::options::ReturnDocument;
 
-use super::{OrgDoc, Pending, PendingOp, Store};
+use super::{Member, OrgDoc, Pending, PendingOp, Store, member_key};
+use crate::domain::Role;
 
 fn op(op: PendingOp) -> Bson {
     Bson::from(op)
@@ -36,9 +38,48 @@ pub async fn by_name(store: &Store, name: &str) -> Result<Option<OrgDoc>, Error>
     find(store, doc! { "name": name }).await
 }
 
-/// The organization whose admin has this (lowercased) email.
-pub async fn by_email(store: &Store, email: &str) -> Result<Option<OrgDoc>, Error> {
-    find(store, doc! { "email": email }).await
+/// The organization with this id as `user` sees it: everything but the other members.
+pub async fn for_member(
+    store: &Store,
+    id: ObjectId,
+    user: ObjectId,
+) -> Result<Option<OrgDoc>, Error> {
+    let mut projection = doc! {};
+    for field in [
+        "name",
+        "collection_name",
+        "placement",
+        "owners",
+        "version",
+        "created_at",
+        "updated_at",
+        "pending",
+        "admin_id",
+        "email",
+        "password_hash",
+        "token_version",
+    ] {
+        projection.insert(field, 1);
+    }
+    projection.insert(format!("members.{}", member_key(user)), 1);
+    Ok(store
+        .organizations()
+        .find_one(doc! { "_id": id })
+        .projection(projection)
+        .await?
+        .and_then(OrgDoc::from_document))
+}
+
+/// The organizations with these ids (those that exist and can be read).
+pub async fn by_ids(store: &Store, ids: &[ObjectId]) -> Result<Vec<OrgDoc>, Error> {
+    use futures_util::TryStreamExt;
+    let docs: Vec<Document> = store
+        .organizations()
+        .find(doc! { "_id": { "$in": ids } })
+        .await?
+        .try_collect()
+        .await?;
+    Ok(docs.into_iter().filter_map(OrgDoc::from_document).collect())
 }
 
 /// Inserts a new registry document (error 11000 when a unique value is taken).
@@ -47,49 +88,22 @@ pub async fn insert(store: &Store, org: &OrgDoc) -> Result<(), Error> {
     store.organizations().insert_one(doc).await.map(|_| ())
 }
 
-/// What holds a name, collection or email that an insert or update wanted.
-#[derive(Debug)]
-pub struct Holder {
-    /// The holder, if it is a document this release can read.
-    pub org: Option<OrgDoc>,
-    /// True when it holds the name or the collection (else the email).
-    pub holds_name: bool,
-}
-
-/// The document other than `except` that holds `name`, `collection` or `email`.
+/// The document other than `except` that holds `name` or `collection` (`None` inside
+/// when it is one this release cannot read).
 pub async fn holder(
     store: &Store,
     except: ObjectId,
-    name: Option<&str>,
-    collection: Option<&str>,
-    email: Option<&str>,
-) -> Result<Option<Holder>, Error> {
-    let mut any = Vec::new();
-    if let Some(n) = name {
-        any.push(doc! { "name": n });
-    }
-    if let Some(c) = collection {
-        any.push(doc! { "collection_name": c });
-    }
-    if let Some(e) = email {
-        any.push(doc! { "email": e });
-    }
-    if any.is_empty() {
-        return Ok(None);
-    }
+    name: &str,
+    collection: &str,
+) -> Result<Option<Option<OrgDoc>>, Error> {
     let found = store
         .organizations()
-        .find_one(doc! { "_id": { "$ne": except }, "$or": any })
+        .find_one(doc! {
+            "_id": { "$ne": except },
+            "$or": [{ "name": name }, { "collection_name": collection }],
+        })
         .await?;
-    Ok(found.map(|raw| {
-        let is =
-            |field: &str, value: Option<&str>| value.is_some() && raw.get_str(field).ok() == value;
-        let holds_name = is("name", name) || is("collection_name", collection);
-        Holder {
-            holds_name: holds_name || !is("email", email),
-            org: OrgDoc::from_document(raw),
-        }
-    }))
+    Ok(found.map(OrgDoc::from_document))
 }
 
 /// Another organization whose data is in `collection` of `database` (one that is
@@ -152,47 +166,30 @@ pub async fn remove_rolled_back(store: &Store, id: ObjectId) -> Result<(), Error
         .map(|_| ())
 }
 
-/// The registry side of an update: every field optional.
-#[derive(Debug, Default)]
-pub struct Update<'a> {
-    /// New name and collection name.
-    pub name: Option<(&'a str, &'a str)>,
-    /// The rename to record when the collection changes.
-    pub rename: Option<Pending>,
-    /// New admin email.
-    pub email: Option<&'a str>,
-    /// New password hash; bumps the token version.
-    pub password_hash: Option<&'a str>,
-}
-
-/// Applies an update in one conditional write, only while no operation is in flight.
-/// `None` when something is in flight, or (on servers that report a unique index
-/// violation of findAndModify as "no document") a value is taken.
-pub async fn apply(
+/// Renames an organization in one conditional write, only while no operation is in
+/// flight and its data is still where the caller saw it (`placed`, which a rename that
+/// moves records as its source); `moving` records the move of its collection when that
+/// changes. `None` when something is in flight or moved meanwhile, or (on servers that
+/// report a unique index violation of findAndModify as "no document") the name is taken.
+pub async fn rename(
     store: &Store,
     id: ObjectId,
-    update: &Update<'_>,
+    placed: &str,
+    name: &str,
+    collection: &str,
+    moving: Option<&Pending>,
 ) -> Result<Option<OrgDoc>, Error> {
-    let mut set = doc! { "updated_at": DateTime::now() };
-    let mut write = Document::new();
-    if let Some((name, collection)) = update.name {
-        set.insert("name", name);
-        set.insert("collection_name", collection);
-    }
-    if let Some(pending) = &update.rename {
+    let mut set =
+        doc! { "updated_at": DateTime::now(), "name": name, "collection_name": collection };
+    if let Some(pending) = moving {
         set.insert("pending", to_bson(pending).map_err(Error::custom)?);
     }
-    if let Some(email) = update.email {
-        set.insert("email", email);
-    }
-    if let Some(hash) = update.password_hash {
-        set.insert("password_hash", hash);
-        write.insert("$inc", doc! { "token_version": 1_i64 });
-    }
-    write.insert("$set", set);
     let updated = store
         .organizations()
-        .find_one_and_update(doc! { "_id": id, "pending": no_pending() }, write)
+        .find_one_and_update(
+            doc! { "_id": id, "pending": no_pending(), "placement.collection": placed },
+            doc! { "$set": set, "$inc": { "version": 1_i64 } },
+        )
         .return_document(ReturnDocument::After)
         .await?;
     Ok(updated.and_then(OrgDoc::from_document))
@@ -211,7 +208,7 @@ pub async fn mark_copying(store: &Store, id: ObjectId, to: &str) -> Result<(), E
         .organizations()
         .update_one(
             doc! { "_id": id, "pending.op": op(PendingOp::Rename), "collection_name": to },
-            doc! { "$set": { "pending.copying": true } },
+            doc! { "$set": { "pending.copying": 1_i32 } },
         )
         .await
         .map(|_| ())
@@ -219,7 +216,7 @@ pub async fn mark_copying(store: &Store, id: ObjectId, to: &str) -> Result<(), E
 
 /// Whether a rename in flight was copying its data.
 pub async fn copying(store: &Store, id: ObjectId) -> Result<bool, Error> {
-    let filter = doc! { "_id": id, "pending.copying": true };
+    let filter = doc! { "_id": id, "pending.copying": 1_i32 };
     Ok(store.organizations().find_one(filter).await?.is_some())
 }
 
@@ -260,6 +257,7 @@ pub async fn roll_back_rename(
             doc! {
                 "$set": { "name": from_name, "collection_name": from, "updated_at": DateTime::now() },
                 "$unset": { "pending": "" },
+                "$inc": { "version": 1_i64 },
             },
         )
         .return_document(ReturnDocument::After)
@@ -299,14 +297,156 @@ pub async fn remove(store: &Store, id: ObjectId) -> Result<(), Error> {
         .map(|_| ())
 }
 
-/// Revokes every token of the organization's admin issued so far.
-pub async fn bump_token_version(store: &Store, id: ObjectId) -> Result<(), Error> {
-    store
+fn member_path(user: ObjectId) -> String {
+    format!("members.{}", member_key(user))
+}
+
+/// Adds a member, unless the user is one already (false then) or the organization is
+/// gone or busy with an operation.
+pub async fn add_member(
+    store: &Store,
+    org: ObjectId,
+    user: ObjectId,
+    member: &Member,
+) -> Result<bool, Error> {
+    let path = member_path(user);
+    let owners = i64::from(member.role == Role::Owner);
+    let added = store
         .organizations()
         .update_one(
-            doc! { "_id": id },
-            doc! { "$inc": { "token_version": 1_i64 } },
+            doc! { "_id": org, &path: { "$exists": false }, "pending": no_pending() },
+            doc! {
+                "$set": { &path: to_bson(member).map_err(Error::custom)?, "updated_at": DateTime::now() },
+                "$inc": { "owners": owners, "version": 1_i64 },
+            },
+        )
+        .await?;
+    Ok(added.matched_count == 1)
+}
+
+/// The filter that holds a member to `role`, and, when an owner stops being one, the
+/// organization to at least one other owner (the last-owner rule, in the write itself).
+fn holding(org: ObjectId, user: ObjectId, role: Role, loses_owner: bool) -> Document {
+    let mut filter = doc! { "_id": org, format!("{}.r", member_path(user)): role.as_str() };
+    if loses_owner {
+        filter.insert("owners", doc! { "$gt": 1_i64 });
+    }
+    filter
+}
+
+/// Changes a member's role from `from` to `to` in one conditional write; `None` when
+/// the member no longer has `from`, or the organization would be left without an owner.
+pub async fn set_role(
+    store: &Store,
+    org: ObjectId,
+    user: ObjectId,
+    from: Role,
+    to: Role,
+) -> Result<Option<OrgDoc>, Error> {
+    let owners = i64::from(to == Role::Owner) - i64::from(from == Role::Owner);
+    let updated = store
+        .organizations()
+        .find_one_and_update(
+            holding(org, user, from, owners < 0),
+            doc! {
+                "$set": { format!("{}.r", member_path(user)): to.as_str(), "updated_at": DateTime::now() },
+                "$inc": { "owners": owners, "version": 1_i64 },
+            },
+        )
+        .return_document(ReturnDocument::After)
+        .await?;
+    Ok(updated.and_then(OrgDoc::from_document))
+}
+
+/// Removes a member who has `role`, in one conditional write; false when the member no
+/// longer has it, or the organization would be left without an owner.
+pub async fn remove_member(
+    store: &Store,
+    org: ObjectId,
+    user: ObjectId,
+    role: Role,
+) -> Result<bool, Error> {
+    let owners = -i64::from(role == Role::Owner);
+    let removed = store
+        .organizations()
+        .update_one(
+            holding(org, user, role, owners < 0),
+            doc! {
+                "$unset": { member_path(user): "" },
+                "$set": { "updated_at": DateTime::now() },
+                "$inc": { "owners": owners, "version": 1_i64 },
+            },
+        )
+        .await?;
+    Ok(removed.matched_count == 1)
+}
+
+/// Revokes every token of `user` in these organizations.
+pub async fn bump_member_versions(
+    store: &Store,
+    orgs: &[ObjectId],
+    user: ObjectId,
+) -> Result<(), Error> {
+    let path = member_path(user);
+    store
+        .organizations()
+        .update_many(
+            doc! { "_id": { "$in": orgs }, &path: { "$exists": true } },
+            doc! { "$inc": { format!("{path}.v"): 1_i64 } },
         )
         .await
         .map(|_| ())
+}
+
+/// Copies a user's new email into these organizations' member maps.
+pub async fn set_member_email(
+    store: &Store,
+    orgs: &[ObjectId],
+    user: ObjectId,
+    email: &str,
+) -> Result<(), Error> {
+    let path = member_path(user);
+    store
+        .organizations()
+        .update_many(
+            doc! { "_id": { "$in": orgs }, &path: { "$exists": true } },
+            doc! {
+                "$set": { format!("{path}.e"): email, "updated_at": DateTime::now() },
+                "$inc": { "version": 1_i64 },
+            },
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Moves a first-release document's admin into the member map (the user document is
+/// made first, with the admin's id): one conditional write, done once.
+pub async fn migrate_admin(store: &Store, org: &OrgDoc, member: &Member) -> Result<(), Error> {
+    let Some(admin) = org.admin_id else {
+        return Ok(());
+    };
+    // (Not `admin_id: admin`: some compatible servers cannot query an ObjectId field.)
+    store
+        .organizations()
+        .update_one(
+            doc! { "_id": org.id, "admin_id": { "$exists": true } },
+            doc! {
+                "$set": { member_path(admin): to_bson(member).map_err(Error::custom)?, "owners": 1_i64 },
+                "$unset": { "admin_id": "", "email": "", "password_hash": "", "token_version": "" },
+            },
+        )
+        .await
+        .map(|_| ())
+}
+
+/// The first-release documents not migrated yet.
+pub async fn legacy(store: &Store) -> Result<Vec<OrgDoc>, Error> {
+    use futures_util::TryStreamExt;
+    let docs: Vec<Document> = store
+        .organizations()
+        .find(doc! { "admin_id": { "$exists": true } })
+        .await?
+        .try_collect()
+        .await?;
+    Ok(docs.into_iter().filter_map(OrgDoc::from_document).collect())
 }

@@ -332,3 +332,46 @@ async fn every_kind_of_bad_token_is_401() {
     let scheme = call(&app, items::list, &basic).await;
     assert_eq!(scheme.status, 401);
 }
+
+#[tokio::test]
+async fn a_window_that_has_passed_counts_from_zero_again() {
+    use mongodb::bson::{DateTime, Document, doc};
+    let app = app().await;
+    let o = signup(&app).await;
+    let ip = unique("ip-");
+    let attempts = app
+        .store
+        .databases()
+        .0
+        .collection::<Document>("login_attempts");
+    let past = DateTime::from_millis(DateTime::now().timestamp_millis() - 1_000);
+    attempts
+        .insert_one(
+            doc! { "_id": format!("pair:{}|{ip}", o.email), "n": 50_i64, "until": past.timestamp_millis(), "expires_at": past },
+        )
+        .await
+        .unwrap();
+    let res = call(&app, admin::login, &login_req(&o.email, PASSWORD).ip(&ip)).await;
+    assert_eq!(
+        res.status, 200,
+        "an expired window still counted: {}",
+        res.text
+    );
+    // A window still running counts on.
+    let future = DateTime::from_millis(DateTime::now().timestamp_millis() + 60_000);
+    let ip2 = unique("ip-");
+    attempts
+        .insert_one(
+            doc! { "_id": format!("pair:{}|{ip2}", o.email), "n": 5_i64, "until": future.timestamp_millis(), "expires_at": future },
+        )
+        .await
+        .unwrap();
+    let res = call(&app, admin::login, &login_req(&o.email, PASSWORD).ip(&ip2)).await;
+    assert_eq!(res.status, 429, "{}", res.text);
+    let retry: u64 = res.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((55..=60).contains(&retry), "Retry-After {retry}");
+}

@@ -9,7 +9,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
 use serde_json::json;
 use tenant::hooks::Fault;
-use tenant::store::{OrgDoc, Pending, PendingOp};
+use tenant::store::{OrgDoc, PendingOp};
 use tenant::{App, items, org};
 
 use crate::common::*;
@@ -68,24 +68,7 @@ async fn an_abandoned_or_half_undone_create_is_rolled_back_by_the_next_one_to_me
         let name = unique("dead");
         let email = format!("{name}@example.com");
         let collection = format!("org_{name}");
-        let stale = OrgDoc {
-            id: ObjectId::new(),
-            name: name.clone(),
-            collection_name: collection.clone(),
-            placement: app.store.placement_for(&collection),
-            admin_id: ObjectId::new(),
-            email: email.clone(),
-            password_hash: String::new(),
-            token_version: 0,
-            created_at: since,
-            updated_at: None,
-            pending: Some(Pending {
-                op,
-                from: None,
-                from_name: None,
-                since,
-            }),
-        };
+        let stale = half_made_org(&app, &name, op, since);
         registry(&app).insert_one(&stale).await.unwrap();
         tenant_db(&app).create_collection(&collection).await.ok();
         let hidden = call(
@@ -116,25 +99,7 @@ async fn a_fresh_create_in_flight_is_left_alone() {
     app.store
         .hooks()
         .arm("create.after_insert", Fault::Unavailable);
-    let mut stuck = OrgDoc {
-        id: ObjectId::new(),
-        name: name.clone(),
-        collection_name: format!("org_{name}"),
-        placement: app.store.placement_for(&format!("org_{name}")),
-        admin_id: ObjectId::new(),
-        email: format!("{name}@example.com"),
-        password_hash: String::new(),
-        token_version: 0,
-        created_at: DateTime::now(),
-        updated_at: None,
-        pending: None,
-    };
-    stuck.pending = Some(Pending {
-        op: PendingOp::Create,
-        from: None,
-        from_name: None,
-        since: DateTime::now(),
-    });
+    let stuck = half_made_org(&app, &name, PendingOp::Create, DateTime::now());
     registry(&app).insert_one(&stuck).await.unwrap();
     app.store.hooks().clear();
     let res = call(

@@ -130,80 +130,10 @@ async fn docs_routes_work_behind_a_named_stage() {
     assert!(res.body["paths"].is_object());
 }
 
-/// A MongoDB-compatible server of this test's own, on a fixed port, that can be
-/// stopped and started again.
-struct OwnServer {
-    port: u16,
-    file: std::path::PathBuf,
-    child: Option<std::process::Child>,
-}
-
-impl OwnServer {
-    fn start(port: u16, file: std::path::PathBuf) -> Self {
-        let mut server = Self {
-            port,
-            file,
-            child: None,
-        };
-        server.spawn();
-        server
-    }
-
-    fn spawn(&mut self) {
-        let bin = std::env::var("NX_27017").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../.local/venv/bin/nx-27017").to_owned()
-        });
-        let f = self.file.display().to_string();
-        let child = std::process::Command::new(bin)
-            .args([
-                "--db",
-                &f,
-                "-p",
-                &self.port.to_string(),
-                "--log-file",
-                &format!("{f}.log"),
-                "--pid-file",
-                &format!("{f}.pid"),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("nx-27017 (set NX_27017 or run make test)");
-        self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!("own server did not start");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[tokio::test]
 async fn functions_recover_by_themselves_when_the_database_returns() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = std::env::temp_dir().join(unique("recover-"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut server = OwnServer::start(port, dir.join("db.sqlite"));
-    let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+    let mut server = OwnServer::start();
+    let uri = server.uri();
     let app = App::with_config(config(&[
         ("MONGODB_URI", &uri),
         ("MONGODB_TIMEOUT_MS", "1000"),
@@ -232,5 +162,4 @@ async fn functions_recover_by_themselves_when_the_database_returns() {
     let up = call(&app, service::health, &Req::get("/health")).await;
     assert_eq!(up.status, 200);
     drop(server);
-    let _ = std::fs::remove_dir_all(dir);
 }

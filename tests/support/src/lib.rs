@@ -8,12 +8,14 @@ use base64::Engine;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use mongodb::bson::Document;
+use mongodb::bson::{DateTime, oid::ObjectId};
 use mongodb::{Collection, Database};
 use serde_json::{Value, json};
 use tenant::App;
 use tenant::config::Config;
+use tenant::domain::Role;
 use tenant::http::Handler;
-use tenant::store::{OrgDoc, Placement};
+use tenant::store::{Member, OrgDoc, Pending, PendingOp, Placement, member_key};
 
 /// The JWT secret of test apps.
 pub const SECRET: &str = "test-secret-that-is-long-enough-for-hs256-0123456789";
@@ -45,9 +47,11 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
     Config::from_vars(&vars).expect("test configuration")
 }
 
-/// A fresh app.
+/// A fresh app, on databases with their indexes (as after the deploy-time step).
 pub async fn app() -> App {
-    App::with_config(config(&[])).await.expect("app")
+    let app = App::with_config(config(&[])).await.expect("app");
+    tenant::migrate::run(&app.store).await.expect("migrate");
+    app
 }
 
 /// A request, built as an API Gateway HTTP API (v2) event and read the way Lambda
@@ -282,4 +286,162 @@ pub fn tenant_collection(app: &App, place: &Placement) -> Collection<Document> {
         .client()
         .database(&place.database)
         .collection(&place.collection)
+}
+
+/// A registry document of the organization `name` with one owner (whose account is
+/// not made), its data placed in `database`.
+pub fn sample_org(name: &str, database: &str, since: DateTime) -> OrgDoc {
+    let collection = format!("org_{name}");
+    let owner = Member {
+        role: Role::Owner,
+        ver: 0,
+        joined_at: since,
+        email: format!("{name}@example.com"),
+    };
+    OrgDoc {
+        id: ObjectId::new(),
+        name: name.to_owned(),
+        placement: Placement {
+            database: database.to_owned(),
+            collection: collection.clone(),
+        },
+        collection_name: collection,
+        members: [(member_key(ObjectId::new()), owner)].into(),
+        owners: 1,
+        version: 0,
+        created_at: since,
+        updated_at: None,
+        pending: None,
+        admin_id: None,
+        email: None,
+        password_hash: None,
+        token_version: None,
+    }
+}
+
+/// A registry document as a create leaves it between its steps: [`sample_org`] with
+/// `op` in flight since `since`.
+pub fn half_made_org(app: &App, name: &str, op: PendingOp, since: DateTime) -> OrgDoc {
+    let database = app.store.placement_for("x").database;
+    OrgDoc {
+        pending: Some(Pending {
+            op,
+            from: None,
+            from_name: None,
+            since,
+        }),
+        ..sample_org(name, &database, since)
+    }
+}
+
+/// A new member of `org` with `role`, invited by `inviter` (a token of an owner or
+/// admin) and accepted with a new account: (email, token, user id).
+pub async fn join_as(app: &App, inviter: &str, role: &str) -> (String, String, String) {
+    let email = format!("{}@example.com", unique("m"));
+    let invite = call(
+        app,
+        tenant::invitations::create,
+        &Req::post("/org/invitations", json!({ "email": email, "role": role })).token(inviter),
+    )
+    .await;
+    assert_eq!(invite.status, 201, "{}", invite.text);
+    let token = invite.body["token"].as_str().expect("token");
+    let accepted = call(
+        app,
+        tenant::invitations::accept,
+        &Req::post(
+            "/invitations/accept",
+            json!({ "token": token, "password": PASSWORD }),
+        ),
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    (
+        email,
+        accepted.body["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned(),
+        accepted.body["admin_id"]
+            .as_str()
+            .expect("user id")
+            .to_owned(),
+    )
+}
+
+/// A MongoDB-compatible server of a test's own (the local one, started as `make test`
+/// starts it), on a free port, with a fresh file: for tests that stop the database, or
+/// that need collections no other test shares.
+pub struct OwnServer {
+    port: u16,
+    file: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl OwnServer {
+    /// Starts one.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(unique("own-server-"));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let mut server = Self {
+            port,
+            file: dir.join("db.sqlite"),
+            child: None,
+        };
+        server.spawn();
+        server
+    }
+
+    /// Its connection string.
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+    }
+
+    /// Starts it again after [`OwnServer::stop`], on the same file and port.
+    pub fn spawn(&mut self) {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let f = self.file.display().to_string();
+        let child = std::process::Command::new(format!("{root}/.local/venv/bin/python"))
+            .args([
+                &format!("{root}/scripts/local_mongo.py"),
+                "--db",
+                &f,
+                "-p",
+                &self.port.to_string(),
+                "--log-file",
+                &format!("{f}.log"),
+                "--pid-file",
+                &format!("{f}.pid"),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the local server (run make test once, which installs it)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("own server did not start");
+    }
+
+    /// Stops it.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

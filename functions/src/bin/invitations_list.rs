@@ -1,0 +1,6 @@
+//! Lambda function `invitations_list`: serves `tenant::invitations::list`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::invitations::list).await
+}

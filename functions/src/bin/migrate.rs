@@ -1,0 +1,7 @@
+//! Lambda function `migrate`: the deploy-time step, `tenant::migrate::run` (indexes),
+//! invoked once after each deploy; it has no route.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::migrate().await
+}

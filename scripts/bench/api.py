@@ -1,0 +1,60 @@
+"""The API's own routes, called to set up what the measured requests need."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+PASSWORD = "Passw0rd1"
+ITEM = {"name": "widget", "qty": 3, "tags": ["blue", "small"], "dims": {"w": 1.5, "h": 2}}
+
+
+def call(base: str, method: str, path: str, body: object = None,
+         token: str | None = None) -> tuple[int, dict]:
+    """One request; (status, JSON body or {})."""
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            status, text = reply.status, reply.read()
+    except urllib.error.HTTPError as err:
+        status, text = err.code, err.read()
+    try:
+        return status, json.loads(text or b"{}")
+    except ValueError:
+        return status, {}
+
+
+@dataclass
+class Tenant:
+    """An organization made for the benchmark, with its admin's token."""
+
+    name: str
+    email: str
+    token: str
+
+
+def tenant(base: str, prefix: str) -> Tenant:
+    name = f"{prefix}{secrets.token_hex(5)}"
+    email = f"{name}@bench.example.com"
+    status, body = call(base, "POST", "/org/create",
+                        {"organization_name": name, "email": email, "password": PASSWORD})
+    if status != 201:
+        raise SystemExit(f"bench: create at {base} answered {status}: {body}")
+    status, body = call(base, "POST", "/admin/login", {"email": email, "password": PASSWORD})
+    if status != 200:
+        raise SystemExit(f"bench: login at {base} answered {status}: {body}")
+    return Tenant(name, email, body["access_token"])
+
+
+def item(base: str, who: Tenant) -> str:
+    status, body = call(base, "POST", "/org/items", ITEM, who.token)
+    if status != 201:
+        raise SystemExit(f"bench: item at {base} answered {status}: {body}")
+    return body["id"]

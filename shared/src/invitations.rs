@@ -1,0 +1,340 @@
+//! Invitation routes: invite, list, revoke, resend, and accept (no bearer: the token
+//! is the credential). A token is 32 random bytes, URL-safe base64, shown once and
+//! stored only as its SHA-256; it is good once, until it expires, is replaced, resent
+//! or revoked.
+
+use base64::Engine;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use mongodb::bson::DateTime;
+use serde::Serialize;
+
+use crate::admin::{LoginView, any_password, check_password};
+use crate::app::App;
+use crate::auth::{Action, authenticate, password};
+use crate::domain::{Email, Password, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{JsonBody, json, no_content, page_limit, path_param, query, source_ip};
+use crate::org::membership::{self, Memberships};
+use crate::org::{lifecycle, timestamp};
+use crate::store::invitations::{self, InvitationDoc, Status, hex, id_for};
+use crate::store::users;
+
+/// Days an invitation lasts by default, and the bounds.
+const DEFAULT_DAYS: i64 = 7;
+const DAYS: std::ops::RangeInclusive<i64> = 1..=30;
+/// How long a claim on an invitation holds before another accept may take it over (the
+/// request that claimed it died).
+const CLAIM_LEASE_MS: i64 = 60_000;
+const MS_PER_DAY: i64 = 24 * 3600 * 1000;
+
+/// An invitation as the API shows it; `token` only when it was just made.
+#[derive(Debug, Serialize)]
+struct InvitationView {
+    id: String,
+    email: String,
+    role: &'static str,
+    status: &'static str,
+    invited_by: String,
+    created_at: String,
+    expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+impl InvitationView {
+    fn new(inv: &InvitationDoc, token: Option<String>, now_ms: i64) -> Self {
+        let status = match inv.status {
+            Status::Pending | Status::Accepting if inv.expires_ms <= now_ms => "expired",
+            Status::Pending | Status::Accepting => "pending",
+            Status::Accepted => "accepted",
+            Status::Revoked => "revoked",
+        };
+        Self {
+            id: inv.id.clone(),
+            email: inv.email.clone(),
+            role: inv.role.as_str(),
+            status,
+            invited_by: inv.invited_by.clone(),
+            created_at: timestamp(inv.created_at),
+            expires_at: timestamp(inv.expires_at),
+            token,
+        }
+    }
+}
+
+/// A new token: 32 random bytes, URL-safe base64 without padding (43 characters), and
+/// the SHA-256 (hex) that is stored.
+fn new_token() -> (String, String) {
+    let bytes: [u8; 32] = rand::random();
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    (hash_of(&token), token)
+}
+
+fn hash_of(token: &str) -> String {
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref())
+}
+
+/// The body of `POST /org/invitations`.
+struct NewInvitation {
+    email: Email,
+    role: Role,
+    days: i64,
+}
+
+impl TryFrom<JsonBody> for NewInvitation {
+    type Error = ApiError;
+
+    fn try_from(mut body: JsonBody) -> ApiResult<Self> {
+        let email = body.required("email", Email::parse);
+        let role = body.optional("role", Role::parse);
+        let days = body.optional_integer("expires_in_days", DAYS);
+        body.finish(|| {
+            Some(Self {
+                email: email?,
+                role: role.unwrap_or(Role::Member),
+                days: days.unwrap_or(DEFAULT_DAYS),
+            })
+        })
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("Invitation not found".into())
+}
+
+fn not_pending() -> ApiError {
+    ApiError::Conflict("The invitation is not pending".into())
+}
+
+/// `POST /org/invitations`: invites an email (replacing its pending invitation, whose
+/// token stops working); 409 for a current member.
+pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let caller = authenticate(app, &req).await?;
+    let input = NewInvitation::try_from(JsonBody::parse(&req)?)?;
+    caller.may(Action::Invite(input.role))?;
+    let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
+    if org
+        .member_list()
+        .any(|(_, m)| m.email == input.email.as_str())
+    {
+        return Err(ApiError::Conflict(
+            "That email is already a member of the organization".into(),
+        ));
+    }
+    let (token_hash, token) = new_token();
+    let now = DateTime::now();
+    let expires_at = DateTime::from_millis(now.timestamp_millis() + input.days * MS_PER_DAY);
+    let invitation = InvitationDoc {
+        id: id_for(org.id, input.email.as_str()),
+        org_id: org.id.to_hex(),
+        email: input.email.as_str().to_owned(),
+        role: input.role,
+        status: Status::Pending,
+        token_hash,
+        invited_by: caller.user.to_hex(),
+        created_at: now,
+        expires_at,
+        expires_ms: expires_at.timestamp_millis(),
+        claimed_ms: None,
+    };
+    let saved = invitations::save_pending(&app.store, &invitation).await?;
+    tracing::info!(invitation = %saved.id, "invitation created");
+    json(
+        StatusCode::CREATED,
+        &InvitationView::new(&saved, Some(token), now.timestamp_millis()),
+    )
+}
+
+#[derive(Debug, Serialize)]
+struct Page {
+    invitations: Vec<InvitationView>,
+    next: Option<String>,
+}
+
+/// `GET /org/invitations?status=&limit=&after=`: the invitations (never a token).
+pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let caller = authenticate(app, &req).await?;
+    caller.may(Action::ListInvitations)?;
+    let status = query(&req, "status");
+    if let Some(s) = &status
+        && !["pending", "accepted", "revoked", "expired"].contains(&s.as_str())
+    {
+        return Err(ApiError::invalid(
+            &["query", "status"],
+            "status must be one of pending, accepted, revoked, expired",
+        ));
+    }
+    let limit = page_limit(&req)?;
+    let after = query(&req, "after");
+    let now = DateTime::now().timestamp_millis();
+    let mut found = invitations::list(
+        &app.store,
+        caller.org.id,
+        status.as_deref(),
+        after.as_deref(),
+        limit as i64 + 1,
+        now,
+    )
+    .await?;
+    let more = found.len() > limit;
+    found.truncate(limit);
+    let next = more.then(|| found.last().map(|i| i.id.clone())).flatten();
+    let invitations = found
+        .iter()
+        .map(|i| InvitationView::new(i, None, now))
+        .collect();
+    json(StatusCode::OK, &Page { invitations, next })
+}
+
+/// The invitation of the path's `{id}` in the caller's organization, once the caller
+/// is allowed to manage invitations for its role.
+async fn managed(app: &App, req: &Request) -> ApiResult<(crate::auth::Caller, InvitationDoc)> {
+    let caller = authenticate(app, req).await?;
+    let id = path_param(req, "id").ok_or_else(not_found)?;
+    let invitation = invitations::by_id(&app.store, caller.org.id, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    caller.may(Action::Invite(invitation.role))?;
+    Ok((caller, invitation))
+}
+
+/// `DELETE /org/invitations/{id}`: revokes a pending invitation; 409 if it is not.
+pub async fn revoke(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let (caller, invitation) = managed(app, &req).await?;
+    invitations::revoke(&app.store, caller.org.id, &invitation.id)
+        .await?
+        .ok_or_else(not_pending)?;
+    tracing::info!(invitation = %invitation.id, "invitation revoked");
+    no_content()
+}
+
+/// `POST /org/invitations/{id}/resend`: a new token and a fresh expiry (the length it
+/// was made with); the old token stops working. 409 if it is not pending.
+pub async fn resend(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let (caller, invitation) = managed(app, &req).await?;
+    let (token_hash, token) = new_token();
+    let now = DateTime::now();
+    let length = (invitation.expires_ms - invitation.created_at.timestamp_millis()).max(MS_PER_DAY);
+    let expires_at = DateTime::from_millis(now.timestamp_millis() + length);
+    let saved = invitations::resend(
+        &app.store,
+        caller.org.id,
+        &invitation.id,
+        &token_hash,
+        now,
+        expires_at,
+    )
+    .await?
+    .ok_or_else(not_pending)?;
+    tracing::info!(invitation = %saved.id, "invitation resent");
+    json(
+        StatusCode::OK,
+        &InvitationView::new(&saved, Some(token), now.timestamp_millis()),
+    )
+}
+
+/// The body of `POST /invitations/accept`.
+struct Acceptance {
+    token: String,
+    password: String,
+}
+
+impl TryFrom<JsonBody> for Acceptance {
+    type Error = ApiError;
+
+    fn try_from(mut body: JsonBody) -> ApiResult<Self> {
+        let token = body.required("token", any_password);
+        let password = body.required("password", any_password);
+        body.finish(|| {
+            Some(Self {
+                token: token?,
+                password: password?,
+            })
+        })
+    }
+}
+
+fn gone() -> ApiError {
+    ApiError::NotFound("Invitation not found or expired".into())
+}
+
+/// `POST /invitations/accept`: the invitation's email gets the membership. Without an
+/// account, `password` makes one (the rules of create); with one, it must be its
+/// password (401, throttled like login). 200: the login response for the inviting
+/// organization. Unknown, used, revoked, replaced or expired tokens are all 404; of
+/// concurrent accepts of one token exactly one succeeds.
+pub async fn accept(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let input = Acceptance::try_from(JsonBody::parse(&req)?)?;
+    let now = DateTime::now().timestamp_millis();
+    let token_hash = hash_of(&input.token);
+    let invitation = invitations::pending(&app.store, &token_hash, now, CLAIM_LEASE_MS)
+        .await?
+        .ok_or_else(gone)?;
+    let email = Email::parse(&invitation.email).map_err(|_| gone())?;
+    // Who accepts: the account of the email (its password), or a new one.
+    let existing = match membership::account(&app.store, email.as_str()).await? {
+        Some(_) => Some(check_password(app, &email, &input.password, &source_ip(&req)).await?),
+        None => None,
+    };
+    let new_hash = match &existing {
+        Some(_) => None,
+        None => {
+            let password = Password::parse(&input.password)
+                .map_err(|msg| ApiError::invalid(&["body", "password"], msg))?;
+            Some(password::hash(password.expose(), app.config.bcrypt_cost).await?)
+        }
+    };
+    let claimed = invitations::claim(&app.store, &token_hash, now, CLAIM_LEASE_MS)
+        .await?
+        .ok_or_else(gone)?;
+    let org_id = claimed.org().ok_or_else(gone)?;
+    let joined = join(app, &claimed, org_id, existing, new_hash).await;
+    let account = match joined {
+        Ok(account) => account,
+        Err(err) => {
+            invitations::unclaim(&app.store, &claimed).await?;
+            return Err(err);
+        }
+    };
+    invitations::accepted(&app.store, &claimed).await?;
+    let (org, member) = account
+        .orgs
+        .iter()
+        .find(|(o, _)| o.id == org_id)
+        .ok_or_else(gone)?;
+    tracing::info!(invitation = %claimed.id, user_id = %account.user.id, "invitation accepted");
+    let view = LoginView::issue(&app.config, account.user.id, org, member, &account.orgs)?;
+    json(StatusCode::OK, &view)
+}
+
+/// The membership of a claimed invitation: the account (made when there is none), then
+/// the organization's member map. The user's memberships after.
+async fn join(
+    app: &App,
+    invitation: &InvitationDoc,
+    org: mongodb::bson::oid::ObjectId,
+    existing: Option<Memberships>,
+    new_hash: Option<String>,
+) -> ApiResult<Memberships> {
+    let user = match (existing, new_hash) {
+        (Some(account), _) => account.user.id,
+        (None, Some(hash)) => {
+            let id = mongodb::bson::oid::ObjectId::new();
+            membership::create_account(&app.store, id, &invitation.email, hash, org)
+                .await
+                .map_err(|_| {
+                    ApiError::Conflict(
+                        "An account for this email was made meanwhile; accept with its password"
+                            .into(),
+                    )
+                })?
+                .id
+        }
+        (None, None) => return Err(ApiError::internal("no account and no password")),
+    };
+    let member = membership::new_member(invitation.role, &invitation.email, DateTime::now());
+    membership::join(&app.store, org, user, &member).await?;
+    let account = users::by_id(&app.store, user).await?.ok_or_else(gone)?;
+    membership::tidy(&app.store, account).await
+}

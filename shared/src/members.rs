@@ -1,0 +1,174 @@
+//! Member routes: list, change a role, remove (or leave).
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use mongodb::bson::oid::ObjectId;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::auth::{Action, Caller, authenticate};
+use crate::domain::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{JsonBody, json, no_content, page_limit, path_param, query};
+use crate::org::lifecycle;
+use crate::org::membership;
+use crate::org::timestamp;
+use crate::store::{Member, OrgDoc, registry};
+
+/// A member as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct MemberView {
+    user_id: String,
+    email: String,
+    role: &'static str,
+    joined_at: String,
+}
+
+impl MemberView {
+    fn new(user: ObjectId, member: &Member) -> Self {
+        Self {
+            user_id: user.to_hex(),
+            email: member.email.clone(),
+            role: member.role.as_str(),
+            joined_at: timestamp(member.joined_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Page {
+    members: Vec<MemberView>,
+    next: Option<String>,
+}
+
+fn not_a_member() -> ApiError {
+    ApiError::NotFound("Member not found".into())
+}
+
+/// The `{user_id}` of the path.
+fn target(req: &Request) -> ApiResult<ObjectId> {
+    path_param(req, "user_id")
+        .and_then(|raw| ObjectId::parse_str(raw).ok())
+        .ok_or_else(not_a_member)
+}
+
+/// `GET /org/members?limit=&after=`: the members, by user id.
+pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let caller = authenticate(app, &req).await?;
+    caller.may(Action::ListMembers)?;
+    let limit = page_limit(&req)?;
+    let after = match query(&req, "after") {
+        None => None,
+        Some(raw) => Some(
+            ObjectId::parse_str(&raw)
+                .map_err(|_| ApiError::invalid(&["query", "after"], "after must be a user id"))?,
+        ),
+    };
+    let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
+    let mut members = org
+        .member_list()
+        .filter(|(id, _)| after.is_none_or(|a| *id > a));
+    let page: Vec<MemberView> = members
+        .by_ref()
+        .take(limit)
+        .map(|(id, m)| MemberView::new(id, m))
+        .collect();
+    let next = members
+        .next()
+        .and_then(|_| page.last().map(|m| m.user_id.clone()));
+    json(
+        StatusCode::OK,
+        &Page {
+            members: page,
+            next,
+        },
+    )
+}
+
+/// The body of `PATCH /org/members/{user_id}`.
+struct RoleChange {
+    role: Role,
+}
+
+impl TryFrom<JsonBody> for RoleChange {
+    type Error = ApiError;
+
+    fn try_from(mut body: JsonBody) -> ApiResult<Self> {
+        let role = body.required("role", Role::parse);
+        body.finish(|| Some(Self { role: role? }))
+    }
+}
+
+/// The member `user` of the organization as it stands now, with the organization.
+async fn current(app: &App, caller: &Caller, user: ObjectId) -> ApiResult<(OrgDoc, Member)> {
+    let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
+    let member = org.member(user).cloned().ok_or_else(not_a_member)?;
+    Ok((org, member))
+}
+
+fn last_owner() -> ApiError {
+    ApiError::Conflict("The organization must keep at least one owner".into())
+}
+
+/// `PATCH /org/members/{user_id}`: changes a member's role. The organization always
+/// keeps an owner (409), also when two owners demote each other at once: the write is
+/// conditional on another owner remaining.
+pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let caller = authenticate(app, &req).await?;
+    let user = target(&req)?;
+    let input = RoleChange::try_from(JsonBody::parse(&req)?)?;
+    for _ in 0..3 {
+        let (_, member) = current(app, &caller, user).await?;
+        caller.may(Action::ChangeRole {
+            from: member.role,
+            to: input.role,
+        })?;
+        if member.role == input.role {
+            return json(StatusCode::OK, &MemberView::new(user, &member));
+        }
+        match registry::set_role(&app.store, caller.org.id, user, member.role, input.role).await? {
+            Some(org) => {
+                let member = org.member(user).ok_or_else(not_a_member)?;
+                tracing::info!(user_id = %user, role = %input.role, "role changed");
+                return json(StatusCode::OK, &MemberView::new(user, member));
+            }
+            None => {
+                // The role changed meanwhile (look again), or no owner would be left.
+                let (org, now) = current(app, &caller, user).await?;
+                if now.role == member.role && member.role == Role::Owner && org.owners <= 1 {
+                    return Err(last_owner());
+                }
+            }
+        }
+    }
+    Err(ApiError::Conflict(
+        "The member's role kept changing; try again".into(),
+    ))
+}
+
+/// `DELETE /org/members/{user_id}`: removes a member, or, with one's own id, leaves.
+/// The organization always keeps an owner (409). The account of a user left without
+/// any organization is removed.
+pub async fn remove(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let caller = authenticate(app, &req).await?;
+    let user = target(&req)?;
+    for _ in 0..3 {
+        let (_, member) = current(app, &caller, user).await?;
+        caller.may(if user == caller.user {
+            Action::Leave
+        } else {
+            Action::Remove(member.role)
+        })?;
+        if membership::leave(&app.store, caller.org.id, user, member.role).await? {
+            tracing::info!(user_id = %user, "member removed");
+            return no_content();
+        }
+        let (org, now) = current(app, &caller, user).await?;
+        if now.role == Role::Owner && org.owners <= 1 {
+            return Err(last_owner());
+        }
+    }
+    Err(ApiError::Conflict(
+        "The member's role kept changing; try again".into(),
+    ))
+}

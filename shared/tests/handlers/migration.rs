@@ -1,0 +1,157 @@
+//! Data written by the first release (one admin embedded in each registry document)
+//! keeps working: the migration moves it to accounts and member maps, idempotently and
+//! crash-safely, and a document met before it ran is migrated on first touch.
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
+use serde_json::json;
+use tenant::{App, admin, items, migrate, org};
+
+use crate::common::*;
+
+/// A registry document as the first release wrote it, with its collection and one item;
+/// returns (name, email, org id, admin id).
+async fn first_release_org(app: &App) -> (String, String, ObjectId, ObjectId) {
+    let name = unique("v1");
+    let email = format!("{name}@example.com");
+    let (id, admin) = (ObjectId::new(), ObjectId::new());
+    let collection = format!("org_{name}");
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    let database = app.store.placement_for(&collection).database;
+    registry(app)
+        .clone_with_type::<Document>()
+        .insert_one(doc! {
+            "_id": id, "name": &name, "collection_name": &collection,
+            "placement": { "database": &database, "collection": &collection },
+            "admin_id": admin, "email": &email, "password_hash": hash, "token_version": 0_i64,
+            "created_at": DateTime::from_millis(DateTime::now().timestamp_millis() - 60_000),
+            "updated_at": null,
+        })
+        .await
+        .unwrap();
+    tenant_db(app)
+        .collection::<Document>(&collection)
+        .insert_one(doc! { "data": { "kept": true }, "created_at": DateTime::now() })
+        .await
+        .unwrap();
+    (name, email, id, admin)
+}
+
+/// A token as the first release issued it: no role claim.
+fn first_release_token(org: ObjectId, admin: ObjectId, name: &str, email: &str) -> String {
+    let now = jsonwebtoken::get_current_timestamp() as i64;
+    let claims = json!({
+        "sub": admin.to_hex(), "org_id": org.to_hex(), "organization_name": name,
+        "email": email, "ver": 0, "iat": now, "exp": now + 600,
+        "iss": "organization-service", "aud": "organization-api",
+    });
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_migration_moves_first_release_admins_once_and_their_tokens_keep_working() {
+    let app = app().await;
+    let (name, email, id, admin) = first_release_org(&app).await;
+    let token = first_release_token(id, admin, &name, &email);
+    for _ in 0..2 {
+        let report = migrate::run(&app.store).await.unwrap();
+        assert!(report.migrated <= 1);
+    }
+    let raw = registry(&app)
+        .clone_with_type::<Document>()
+        .find_one(doc! { "_id": id })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!raw.contains_key("password_hash") && !raw.contains_key("admin_id"));
+    let users = app.store.databases().0.collection::<Document>("users");
+    assert_eq!(
+        users
+            .count_documents(doc! { "email": &email })
+            .await
+            .unwrap(),
+        1
+    );
+    let list = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
+    assert_eq!(
+        list.status, 200,
+        "a first-release token stopped working: {}",
+        list.text
+    );
+    assert_eq!(list.body["items"][0]["data"]["kept"], true);
+    let login = call(
+        &app,
+        admin::login,
+        &Req::post(
+            "/admin/login",
+            json!({ "email": email, "password": PASSWORD }),
+        ),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    assert_eq!(login.body["role"], "owner");
+    assert_eq!(login.body["admin_id"], admin.to_hex());
+    let shown = call(
+        &app,
+        org::get,
+        &Req::get("/org/get").query("organization_name", &name),
+    )
+    .await;
+    assert_eq!(shown.body["email"], email);
+}
+
+#[tokio::test]
+async fn a_first_release_document_met_before_the_migration_is_migrated_on_first_touch() {
+    let app = app().await;
+    let (name, email, id, admin) = first_release_org(&app).await;
+    let shown = call(
+        &app,
+        org::get,
+        &Req::get("/org/get").query("organization_name", &name),
+    )
+    .await;
+    assert_eq!(shown.status, 200, "{}", shown.text);
+    assert_eq!(shown.body["email"], email);
+    let token = first_release_token(id, admin, &name, &email);
+    let me = call(&app, org::me, &Req::get("/org/me").token(&token)).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.body["role"], "owner");
+}
+
+#[tokio::test]
+async fn a_migration_that_stopped_between_its_steps_is_finished_by_the_next_run() {
+    let app = app().await;
+    let (name, email, id, admin) = first_release_org(&app).await;
+    // The account was made, the registry document not yet changed.
+    app.store
+        .databases()
+        .0
+        .collection::<Document>("users")
+        .insert_one(doc! {
+            "_id": admin, "email": &email, "password_hash": bcrypt::hash(PASSWORD, 4).unwrap(),
+            "orgs": [id], "created_at": DateTime::now(),
+        })
+        .await
+        .unwrap();
+    let report = migrate::run(&app.store).await.unwrap();
+    assert!(report.migrated >= 1);
+    let token = first_release_token(id, admin, &name, &email);
+    let list = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+}
+
+#[tokio::test]
+async fn functions_refuse_to_start_without_the_indexes() {
+    let server = OwnServer::start();
+    let bare = App::with_config(config(&[("MONGODB_URI", &server.uri())]))
+        .await
+        .unwrap();
+    assert!(migrate::check(&bare.store).await.is_err());
+    migrate::run(&bare.store).await.unwrap();
+    assert!(migrate::check(&bare.store).await.is_ok());
+}

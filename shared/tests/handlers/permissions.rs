@@ -1,0 +1,332 @@
+//! Every row of the permission table, for every role: each authenticated route is
+//! called by an owner, an admin and a member of a fresh organization, and must answer
+//! 403 exactly where the contract's table says the role may not. A route of the OpenAPI
+//! document that needs a token and has no row here fails the test.
+
+use futures_util::future::join_all;
+use lambda_http::http::Method;
+use serde_json::json;
+use tenant::{App, admin, invitations, items, members, org};
+
+use crate::common::*;
+
+/// An organization with one member of each role to act, and one of each to act upon.
+struct Fixture {
+    app: App,
+    /// Tokens of the acting owner, admin and member.
+    tokens: [String; 3],
+    /// User ids of the acting members, in the same order.
+    ids: [String; 3],
+    target_member: String,
+    target_admin: String,
+    target_owner: String,
+    member_invitation: String,
+    owner_invitation: String,
+    item: String,
+}
+
+async fn fixture() -> Fixture {
+    let app = app().await;
+    let o = signup(&app).await;
+    let me = call(&app, org::me, &Req::get("/org/me").token(&o.token)).await;
+    let (_, admin, admin_id) = join_as(&app, &o.token, "admin").await;
+    let (_, member, member_id) = join_as(&app, &o.token, "member").await;
+    let (_, _, target_member) = join_as(&app, &o.token, "member").await;
+    let (_, _, target_admin) = join_as(&app, &o.token, "admin").await;
+    let (_, _, target_owner) = join_as(&app, &o.token, "owner").await;
+    let invite = |role: &str| {
+        Req::post(
+            "/org/invitations",
+            json!({ "email": format!("{}@example.com", unique("p")), "role": role }),
+        )
+        .token(&o.token)
+    };
+    let member_invitation = call(&app, invitations::create, &invite("member")).await;
+    let owner_invitation = call(&app, invitations::create, &invite("owner")).await;
+    let item = add_item(&app, &o.token, json!({ "n": 1 })).await;
+    Fixture {
+        tokens: [o.token.clone(), admin, member],
+        ids: [
+            me.body["user_id"].as_str().unwrap().to_owned(),
+            admin_id,
+            member_id,
+        ],
+        target_member,
+        target_admin,
+        target_owner,
+        member_invitation: member_invitation.body["id"].as_str().unwrap().to_owned(),
+        owner_invitation: owner_invitation.body["id"].as_str().unwrap().to_owned(),
+        item,
+        app,
+    }
+}
+
+/// The rows: (route as `METHOD path`, case, allowed for [owner, admin, member]).
+const ROWS: &[(&str, &str, [bool; 3])] = &[
+    ("GET /org/me", "read the organization", [true, true, true]),
+    ("GET /org/members", "list members", [true, true, true]),
+    ("POST /org/items", "items", [true, true, true]),
+    ("GET /org/items", "items", [true, true, true]),
+    ("GET /org/items/{id}", "items", [true, true, true]),
+    ("DELETE /org/items/{id}", "items", [true, true, true]),
+    ("PUT /org/update", "own email", [true, true, true]),
+    ("PUT /org/update", "own password", [true, true, true]),
+    ("POST /admin/logout", "own session", [true, true, true]),
+    ("DELETE /org/members/{user_id}", "leave", [true, true, true]),
+    ("POST /org/invitations", "as member", [true, true, false]),
+    ("POST /org/invitations", "as admin", [true, true, false]),
+    ("POST /org/invitations", "as owner", [true, false, false]),
+    ("GET /org/invitations", "list", [true, true, false]),
+    (
+        "DELETE /org/invitations/{id}",
+        "a member's",
+        [true, true, false],
+    ),
+    (
+        "DELETE /org/invitations/{id}",
+        "an owner's",
+        [true, false, false],
+    ),
+    (
+        "POST /org/invitations/{id}/resend",
+        "a member's",
+        [true, true, false],
+    ),
+    (
+        "POST /org/invitations/{id}/resend",
+        "an owner's",
+        [true, false, false],
+    ),
+    (
+        "PATCH /org/members/{user_id}",
+        "member to admin",
+        [true, true, false],
+    ),
+    (
+        "PATCH /org/members/{user_id}",
+        "admin to member",
+        [true, true, false],
+    ),
+    (
+        "PATCH /org/members/{user_id}",
+        "admin to owner",
+        [true, false, false],
+    ),
+    (
+        "PATCH /org/members/{user_id}",
+        "owner to admin",
+        [true, false, false],
+    ),
+    (
+        "DELETE /org/members/{user_id}",
+        "remove a member",
+        [true, true, false],
+    ),
+    (
+        "DELETE /org/members/{user_id}",
+        "remove an admin",
+        [true, true, false],
+    ),
+    (
+        "DELETE /org/members/{user_id}",
+        "remove an owner",
+        [true, false, false],
+    ),
+    ("PUT /org/update", "rename", [true, false, false]),
+    ("DELETE /org/delete", "delete", [true, false, false]),
+];
+
+/// Calls the route of a row as the acting member `who` (0 owner, 1 admin, 2 member).
+async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
+    let token = &f.tokens[who];
+    let app = &f.app;
+    let with = |r: Req| r.token(token);
+    let role = |user: &str, to: &str| {
+        with(Req::patch("/org/members/x", json!({ "role": to })).param("user_id", user))
+    };
+    let remove = |user: &str| with(Req::delete("/org/members/x").param("user_id", user));
+    let invitation = |id: &str, resend: bool| {
+        let r = if resend {
+            Req::new(Method::POST, "/org/invitations/x/resend")
+        } else {
+            Req::delete("/org/invitations/x")
+        };
+        with(r.param("id", id))
+    };
+    let invite = |role: &str| {
+        with(Req::post(
+            "/org/invitations",
+            json!({ "email": format!("{}@example.com", unique("n")), "role": role }),
+        ))
+    };
+    match (route, case) {
+        ("GET /org/me", _) => call(app, org::me, &with(Req::get("/org/me"))).await,
+        ("GET /org/members", _) => call(app, members::list, &with(Req::get("/org/members"))).await,
+        ("POST /org/items", _) => {
+            call(
+                app,
+                items::create,
+                &with(Req::post("/org/items", json!({ "a": 1 }))),
+            )
+            .await
+        }
+        ("GET /org/items", _) => call(app, items::list, &with(Req::get("/org/items"))).await,
+        ("GET /org/items/{id}", _) => {
+            call(
+                app,
+                items::get,
+                &with(Req::get("/org/items/x").param("id", &f.item)),
+            )
+            .await
+        }
+        ("DELETE /org/items/{id}", _) => {
+            let r = with(Req::delete("/org/items/x").param("id", &f.item));
+            call(app, items::delete, &r).await
+        }
+        ("PUT /org/update", "own email") => {
+            let email = format!("{}@example.com", unique("ch"));
+            let r = with(Req::put("/org/update", json!({ "email": email })));
+            call(app, org::update, &r).await
+        }
+        ("PUT /org/update", "own password") => {
+            let r = with(Req::put(
+                "/org/update",
+                json!({ "password": "N3wPassword" }),
+            ));
+            call(app, org::update, &r).await
+        }
+        ("PUT /org/update", _) => {
+            let r = with(Req::put(
+                "/org/update",
+                json!({ "organization_name": unique("rn") }),
+            ));
+            call(app, org::update, &r).await
+        }
+        ("POST /admin/logout", _) => {
+            call(
+                app,
+                admin::logout,
+                &with(Req::new(Method::POST, "/admin/logout")),
+            )
+            .await
+        }
+        ("DELETE /org/members/{user_id}", "leave") => {
+            call(app, members::remove, &remove(&f.ids[who])).await
+        }
+        ("DELETE /org/members/{user_id}", "remove a member") => {
+            call(app, members::remove, &remove(&f.target_member)).await
+        }
+        ("DELETE /org/members/{user_id}", "remove an admin") => {
+            call(app, members::remove, &remove(&f.target_admin)).await
+        }
+        ("DELETE /org/members/{user_id}", _) => {
+            call(app, members::remove, &remove(&f.target_owner)).await
+        }
+        ("POST /org/invitations", "as member") => {
+            call(app, invitations::create, &invite("member")).await
+        }
+        ("POST /org/invitations", "as admin") => {
+            call(app, invitations::create, &invite("admin")).await
+        }
+        ("POST /org/invitations", _) => call(app, invitations::create, &invite("owner")).await,
+        ("GET /org/invitations", _) => {
+            call(app, invitations::list, &with(Req::get("/org/invitations"))).await
+        }
+        ("DELETE /org/invitations/{id}", "a member's") => {
+            call(
+                app,
+                invitations::revoke,
+                &invitation(&f.member_invitation, false),
+            )
+            .await
+        }
+        ("DELETE /org/invitations/{id}", _) => {
+            call(
+                app,
+                invitations::revoke,
+                &invitation(&f.owner_invitation, false),
+            )
+            .await
+        }
+        ("POST /org/invitations/{id}/resend", "a member's") => {
+            call(
+                app,
+                invitations::resend,
+                &invitation(&f.member_invitation, true),
+            )
+            .await
+        }
+        ("POST /org/invitations/{id}/resend", _) => {
+            call(
+                app,
+                invitations::resend,
+                &invitation(&f.owner_invitation, true),
+            )
+            .await
+        }
+        ("PATCH /org/members/{user_id}", "member to admin") => {
+            call(app, members::change_role, &role(&f.target_member, "admin")).await
+        }
+        ("PATCH /org/members/{user_id}", "admin to member") => {
+            call(app, members::change_role, &role(&f.target_admin, "member")).await
+        }
+        ("PATCH /org/members/{user_id}", "admin to owner") => {
+            call(app, members::change_role, &role(&f.target_admin, "owner")).await
+        }
+        ("PATCH /org/members/{user_id}", _) => {
+            call(app, members::change_role, &role(&f.target_owner, "admin")).await
+        }
+        ("DELETE /org/delete", _) => {
+            call(app, org::delete, &with(Req::delete("/org/delete"))).await
+        }
+        _ => panic!("no request for the row {route} ({case})"),
+    }
+}
+
+#[tokio::test]
+async fn every_row_of_the_table_for_every_role() {
+    let cases: Vec<(&str, &str, usize, bool)> = ROWS
+        .iter()
+        .flat_map(|(route, case, allowed)| {
+            (0..3).map(move |who| (*route, *case, who, allowed[who]))
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for chunk in cases.chunks(9) {
+        let results = join_all(chunk.iter().map(|(route, case, who, allowed)| async move {
+            let f = fixture().await;
+            let res = run(&f, route, case, *who).await;
+            (*route, *case, *who, *allowed, res)
+        }))
+        .await;
+        for (route, case, who, allowed, res) in results {
+            let role = ["owner", "admin", "member"][who];
+            let refused = res.status == 403;
+            if refused == allowed || res.status.is_server_error() || res.status == 401 {
+                wrong.push(format!(
+                    "{route} ({case}) as {role}: {} {}",
+                    res.status, res.text
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn every_route_that_needs_a_token_has_a_row() {
+    let doc: serde_json::Value = serde_json::from_str(tenant::docs::OPENAPI).unwrap();
+    let mut missing = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if op.get("security").is_none() {
+                continue;
+            }
+            let route = format!("{} {path}", method.to_uppercase());
+            if !ROWS.iter().any(|(r, _, _)| *r == route) {
+                missing.push(route);
+            }
+        }
+    }
+    assert!(missing.is_empty(), "routes without a row: {missing:?}");
+}

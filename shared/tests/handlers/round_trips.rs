@@ -1,0 +1,373 @@
+//! Database round trips per route: every command a route sends to the server, counted
+//! by the driver's command monitor, must match this table. A route that gains a
+//! command fails here (the README's "2 round trips for an authenticated read" rests on
+//! it), and a count is deterministic where timings are not.
+
+use serde_json::json;
+use tenant::http::Handler;
+use tenant::{App, admin, dashboard, docs, fallback, items, members, org, service};
+
+use crate::common::*;
+
+/// (route, case, commands in the table, status in the table, (commands, status) seen).
+type Case = (&'static str, &'static str, u64, u16, (u64, u16));
+
+/// Serves one request and returns (commands sent, status).
+async fn counted<H>(app: &App, handler: H, req: &Req) -> (u64, u16)
+where
+    H: for<'a> Handler<'a> + Sync,
+{
+    let before = app.store.hooks().commands();
+    let res = call(app, handler, req).await;
+    (app.store.hooks().commands() - before, res.status.as_u16())
+}
+
+#[tokio::test]
+async fn every_route_sends_exactly_the_commands_in_the_table() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let item = add_item(&app, &o.token, json!({ "n": 1 })).await;
+    let other = signup(&app).await;
+    let doomed = signup(&app).await;
+    let fresh = unique("rt");
+    let renamed = unique("rt");
+    let bearer = |r: Req| r.token(&o.token);
+    let login = |email: &str, password: &str| {
+        Req::post(
+            "/admin/login",
+            json!({ "email": email, "password": password }),
+        )
+    };
+    // (route, case, commands, status). The commands, for the record:
+    // - health: ping.
+    // - create: registry insert, account insert, collection lookup, create, end of the
+    //   create record.
+    // - get: registry read.
+    // - login: three throttle counters, account read, its organizations, throttle reset
+    //   (one update command with a statement per counter); a wrong password or an
+    //   unknown email: the counters and the account read.
+    // - authenticated routes: the token check (one registry read), then the work.
+    // - update (email): the account's email (marked), its copy in the organizations,
+    //   the mark cleared, then the organization read for the answer; rename: target
+    //   lookup, conditional write, renameCollection, end of the rename record.
+    // - logout: the account (its organizations), then one update of all of them.
+    // - item create: insert, then the registry read that checks the write stands.
+    // - delete: mark, drop collection, invitations, the member map, each member's
+    //   account (forget the organization, removed if it was its last), the document.
+    let mut cases: Vec<Case> = vec![
+        (
+            "health",
+            "up",
+            1,
+            200,
+            counted(&app, service::health, &Req::get("/health")).await,
+        ),
+        (
+            "docs",
+            "openapi.json",
+            0,
+            200,
+            counted(&app, docs::docs, &Req::get("/openapi.json")).await,
+        ),
+        (
+            "dashboard",
+            "page",
+            0,
+            200,
+            counted(&app, dashboard::dashboard, &Req::get("/dashboard")).await,
+        ),
+        (
+            "fallback",
+            "405",
+            0,
+            405,
+            counted(&app, fallback::fallback, &Req::get("/org/create")).await,
+        ),
+        (
+            "org_create",
+            "new",
+            5,
+            201,
+            counted(
+                &app,
+                org::create,
+                &Req::post(
+                    "/org/create",
+                    create_body(&fresh, &format!("{fresh}@example.com"), PASSWORD),
+                ),
+            )
+            .await,
+        ),
+        (
+            "org_create",
+            "duplicate name",
+            2,
+            400,
+            counted(
+                &app,
+                org::create,
+                &Req::post(
+                    "/org/create",
+                    create_body(&fresh, &format!("{}@example.com", unique("x")), PASSWORD),
+                ),
+            )
+            .await,
+        ),
+        (
+            "org_create",
+            "invalid body",
+            0,
+            422,
+            counted(&app, org::create, &Req::post("/org/create", json!({}))).await,
+        ),
+        (
+            "org_get",
+            "found",
+            1,
+            200,
+            counted(
+                &app,
+                org::get,
+                &Req::get("/org/get").query("organization_name", &o.name),
+            )
+            .await,
+        ),
+        (
+            "admin_login",
+            "right password",
+            6,
+            200,
+            counted(&app, admin::login, &login(&o.email, PASSWORD)).await,
+        ),
+        (
+            "admin_login",
+            "wrong password",
+            4,
+            401,
+            counted(&app, admin::login, &login(&o.email, "Wrong-passw0rd")).await,
+        ),
+        (
+            "admin_login",
+            "unknown email",
+            4,
+            401,
+            counted(
+                &app,
+                admin::login,
+                &login(&format!("{}@example.com", unique("n")), PASSWORD),
+            )
+            .await,
+        ),
+        (
+            "items_list",
+            "page",
+            2,
+            200,
+            counted(&app, items::list, &bearer(Req::get("/org/items"))).await,
+        ),
+        (
+            "items_get",
+            "found",
+            2,
+            200,
+            counted(
+                &app,
+                items::get,
+                &bearer(Req::get("/org/items/x").param("id", &item)),
+            )
+            .await,
+        ),
+        (
+            "items_create",
+            "new",
+            3,
+            201,
+            counted(
+                &app,
+                items::create,
+                &bearer(Req::post("/org/items", json!({ "a": 1 }))),
+            )
+            .await,
+        ),
+        (
+            "items_delete",
+            "found",
+            2,
+            204,
+            counted(
+                &app,
+                items::delete,
+                &bearer(Req::delete("/org/items/x").param("id", &item)),
+            )
+            .await,
+        ),
+        (
+            "items_list",
+            "no token",
+            0,
+            401,
+            counted(&app, items::list, &Req::get("/org/items")).await,
+        ),
+        (
+            "org_update",
+            "email",
+            5,
+            200,
+            counted(
+                &app,
+                org::update,
+                &bearer(Req::put(
+                    "/org/update",
+                    json!({ "email": format!("{}@example.com", unique("m")) }),
+                )),
+            )
+            .await,
+        ),
+        (
+            "org_update",
+            "rename",
+            5,
+            200,
+            counted(
+                &app,
+                org::update,
+                &bearer(Req::put(
+                    "/org/update",
+                    json!({ "organization_name": renamed }),
+                )),
+            )
+            .await,
+        ),
+        (
+            "admin_logout",
+            "bearer",
+            3,
+            204,
+            counted(
+                &app,
+                admin::logout,
+                &Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&other.token),
+            )
+            .await,
+        ),
+        (
+            "org_delete",
+            "own",
+            8,
+            204,
+            counted(
+                &app,
+                org::delete,
+                &Req::delete("/org/delete").token(&doomed.token),
+            )
+            .await,
+        ),
+    ];
+    cases.extend(v2_cases(&app, &o.token).await);
+    let mut wrong = Vec::new();
+    for (route, case, want, status, (got, got_status)) in &cases {
+        println!("{route:<13} {case:<15} {got} commands, {got_status}");
+        if got != want || got_status != status {
+            wrong.push(format!(
+                "{route} ({case}): {got} commands and {got_status}, the table says {want} and {status}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The (v2) routes: members and invitations.
+async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
+    use tenant::invitations;
+    let email = format!("{}@example.com", unique("rt"));
+    let (_, member_token, member_id) = join_as(app, owner, "member").await;
+    let invite = Req::post("/org/invitations", json!({ "email": email })).token(owner);
+    let created = counted(app, invitations::create, &invite).await;
+    let listed = call(
+        app,
+        invitations::list,
+        &Req::get("/org/invitations")
+            .query("status", "pending")
+            .token(owner),
+    )
+    .await;
+    let id = listed.body["invitations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resend = Req::new(lambda_http::http::Method::POST, "/org/invitations/x/resend")
+        .param("id", &id)
+        .token(owner);
+    let other = Req::post(
+        "/org/invitations",
+        json!({ "email": format!("{}@example.com", unique("rt")) }),
+    )
+    .token(owner);
+    let made = call(app, invitations::create, &other).await;
+    let token = made.body["token"].as_str().unwrap().to_owned();
+    let accept = Req::post(
+        "/invitations/accept",
+        json!({ "token": token, "password": PASSWORD }),
+    );
+    let patch = Req::patch("/org/members/x", json!({ "role": "admin" }))
+        .param("user_id", &member_id)
+        .token(owner);
+    // - me, members: the token check, then the organization (one read: its map).
+    // - invitation create: the token check, the organization (is the email a member?),
+    //   the insert; list: the token check and one query; revoke and resend: the token
+    //   check, the invitation, one conditional write.
+    // - accept (a new account): the invitation, the account lookup, the claim, the
+    //   account insert, the account (again, in join), the member map, the account read
+    //   and its organizations (the login answer), the invitation marked accepted.
+    // - role change: the token check, the organization, one conditional write.
+    vec![
+        (
+            "org_me",
+            "member",
+            2,
+            200,
+            counted(app, org::me, &Req::get("/org/me").token(&member_token)).await,
+        ),
+        (
+            "members_list",
+            "page",
+            2,
+            200,
+            counted(app, members::list, &Req::get("/org/members").token(owner)).await,
+        ),
+        (
+            "members_update",
+            "to admin",
+            3,
+            200,
+            counted(app, members::change_role, &patch).await,
+        ),
+        ("invitations_create", "new", 3, 201, created),
+        (
+            "invitations_list",
+            "page",
+            2,
+            200,
+            counted(
+                app,
+                invitations::list,
+                &Req::get("/org/invitations").token(owner),
+            )
+            .await,
+        ),
+        (
+            "invitations_resend",
+            "pending",
+            3,
+            200,
+            counted(app, invitations::resend, &resend).await,
+        ),
+        (
+            "invitations_accept",
+            "new account",
+            9,
+            200,
+            counted(app, invitations::accept, &accept).await,
+        ),
+    ]
+}
