@@ -6,13 +6,15 @@ use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
 
 use crate::app::App;
+use crate::audit::{Actor, Context, Event, Outcome, Target};
 use crate::auth::{Action, authenticate, jwt, password, throttle};
 use crate::config::Config;
 use crate::domain::{Email, OrganizationName};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{JsonBody, json, no_content, source_ip};
+use crate::http::{JsonBody, json, no_content};
 use crate::org::lifecycle::{self, Settled};
 use crate::org::membership::{self, Memberships};
+use crate::store::audit as log;
 use crate::store::{Member, OrgDoc, users};
 
 /// One membership of the user, as login shows it.
@@ -104,22 +106,38 @@ pub async fn check_password(
     app: &App,
     email: &Email,
     given: &str,
-    ip: &str,
+    context: &Context,
 ) -> ApiResult<Memberships> {
     let refused = || ApiError::Unauthorized("Incorrect email or password".into());
-    throttle::enter(&app.store, email.as_str(), ip).await?;
+    throttle::enter(&app.store, email.as_str(), &context.ip).await?;
     let user = users::by_email(&app.store, email.as_str()).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = password::verify(given, stored, app.config.bcrypt_cost).await?;
-    let user = user.filter(|_| ok).ok_or_else(refused)?;
+    let user = match user {
+        Some(user) if ok => user,
+        Some(user) => {
+            // A failed login for an email that has an account: in each of its
+            // organizations' logs, by an anonymous actor.
+            let event = Event::new(
+                context,
+                "user.login_failed",
+                Outcome::Success,
+                Actor::anonymous(Some(email.as_str())),
+            )
+            .target(Target::new("user", user.id, Some(email.as_str())));
+            log::record_many(&app.store, user.orgs.iter().map(|o| (*o, &event))).await?;
+            return Err(refused());
+        }
+        None => return Err(refused()),
+    };
     // An account that belongs nowhere (left by a step that did not run) is removed.
     let account = membership::tidy(&app.store, user).await?;
     if account.orgs.is_empty() && !account.creating {
         return Err(refused());
     }
-    throttle::succeeded(&app.store, email.as_str(), ip).await?;
+    throttle::succeeded(&app.store, email.as_str(), &context.ip).await?;
     if account.user.email_sync {
-        membership::sync_email(&app.store, &account.user).await?;
+        membership::sync_email(&app.store, &account.user, None).await?;
     }
     Ok(account)
 }
@@ -130,7 +148,8 @@ pub async fn check_password(
 /// closes.
 pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let input = Credentials::try_from(JsonBody::parse(&req)?)?;
-    let account = check_password(app, &input.email, &input.password, &source_ip(&req)).await?;
+    let context = Context::of(&req);
+    let account = check_password(app, &input.email, &input.password, &context).await?;
     let chosen = match &input.organization {
         Some(name) => account
             .orgs
@@ -153,6 +172,14 @@ pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
     };
     let member =
         member.ok_or_else(|| ApiError::Unauthorized("Incorrect email or password".into()))?;
+    let event = Event::new(
+        &context,
+        "user.login_succeeded",
+        Outcome::Success,
+        Actor::user(account.user.id, &member.email),
+    )
+    .target(Target::new("organization", org.id, Some(&org.name)));
+    log::record(&app.store, org.id, &[event]).await?;
     tracing::info!(org_id = %org.id, user_id = %account.user.id, "logged in");
     let view = LoginView::issue(&app.config, account.user.id, &org, &member, &account.orgs)?;
     json(StatusCode::OK, &view)
@@ -162,8 +189,15 @@ pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
 /// organization.
 pub async fn logout(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
-    caller.may(Action::ChangeOwnAccount)?;
-    membership::revoke_tokens(&app.store, caller.user).await?;
+    let event = caller.event(&req, "user.logged_out").target(Target::new(
+        "user",
+        caller.user,
+        Some(&caller.email),
+    ));
+    caller
+        .authorize(app, Action::ChangeOwnAccount, &event)
+        .await?;
+    membership::revoke_tokens(&app.store, caller.user, Some(&event)).await?;
     tracing::info!(user_id = %caller.user, "logged out");
     no_content()
 }

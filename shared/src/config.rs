@@ -81,6 +81,8 @@ pub struct Config {
     pub max_pool_size: u32,
     /// How long to wait for MongoDB before answering 503.
     pub db_timeout: Duration,
+    /// How long audit events are kept (`AUDIT_RETENTION_DAYS`).
+    pub audit_retention: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -163,6 +165,15 @@ impl Config {
                 5000,
                 100..=60_000,
             )?),
+            audit_retention: Duration::from_secs(
+                24 * 3600
+                    * number(
+                        get("AUDIT_RETENTION_DAYS"),
+                        "AUDIT_RETENTION_DAYS",
+                        365,
+                        1..=3650,
+                    )?,
+            ),
         })
     }
 }

@@ -11,12 +11,14 @@ use serde::Serialize;
 
 use crate::admin::{LoginView, any_password, check_password};
 use crate::app::App;
+use crate::audit::{Actor, Context, Event, Outcome, Target};
 use crate::auth::{Action, authenticate, password};
 use crate::domain::{Email, Password, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{JsonBody, json, no_content, page_limit, path_param, query, source_ip};
+use crate::http::{JsonBody, json, no_content, page_limit, path_param, query};
 use crate::org::membership::{self, Memberships};
 use crate::org::{lifecycle, timestamp};
+use crate::store::audit as log;
 use crate::store::invitations::{self, InvitationDoc, Status, hex, id_for};
 use crate::store::users;
 
@@ -112,7 +114,14 @@ fn not_pending() -> ApiError {
 pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let input = NewInvitation::try_from(JsonBody::parse(&req)?)?;
-    caller.may(Action::Invite(input.role))?;
+    let id = id_for(caller.org.id, input.email.as_str());
+    let event = caller
+        .event(&req, "invitation.created")
+        .target(Target::new("invitation", &id, Some(input.email.as_str())))
+        .meta("role", input.role.as_str());
+    caller
+        .authorize(app, Action::Invite(input.role), &event)
+        .await?;
     let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
     if org
         .member_list()
@@ -126,7 +135,7 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let now = DateTime::now();
     let expires_at = DateTime::from_millis(now.timestamp_millis() + input.days * MS_PER_DAY);
     let invitation = InvitationDoc {
-        id: id_for(org.id, input.email.as_str()),
+        id,
         org_id: org.id.to_hex(),
         email: input.email.as_str().to_owned(),
         role: input.role,
@@ -139,6 +148,7 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
         claimed_ms: None,
     };
     let saved = invitations::save_pending(&app.store, &invitation).await?;
+    log::record(&app.store, org.id, &[event]).await?;
     tracing::info!(invitation = %saved.id, "invitation created");
     json(
         StatusCode::CREATED,
@@ -155,7 +165,10 @@ struct Page {
 /// `GET /org/invitations?status=&limit=&after=`: the invitations (never a token).
 pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
-    caller.may(Action::ListInvitations)?;
+    let event = caller.event(&req, "invitation.listed");
+    caller
+        .authorize(app, Action::ListInvitations, &event)
+        .await?;
     let status = query(&req, "status");
     if let Some(s) = &status
         && !["pending", "accepted", "revoked", "expired"].contains(&s.as_str())
@@ -188,23 +201,38 @@ pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
 }
 
 /// The invitation of the path's `{id}` in the caller's organization, once the caller
-/// is allowed to manage invitations for its role.
-async fn managed(app: &App, req: &Request) -> ApiResult<(crate::auth::Caller, InvitationDoc)> {
+/// is allowed to manage invitations for its role, and the audit event of `action` on it.
+async fn managed(
+    app: &App,
+    req: &Request,
+    action: &str,
+) -> ApiResult<(crate::auth::Caller, InvitationDoc, Event)> {
     let caller = authenticate(app, req).await?;
     let id = path_param(req, "id").ok_or_else(not_found)?;
     let invitation = invitations::by_id(&app.store, caller.org.id, &id)
         .await?
         .ok_or_else(not_found)?;
-    caller.may(Action::Invite(invitation.role))?;
-    Ok((caller, invitation))
+    let event = caller
+        .event(req, action)
+        .target(Target::new(
+            "invitation",
+            &invitation.id,
+            Some(&invitation.email),
+        ))
+        .meta("role", invitation.role.as_str());
+    caller
+        .authorize(app, Action::Invite(invitation.role), &event)
+        .await?;
+    Ok((caller, invitation, event))
 }
 
 /// `DELETE /org/invitations/{id}`: revokes a pending invitation; 409 if it is not.
 pub async fn revoke(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let (caller, invitation) = managed(app, &req).await?;
+    let (caller, invitation, event) = managed(app, &req, "invitation.revoked").await?;
     invitations::revoke(&app.store, caller.org.id, &invitation.id)
         .await?
         .ok_or_else(not_pending)?;
+    log::record(&app.store, caller.org.id, &[event]).await?;
     tracing::info!(invitation = %invitation.id, "invitation revoked");
     no_content()
 }
@@ -212,7 +240,7 @@ pub async fn revoke(app: &App, req: Request) -> ApiResult<Response<Body>> {
 /// `POST /org/invitations/{id}/resend`: a new token and a fresh expiry (the length it
 /// was made with); the old token stops working. 409 if it is not pending.
 pub async fn resend(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let (caller, invitation) = managed(app, &req).await?;
+    let (caller, invitation, event) = managed(app, &req, "invitation.resent").await?;
     let (token_hash, token) = new_token();
     let now = DateTime::now();
     let length = (invitation.expires_ms - invitation.created_at.timestamp_millis()).max(MS_PER_DAY);
@@ -227,6 +255,7 @@ pub async fn resend(app: &App, req: Request) -> ApiResult<Response<Body>> {
     )
     .await?
     .ok_or_else(not_pending)?;
+    log::record(&app.store, caller.org.id, &[event]).await?;
     tracing::info!(invitation = %saved.id, "invitation resent");
     json(
         StatusCode::OK,
@@ -266,6 +295,7 @@ fn gone() -> ApiError {
 /// concurrent accepts of one token exactly one succeeds.
 pub async fn accept(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let input = Acceptance::try_from(JsonBody::parse(&req)?)?;
+    let context = Context::of(&req);
     let now = DateTime::now().timestamp_millis();
     let token_hash = hash_of(&input.token);
     let invitation = invitations::pending(&app.store, &token_hash, now, CLAIM_LEASE_MS)
@@ -274,7 +304,7 @@ pub async fn accept(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let email = Email::parse(&invitation.email).map_err(|_| gone())?;
     // Who accepts: the account of the email (its password), or a new one.
     let existing = match membership::account(&app.store, email.as_str()).await? {
-        Some(_) => Some(check_password(app, &email, &input.password, &source_ip(&req)).await?),
+        Some(_) => Some(check_password(app, &email, &input.password, &context).await?),
         None => None,
     };
     let new_hash = match &existing {
@@ -289,7 +319,7 @@ pub async fn accept(app: &App, req: Request) -> ApiResult<Response<Body>> {
         .await?
         .ok_or_else(gone)?;
     let org_id = claimed.org().ok_or_else(gone)?;
-    let joined = join(app, &claimed, org_id, existing, new_hash).await;
+    let joined = join(app, &claimed, org_id, existing, new_hash, &context).await;
     let account = match joined {
         Ok(account) => account,
         Err(err) => {
@@ -316,6 +346,7 @@ async fn join(
     org: mongodb::bson::oid::ObjectId,
     existing: Option<Memberships>,
     new_hash: Option<String>,
+    context: &Context,
 ) -> ApiResult<Memberships> {
     let user = match (existing, new_hash) {
         (Some(account), _) => account.user.id,
@@ -334,7 +365,20 @@ async fn join(
         (None, None) => return Err(ApiError::internal("no account and no password")),
     };
     let member = membership::new_member(invitation.role, &invitation.email, DateTime::now());
-    membership::join(&app.store, org, user, &member).await?;
+    let event = Event::new(
+        context,
+        "invitation.accepted",
+        Outcome::Success,
+        Actor::user(user, &invitation.email),
+    )
+    .target(Target::new(
+        "invitation",
+        &invitation.id,
+        Some(&invitation.email),
+    ))
+    .target(Target::new("user", user, Some(&invitation.email)))
+    .meta("role", invitation.role.as_str());
+    membership::join(&app.store, org, user, &member, &event).await?;
     let account = users::by_id(&app.store, user).await?.ok_or_else(gone)?;
     membership::tidy(&app.store, account).await
 }

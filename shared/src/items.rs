@@ -7,12 +7,15 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::app::App;
-use crate::auth::{Action, authenticate};
+use crate::audit::Target;
+use crate::auth::{Action, Caller, authenticate};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{
     JsonBody, body_bytes, json, json_text, no_content, page_limit, path_param, query,
 };
+use crate::idempotency;
 use crate::org::{lifecycle, timestamp};
+use crate::store::audit as log;
 use crate::store::tenants;
 
 /// Deepest nesting of objects and arrays accepted in an item.
@@ -166,11 +169,12 @@ fn view(doc: &Document) -> ItemView {
     }
 }
 
-/// The caller's organization, for a member who may use items.
-async fn member_org(app: &App, req: &Request) -> ApiResult<crate::store::OrgDoc> {
+/// The caller, a member who may use items (every role may).
+async fn member(app: &App, req: &Request) -> ApiResult<Caller> {
     let caller = authenticate(app, req).await?;
-    caller.may(Action::UseItems)?;
-    Ok(caller.org)
+    let event = caller.event(req, "item.used");
+    caller.authorize(app, Action::UseItems, &event).await?;
+    Ok(caller)
 }
 
 fn item_id(req: &Request) -> ApiResult<ObjectId> {
@@ -181,15 +185,55 @@ fn item_id(req: &Request) -> ApiResult<ObjectId> {
 
 /// `POST /org/items`: stores a JSON object in the caller's collection.
 pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let org = member_org(app, &req).await?;
-    let data = Value::Object(JsonBody::parse(&req)?.into_object());
+    let caller = member(app, &req).await?;
+    let key = idempotency::key(&req)?;
+    let scope = format!("items:{}", caller.org.id.to_hex());
+    idempotency::once(app, &req, &scope, key.as_deref(), || {
+        store(
+            app,
+            &req,
+            &caller,
+            key.as_deref().map(|k| idempotency::derived_id(&scope, k)),
+        )
+    })
+    .await
+}
+
+/// Stores the item of a `POST /org/items` (with the id derived from its idempotency key,
+/// if any: an item made before with that id, by an earlier try, is the answer).
+async fn store(
+    app: &App,
+    req: &Request,
+    caller: &Caller,
+    derived: Option<ObjectId>,
+) -> ApiResult<Response<Body>> {
+    let org = &caller.org;
+    let data = Value::Object(JsonBody::parse(req)?.into_object());
     check_item(&data, &mut Vec::new())?;
-    check_numbers(body_bytes(&req))?;
+    check_numbers(body_bytes(req))?;
     let bson = mongodb::bson::to_bson(&data)
         .map_err(|_| ApiError::invalid(&["body"], "Item holds a number MongoDB cannot store"))?;
-    let id = ObjectId::new();
+    if let Some(id) = derived
+        && let Some(made) = tenants::find_item(&app.store, &org.placement, id).await?
+    {
+        return json(StatusCode::CREATED, &view(&made));
+    }
+    // (`ObjectId::default()` is a new id.)
+    let id = derived.unwrap_or_default();
     let created_at = DateTime::now();
-    lifecycle::store_item(&app.store, org.id, org.placement, id, bson, created_at).await?;
+    lifecycle::store_item(
+        &app.store,
+        org.id,
+        org.placement.clone(),
+        id,
+        bson,
+        created_at,
+    )
+    .await?;
+    let event = caller
+        .event(req, "item.created")
+        .target(Target::new("item", id, None));
+    log::record(&app.store, org.id, &[event]).await?;
     let item = ItemView {
         id: id.to_hex(),
         data,
@@ -201,7 +245,7 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
 /// `GET /org/items?limit=N&after=ID`: a page of the caller's items, by id, at most
 /// `limit` of them and at most [`MAX_PAGE_BYTES`] of body.
 pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let org = member_org(app, &req).await?;
+    let org = member(app, &req).await?.org;
     let limit = page_limit(&req)?;
     let after = match query(&req, "after") {
         None => None,
@@ -248,7 +292,7 @@ fn page(docs: &[Document], limit: usize) -> ApiResult<Response<Body>> {
 
 /// `GET /org/items/{id}`: one of the caller's items; 404 for any other id.
 pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let org = member_org(app, &req).await?;
+    let org = member(app, &req).await?.org;
     let id = item_id(&req)?;
     let doc = tenants::find_item(&app.store, &org.placement, id)
         .await?
@@ -258,11 +302,15 @@ pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
 
 /// `DELETE /org/items/{id}`: removes one of the caller's items; 404 for any other id.
 pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
-    let org = member_org(app, &req).await?;
+    let caller = member(app, &req).await?;
     let id = item_id(&req)?;
-    if !tenants::delete_item(&app.store, &org.placement, id).await? {
+    if !tenants::delete_item(&app.store, &caller.org.placement, id).await? {
         return Err(not_found());
     }
+    let event = caller
+        .event(&req, "item.deleted")
+        .target(Target::new("item", id, None));
+    log::record(&app.store, caller.org.id, &[event]).await?;
     no_content()
 }
 

@@ -4,6 +4,8 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod config;
 pub mod dashboard;
@@ -14,6 +16,7 @@ pub mod fallback;
 #[cfg(feature = "test-hooks")]
 pub mod hooks;
 pub mod http;
+pub mod idempotency;
 pub mod invitations;
 pub mod items;
 pub mod lambda;

@@ -6,13 +6,15 @@ use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
 
 use crate::app::App;
+use crate::audit::Target;
 use crate::auth::{Action, Caller, authenticate};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{JsonBody, json, no_content, page_limit, path_param, query};
 use crate::org::lifecycle;
 use crate::org::membership;
-use crate::org::timestamp;
+use crate::org::{precondition, timestamp};
+use crate::store::audit as log;
 use crate::store::{Member, OrgDoc, registry};
 
 /// A member as the API shows it.
@@ -55,7 +57,8 @@ fn target(req: &Request) -> ApiResult<ObjectId> {
 /// `GET /org/members?limit=&after=`: the members, by user id.
 pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
-    caller.may(Action::ListMembers)?;
+    let event = caller.event(&req, "member.listed");
+    caller.authorize(app, Action::ListMembers, &event).await?;
     let limit = page_limit(&req)?;
     let after = match query(&req, "after") {
         None => None,
@@ -112,22 +115,36 @@ fn last_owner() -> ApiError {
 
 /// `PATCH /org/members/{user_id}`: changes a member's role. The organization always
 /// keeps an owner (409), also when two owners demote each other at once: the write is
-/// conditional on another owner remaining.
+/// conditional on another owner remaining. With `If-Match`, nothing changes unless it
+/// names the organization's current `ETag` (412).
 pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let user = target(&req)?;
     let input = RoleChange::try_from(JsonBody::parse(&req)?)?;
+    let mut claimed = false;
     for _ in 0..3 {
         let (_, member) = current(app, &caller, user).await?;
-        caller.may(Action::ChangeRole {
+        let event = caller
+            .event(&req, "member.role_changed")
+            .target(Target::new("user", user, Some(&member.email)))
+            .roles(member.role, input.role);
+        let action = Action::ChangeRole {
             from: member.role,
             to: input.role,
-        })?;
+        };
+        caller.authorize(app, action, &event).await?;
         if member.role == input.role {
             return json(StatusCode::OK, &MemberView::new(user, &member));
         }
-        match registry::set_role(&app.store, caller.org.id, user, member.role, input.role).await? {
+        if !claimed {
+            precondition(app, &req, caller.org.id).await?;
+            claimed = true;
+        }
+        let roles = (member.role, input.role);
+        let text = event.to_outbox();
+        match registry::set_role(&app.store, caller.org.id, user, roles, Some(&text)).await? {
             Some(org) => {
+                log::drain(&app.store, &org).await?;
                 let member = org.member(user).ok_or_else(not_a_member)?;
                 tracing::info!(user_id = %user, role = %input.role, "role changed");
                 return json(StatusCode::OK, &MemberView::new(user, member));
@@ -154,12 +171,17 @@ pub async fn remove(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let user = target(&req)?;
     for _ in 0..3 {
         let (_, member) = current(app, &caller, user).await?;
-        caller.may(if user == caller.user {
-            Action::Leave
+        let (action, name) = if user == caller.user {
+            (Action::Leave, "member.left")
         } else {
-            Action::Remove(member.role)
-        })?;
-        if membership::leave(&app.store, caller.org.id, user, member.role).await? {
+            (Action::Remove(member.role), "member.removed")
+        };
+        let event = caller
+            .event(&req, name)
+            .target(Target::new("user", user, Some(&member.email)))
+            .meta("role", member.role.as_str());
+        caller.authorize(app, action, &event).await?;
+        if membership::leave(&app.store, caller.org.id, user, member.role, &event).await? {
             tracing::info!(user_id = %user, "member removed");
             return no_content();
         }

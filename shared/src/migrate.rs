@@ -65,6 +65,27 @@ const INDEXES: &[Spec] = &[
         ttl: None,
     },
     Spec {
+        collection: "audit_events",
+        name: "organization_id_1_occurred_ms_-1",
+        keys: || doc! { "organization_id": 1, "occurred_ms": -1 },
+        unique: false,
+        ttl: None,
+    },
+    Spec {
+        collection: "audit_events",
+        name: "expires_at_1",
+        keys: || doc! { "expires_at": 1 },
+        unique: false,
+        ttl: Some(Duration::ZERO),
+    },
+    Spec {
+        collection: "idempotency",
+        name: "expires_at_1",
+        keys: || doc! { "expires_at": 1 },
+        unique: false,
+        ttl: Some(Duration::ZERO),
+    },
+    Spec {
         collection: "login_attempts",
         name: "expires_at_1",
         keys: || doc! { "expires_at": 1 },
@@ -181,16 +202,8 @@ pub async fn check(store: &Store) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Whether two index key documents name the same fields in the same order and
-/// directions (numbers compared as numbers, whatever their BSON type).
+/// Whether two index key documents name the same fields in the same order (the
+/// directions are not compared: some compatible servers report every key ascending).
 fn same_keys(a: &Document, b: &Document) -> bool {
-    let number = |v: &mongodb::bson::Bson| {
-        v.as_i64()
-            .or(v.as_i32().map(i64::from))
-            .or(v.as_f64().map(|f| f as i64))
-    };
-    a.len() == b.len()
-        && a.iter()
-            .zip(b.iter())
-            .all(|((ka, va), (kb, vb))| ka == kb && number(va) == number(vb))
+    a.len() == b.len() && a.keys().zip(b.keys()).all(|(ka, kb)| ka == kb)
 }

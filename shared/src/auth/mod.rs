@@ -10,6 +10,7 @@ use lambda_http::Request;
 use mongodb::bson::oid::ObjectId;
 
 use crate::app::App;
+use crate::audit::{Actor, Context, Event, Outcome};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::http::bearer_token;
@@ -36,9 +37,26 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// `Ok` when the caller's role allows `action`, else 403.
-    pub fn may(&self, action: Action) -> ApiResult<()> {
-        require(self.role, action)
+    /// An audit event of `action` by the caller, in the request `req`.
+    pub fn event(&self, req: &Request, action: &str) -> Event {
+        Event::new(
+            &Context::of(req),
+            action,
+            Outcome::Success,
+            Actor::user(self.user, &self.email),
+        )
+    }
+
+    /// `Ok` when the caller's role allows `action`; else the refusal goes into the
+    /// audit log (as `event`, denied) and the answer is 403.
+    pub async fn authorize(&self, app: &App, action: Action, event: &Event) -> ApiResult<()> {
+        let Err(refused) = require(self.role, action) else {
+            return Ok(());
+        };
+        let mut denied = event.clone();
+        denied.outcome = Outcome::Denied;
+        crate::store::audit::record(&app.store, self.org.id, &[denied]).await?;
+        Err(refused)
     }
 }
 

@@ -4,7 +4,7 @@ mod body;
 mod respond;
 
 pub use body::{JsonBody, MAX_BODY_BYTES, body_bytes};
-pub use respond::{Handler, json, json_text, no_content, run};
+pub use respond::{Handler, RequestId, json, json_tagged, json_text, no_content, request_id, run};
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -85,6 +85,41 @@ pub fn source_ip(req: &Request) -> String {
         _ => None,
     }
     .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The strong `ETag` of a version of a resource.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The versions an `If-Match` header names: `None` without the header, `Some(None)`
+/// for `*` (any), else `Some(Some(versions))` (a tag that is not one of ours names
+/// none, so it never matches).
+pub fn if_match(req: &Request) -> Option<Option<Vec<i64>>> {
+    let value = req.headers().get("if-match")?.to_str().unwrap_or("");
+    if value.trim() == "*" {
+        return Some(None);
+    }
+    let versions = value
+        .split(',')
+        .filter_map(|tag| {
+            let tag = tag.trim();
+            let tag = tag.strip_prefix("W/").unwrap_or(tag);
+            tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+        })
+        .collect();
+    Some(Some(versions))
+}
+
+/// The `User-Agent` header, if any.
+pub fn user_agent(req: &Request) -> String {
+    req.headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .take(256)
+        .collect()
 }
 
 /// The bearer token of the `Authorization` header.

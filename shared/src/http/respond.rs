@@ -34,6 +34,18 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult<Response<B
     json_text(status, body)
 }
 
+/// A JSON response with the `ETag` of `version`.
+pub fn json_tagged<T: Serialize>(
+    status: StatusCode,
+    value: &T,
+    version: i64,
+) -> ApiResult<Response<Body>> {
+    let mut resp = json(status, value)?;
+    let tag = HeaderValue::from_str(&super::etag(version)).map_err(ApiError::internal)?;
+    resp.headers_mut().insert(header::ETAG, tag);
+    Ok(resp)
+}
+
 /// A response whose body is already JSON text.
 pub fn json_text(status: StatusCode, body: String) -> ApiResult<Response<Body>> {
     Response::builder()
@@ -79,8 +91,16 @@ impl ApiError {
     }
 }
 
-/// The id that ties a response to its log line: API Gateway's, else Lambda's, else new.
-fn request_id(req: &Request) -> String {
+/// The id of a request, as [`run`] stamped it on the request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The id that ties a response to its log line and audit events: API Gateway's, else
+/// Lambda's, else new (as [`run`] chose it).
+pub fn request_id(req: &Request) -> String {
+    if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
+        return id.clone();
+    }
     if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
         && let Some(id) = ctx.request_id.as_deref().filter(|id| !id.is_empty())
     {
@@ -100,7 +120,9 @@ where
     H: for<'a> Handler<'a> + Sync,
 {
     let started = Instant::now();
+    let mut req = req;
     let id = request_id(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
     let path = super::route_path(&req).to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method, %path);

@@ -16,8 +16,10 @@ use std::time::Duration;
 use mongodb::bson::{Bson, DateTime, oid::ObjectId};
 
 use super::membership;
+use crate::audit::{self, Actor, Event, Outcome, Target};
 use crate::domain::{Email, OrganizationName, Role};
 use crate::error::{ApiError, ApiResult};
+use crate::store::audit as log;
 use crate::store::{
     OrgDoc, Pending, PendingOp, Placement, Store, failpoint, invitations, is_duplicate, member_key,
     registry, tenants,
@@ -59,19 +61,32 @@ fn is_abandoned_create(org: &OrgDoc) -> bool {
     }
 }
 
-/// Registers a new organization with its first owner's new account and gives it its
-/// collection. Returns the organization and the owner's user id.
+/// Registers the new organization `id` with its first owner's new account and gives it
+/// its collection.
 pub async fn create(
     store: &Store,
-    name: &OrganizationName,
-    email: &Email,
+    id: ObjectId,
+    (name, email): (&OrganizationName, &Email),
     password_hash: String,
-) -> ApiResult<(OrgDoc, ObjectId)> {
+    context: &audit::Context,
+) -> ApiResult<OrgDoc> {
     let now = DateTime::now();
     let collection = name.collection_name();
     let owner = ObjectId::new();
+    let event = Event::new(
+        context,
+        "organization.created",
+        Outcome::Success,
+        Actor::user(owner, email.as_str()),
+    )
+    .target(Target::new(
+        "organization",
+        id.to_hex(),
+        Some(name.as_str()),
+    ))
+    .to_outbox();
     let mut org = OrgDoc {
-        id: ObjectId::new(),
+        id,
         name: name.as_str().to_owned(),
         placement: store.placement_for(&collection),
         collection_name: collection,
@@ -89,7 +104,9 @@ pub async fn create(
             from: None,
             from_name: None,
             since: now,
+            event: None,
         }),
+        audit_outbox: Vec::new(),
         admin_id: None,
         email: None,
         password_hash: None,
@@ -102,9 +119,11 @@ pub async fn create(
         failpoint!(store, "create.after_account");
         claim_collection(store, &org).await?;
         failpoint!(store, "create.after_collection");
-        if !registry::complete_create(store, org.id).await? {
-            return Err(ApiError::unavailable("create was undone while in flight"));
-        }
+        let done = registry::complete_create(store, org.id, Some(&event))
+            .await?
+            .ok_or_else(|| ApiError::unavailable("create was undone while in flight"))?;
+        failpoint!(store, "create.after_complete");
+        log::drain(store, &done).await?;
         Ok(())
     }
     .await;
@@ -115,7 +134,21 @@ pub async fn create(
         return Err(err);
     }
     org.pending = None;
-    Ok((org, owner))
+    Ok(org)
+}
+
+/// The organization a create with this id made already (a retry of the same
+/// idempotent request), if any: the organization when it is done, 409 while that
+/// create still runs.
+pub async fn created_before(store: &Store, id: ObjectId) -> ApiResult<Option<OrgDoc>> {
+    match registry::by_id(store, id).await? {
+        None => Ok(None),
+        Some(org) => match settle(store, org).await? {
+            Settled::Ready(org) => Ok(Some(org)),
+            Settled::Creating(_) => Err(ApiError::InFlight { retry_after: 1 }),
+            Settled::Gone => Ok(None),
+        },
+    }
 }
 
 /// Inserts the registry document; a unique index decides who wins a race.
@@ -211,7 +244,17 @@ async fn forget_members(store: &Store, org: &OrgDoc) -> ApiResult<()> {
 }
 
 /// Renames an organization in one conditional write, then moves its collection.
-pub async fn rename(store: &Store, org: OrgDoc, name: &OrganizationName) -> ApiResult<OrgDoc> {
+pub async fn rename(
+    store: &Store,
+    org: OrgDoc,
+    name: &OrganizationName,
+    event: &Event,
+) -> ApiResult<OrgDoc> {
+    let event = event
+        .clone()
+        .meta("from", org.name.as_str())
+        .meta("to", name.as_str())
+        .to_outbox();
     let collection = name.collection_name();
     let mut current = org;
     // Concurrent renames each move the data once: a loser looks again and goes on.
@@ -221,19 +264,19 @@ pub async fn rename(store: &Store, org: OrgDoc, name: &OrganizationName) -> ApiR
             from: Some(current.placement.collection.clone()),
             from_name: Some(current.name.clone()),
             since: DateTime::now(),
+            event: Some(event.clone()),
         });
         if moving.is_some() {
             refuse_foreign_collection(store, &current, &collection, name).await?;
         }
-        let renamed = registry::rename(
-            store,
-            current.id,
-            &current.placement.collection,
-            name.as_str(),
-            &collection,
-            moving.as_ref(),
-        )
-        .await;
+        let renaming = registry::Renaming {
+            placed: &current.placement.collection,
+            name: name.as_str(),
+            collection: &collection,
+            moving: moving.as_ref(),
+            event: Some(&event),
+        };
+        let renamed = registry::rename(store, current.id, &renaming).await;
         match renamed {
             Ok(Some(updated)) if updated.pending_op() == Some(PendingOp::Rename) => {
                 return match finish_rename(store, updated).await? {
@@ -244,7 +287,10 @@ pub async fn rename(store: &Store, org: OrgDoc, name: &OrganizationName) -> ApiR
                     Renamed::MovedOn(_) => Err(not_found()),
                 };
             }
-            Ok(Some(updated)) => return Ok(updated),
+            Ok(Some(updated)) => {
+                log::drain(store, &updated).await?;
+                return Ok(updated);
+            }
             // No match: an operation is in flight, or (on servers that report a unique
             // index violation of findAndModify as "no document") the name is taken.
             Ok(None) => {
@@ -429,8 +475,13 @@ async fn finish_rename(store: &Store, org: OrgDoc) -> ApiResult<Renamed> {
         return roll_back_rename(store, &org, &from, refusal).await;
     }
     failpoint!(store, "rename.after_move");
-    match registry::complete_rename(store, org.id, &to).await? {
-        Some(org) => Ok(Renamed::Done(org)),
+    let event = pending.as_ref().and_then(|p| p.event.as_deref());
+    match registry::complete_rename(store, org.id, &to, event).await? {
+        Some(org) => {
+            failpoint!(store, "rename.after_complete");
+            log::drain(store, &org).await?;
+            Ok(Renamed::Done(org))
+        }
         None => Ok(Renamed::MovedOn(Box::pin(settled(store, org.id)).await?)),
     }
 }
@@ -477,11 +528,13 @@ pub async fn placement_now(store: &Store, id: ObjectId) -> ApiResult<Option<Plac
     })
 }
 
-/// Deletes an organization: marks it, drops its collection, removes the document.
-pub async fn delete(store: &Store, org: OrgDoc) -> ApiResult<()> {
+/// Deletes an organization: marks it (with its audit event: from there on the delete
+/// is finished, never undone), drops its collection, removes the document.
+pub async fn delete(store: &Store, org: OrgDoc, event: &Event) -> ApiResult<()> {
+    let event = event.to_outbox();
     let mut current = org;
     for _ in 0..RETRIES {
-        match registry::mark_delete(store, current.id).await? {
+        match registry::mark_delete(store, current.id, Some(&event)).await? {
             Some(org) => return finish_delete(store, &org).await,
             None => current = reload_settled(store, current.id).await?,
         }
@@ -491,8 +544,14 @@ pub async fn delete(store: &Store, org: OrgDoc) -> ApiResult<()> {
     ))
 }
 
-/// Drops the collection of a delete in flight, then the registry document.
+/// Drops the collection of a delete in flight, then the registry document. The
+/// organization's audit events are copied into the log first (they outlive it).
 async fn finish_delete(store: &Store, org: &OrgDoc) -> ApiResult<()> {
+    failpoint!(store, "delete.after_mark");
+    let Some(full) = registry::by_id(store, org.id).await? else {
+        return Ok(());
+    };
+    log::drain(store, &full).await?;
     let Placement {
         database,
         collection,
@@ -500,7 +559,9 @@ async fn finish_delete(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     tenants::drop(store, database, collection).await?;
     failpoint!(store, "delete.after_drop");
     invitations::delete_for_org(store, org.id).await?;
-    forget_members(store, org).await?;
+    for (user, _) in full.member_list() {
+        membership::forget(store, user, org.id).await?;
+    }
     failpoint!(store, "delete.after_members");
     registry::remove(store, org.id).await?;
     Ok(())

@@ -7,8 +7,10 @@
 
 use mongodb::bson::{DateTime, oid::ObjectId};
 
+use crate::audit::Event;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
+use crate::store::audit as log;
 use crate::store::users::{self, UserDoc};
 use crate::store::{Member, OrgDoc, PendingOp, Store, failpoint, is_duplicate, registry};
 
@@ -116,11 +118,15 @@ pub async fn join(
     org: ObjectId,
     user: ObjectId,
     member: &Member,
+    event: &Event,
 ) -> ApiResult<bool> {
     users::add_org(store, user, org).await?;
     failpoint!(store, "join.after_account");
+    let event = event.to_outbox();
     for _ in 0..3 {
-        if registry::add_member(store, org, user, member).await? {
+        if let Some(joined) = registry::add_member(store, org, user, member, Some(&event)).await? {
+            failpoint!(store, "join.after_map");
+            log::drain(store, &joined).await?;
             return Ok(true);
         }
         // Already a member, or an operation is in flight: look.
@@ -137,11 +143,19 @@ pub async fn join(
 /// Takes `user`, who has `role`, out of `org`: the map first (refused, false, when that
 /// would leave no owner or the role changed meanwhile), then the account, which is
 /// removed when it belongs nowhere else.
-pub async fn leave(store: &Store, org: ObjectId, user: ObjectId, role: Role) -> ApiResult<bool> {
-    if !registry::remove_member(store, org, user, role).await? {
+pub async fn leave(
+    store: &Store,
+    org: ObjectId,
+    user: ObjectId,
+    role: Role,
+    event: &Event,
+) -> ApiResult<bool> {
+    let text = event.to_outbox();
+    let Some(left) = registry::remove_member(store, org, user, role, Some(&text)).await? else {
         return Ok(false);
-    }
+    };
     failpoint!(store, "leave.after_map");
+    log::drain(store, &left).await?;
     forget(store, user, org).await?;
     Ok(true)
 }
@@ -155,26 +169,45 @@ pub async fn forget(store: &Store, user: ObjectId, org: ObjectId) -> ApiResult<(
     Ok(())
 }
 
-/// Revokes every token of `user`, in every organization.
-pub async fn revoke_tokens(store: &Store, user: ObjectId) -> ApiResult<()> {
+/// Revokes every token of `user`, in every organization, with `event` (if any) in
+/// each organization's log, in the same write as the revocation.
+pub async fn revoke_tokens(store: &Store, user: ObjectId, event: Option<&Event>) -> ApiResult<()> {
     if let Some(account) = users::by_id(store, user).await? {
-        registry::bump_member_versions(store, &account.orgs, user).await?;
+        let text = event.map(Event::to_outbox);
+        registry::bump_member_versions(store, &account.orgs, user, text.as_deref()).await?;
+        if let Some(event) = event {
+            log::record_many(store, account.orgs.iter().map(|o| (*o, event))).await?;
+        }
     }
     Ok(())
 }
 
 /// Changes `user`'s password: every token is revoked first, then the hash changes (a
-/// crash between leaves the old password with no token, never a new one beside them).
-pub async fn change_password(store: &Store, user: ObjectId, hash: &str) -> ApiResult<()> {
-    revoke_tokens(store, user).await?;
+/// crash between leaves the old password with no token, never a new one beside them),
+/// then the event goes into each organization's log.
+pub async fn change_password(
+    store: &Store,
+    user: ObjectId,
+    hash: &str,
+    event: &Event,
+) -> ApiResult<()> {
+    revoke_tokens(store, user, None).await?;
     users::set_password(store, user, hash).await?;
+    if let Some(account) = users::by_id(store, user).await? {
+        log::record_many(store, account.orgs.iter().map(|o| (*o, event))).await?;
+    }
     Ok(())
 }
 
 /// Changes `user`'s email (400 when another account has it), then copies it into every
 /// organization's member map; the account stays marked until that is done, and
 /// [`sync_email`] finishes it for whoever meets the mark.
-pub async fn change_email(store: &Store, user: ObjectId, email: &str) -> ApiResult<()> {
+pub async fn change_email(
+    store: &Store,
+    user: ObjectId,
+    email: &str,
+    event: &Event,
+) -> ApiResult<()> {
     let taken = || ApiError::Duplicate(format!("Admin with email '{email}' already exists"));
     let updated = match users::set_email(store, user, email).await {
         Ok(updated) => updated,
@@ -190,12 +223,24 @@ pub async fn change_email(store: &Store, user: ObjectId, email: &str) -> ApiResu
         };
     };
     failpoint!(store, "email.after_account");
-    sync_email(store, &account).await
+    sync_email(store, &account, Some(event)).await
 }
 
-/// Copies an account's email into its organizations' member maps, and clears its mark.
-pub async fn sync_email(store: &Store, account: &UserDoc) -> ApiResult<()> {
-    registry::set_member_email(store, &account.orgs, account.id, &account.email).await?;
+/// Copies an account's email into its organizations' member maps (with `event` in each
+/// one's log), and clears its mark.
+pub async fn sync_email(store: &Store, account: &UserDoc, event: Option<&Event>) -> ApiResult<()> {
+    let text = event.map(Event::to_outbox);
+    registry::set_member_email(
+        store,
+        &account.orgs,
+        account.id,
+        &account.email,
+        text.as_deref(),
+    )
+    .await?;
+    if let Some(event) = event {
+        log::record_many(store, account.orgs.iter().map(|o| (*o, event))).await?;
+    }
     users::email_synced(store, account.id, &account.email).await?;
     Ok(())
 }

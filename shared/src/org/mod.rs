@@ -6,14 +6,16 @@ pub mod membership;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use mongodb::bson::DateTime;
+use mongodb::bson::{DateTime, oid::ObjectId};
 use serde::Serialize;
 
 use crate::app::App;
+use crate::audit::{Context, Target};
 use crate::auth::{Action, authenticate, password};
 use crate::domain::{Email, OrganizationName, Password};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{JsonBody, json, no_content, query, required_query};
+use crate::http::{JsonBody, if_match, json, json_tagged, no_content, query, required_query};
+use crate::idempotency;
 use crate::store::{OrgDoc, PendingOp, registry};
 use lifecycle::Settled;
 
@@ -108,10 +110,26 @@ impl TryFrom<JsonBody> for OrganizationChanges {
 /// collection.
 pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let input = NewOrganization::try_from(JsonBody::parse(&req)?)?;
-    let hash = password::hash(input.password.expose(), app.config.bcrypt_cost).await?;
-    let (org, owner) = lifecycle::create(&app.store, &input.name, &input.email, hash).await?;
-    tracing::info!(org_id = %org.id, user_id = %owner, "organization created");
-    json(StatusCode::CREATED, &OrgView::from(&org))
+    let key = idempotency::key(&req)?;
+    idempotency::once(app, &req, "org.create", key.as_deref(), || async {
+        let id = match &key {
+            Some(key) => {
+                let id = idempotency::derived_id("org.create", key);
+                if let Some(org) = lifecycle::created_before(&app.store, id).await? {
+                    return json(StatusCode::CREATED, &OrgView::from(&org));
+                }
+                id
+            }
+            None => ObjectId::new(),
+        };
+        let hash = password::hash(input.password.expose(), app.config.bcrypt_cost).await?;
+        let context = Context::of(&req);
+        let fields = (&input.name, &input.email);
+        let org = lifecycle::create(&app.store, id, fields, hash, &context).await?;
+        tracing::info!(org_id = %org.id, "organization created");
+        json(StatusCode::CREATED, &OrgView::from(&org))
+    })
+    .await
 }
 
 /// `GET /org/get?organization_name=NAME`: the organization, by name (any letter case).
@@ -135,7 +153,7 @@ pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
             Settled::Creating(_) | Settled::Gone => return Err(not_found()),
         },
     };
-    json(StatusCode::OK, &OrgView::from(&org))
+    json_tagged(StatusCode::OK, &OrgView::from(&org), org.version)
 }
 
 /// The body of `GET /org/me`.
@@ -150,9 +168,12 @@ struct MeView {
 /// `GET /org/me`: who the caller is in its organization, and the organization.
 pub async fn me(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
-    caller.may(Action::ReadOrganization)?;
+    let event = caller.event(&req, "organization.read");
+    caller
+        .authorize(app, Action::ReadOrganization, &event)
+        .await?;
     let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
-    json(
+    json_tagged(
         StatusCode::OK,
         &MeView {
             user_id: caller.user.to_hex(),
@@ -160,35 +181,49 @@ pub async fn me(app: &App, req: Request) -> ApiResult<Response<Body>> {
             role: caller.role.as_str(),
             organization: OrgView::from(&org),
         },
+        org.version,
     )
 }
 
 /// `PUT /org/update`: renames the organization (moving its collection; owners only),
 /// changes the caller's own email or password (a password change revokes the caller's
-/// tokens in every organization). At least one field.
+/// tokens in every organization). At least one field. With `If-Match`, nothing changes
+/// unless it names the current `ETag` (412).
 pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let input = OrganizationChanges::try_from(JsonBody::parse(&req)?)?;
+    let org_target = Target::new("organization", caller.org.id, Some(&caller.org.name));
+    let renamed_event = caller
+        .event(&req, "organization.renamed")
+        .target(org_target);
     if input.name.is_some() {
-        caller.may(Action::Rename)?;
-    }
-    if input.email.is_some() || input.password.is_some() {
-        caller.may(Action::ChangeOwnAccount)?;
+        caller
+            .authorize(app, Action::Rename, &renamed_event)
+            .await?;
     }
     let password_hash = match &input.password {
         Some(p) => Some(password::hash(p.expose(), app.config.bcrypt_cost).await?),
         None => None,
     };
+    precondition(app, &req, caller.org.id).await?;
     let id = caller.org.id;
+    let me = Target::new("user", caller.user, Some(&caller.email));
     let renamed = match &input.name {
-        Some(name) => Some(lifecycle::rename(&app.store, caller.org, name).await?),
+        Some(name) => {
+            Some(lifecycle::rename(&app.store, caller.org.clone(), name, &renamed_event).await?)
+        }
         None => None,
     };
     if let Some(email) = &input.email {
-        membership::change_email(&app.store, caller.user, email.as_str()).await?;
+        let event = caller
+            .event(&req, "user.email_changed")
+            .target(me.clone())
+            .meta("to", email.as_str());
+        membership::change_email(&app.store, caller.user, email.as_str(), &event).await?;
     }
     if let Some(hash) = &password_hash {
-        membership::change_password(&app.store, caller.user, hash).await?;
+        let event = caller.event(&req, "user.password_changed").target(me);
+        membership::change_password(&app.store, caller.user, hash, &event).await?;
     }
     // The whole organization (its owners' emails): a rename alone answers with it.
     let org = match renamed {
@@ -196,7 +231,17 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
         _ => lifecycle::reload_settled(&app.store, id).await?,
     };
     tracing::info!(org_id = %org.id, "organization updated");
-    json(StatusCode::OK, &OrgView::from(&org))
+    json_tagged(StatusCode::OK, &OrgView::from(&org), org.version)
+}
+
+/// An `If-Match` precondition on the organization `id`: kept in one conditional write
+/// (two requests with the same `If-Match` at once: one goes on, the other is 412).
+pub async fn precondition(app: &App, req: &Request, id: ObjectId) -> ApiResult<()> {
+    match if_match(req) {
+        None | Some(None) => Ok(()),
+        Some(Some(versions)) if registry::claim_version(&app.store, id, &versions).await? => Ok(()),
+        Some(Some(_)) => Err(ApiError::PreconditionFailed),
+    }
 }
 
 /// `DELETE /org/delete[?organization_name=NAME]`: removes the organization, its
@@ -204,17 +249,22 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
 /// organization); every token of it stops working. Owners only.
 pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
+    let target = Target::new("organization", caller.org.id, Some(&caller.org.name));
+    let event = caller.event(&req, "organization.deleted").target(target);
     if let Some(named) = query(&req, "organization_name") {
         let same = OrganizationName::parse(&named).is_ok_and(|n| n.as_str() == caller.org.name);
         if !same {
+            let mut denied = event.clone();
+            denied.outcome = crate::audit::Outcome::Denied;
+            crate::store::audit::record(&app.store, caller.org.id, &[denied]).await?;
             return Err(ApiError::Forbidden(
                 "You may only delete your own organization".into(),
             ));
         }
     }
-    caller.may(Action::Delete)?;
+    caller.authorize(app, Action::Delete, &event).await?;
     let id = caller.org.id;
-    lifecycle::delete(&app.store, caller.org).await?;
+    lifecycle::delete(&app.store, caller.org, &event).await?;
     tracing::info!(org_id = %id, "organization deleted");
     no_content()
 }

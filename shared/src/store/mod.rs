@@ -6,7 +6,9 @@
 //! [`attempts`] (the login throttle's counters).
 
 pub mod attempts;
+pub mod audit;
 mod errors;
+pub mod idempotency;
 pub mod invitations;
 mod records;
 pub mod registry;
@@ -39,6 +41,7 @@ pub struct Store {
     client: Client,
     master: Database,
     tenants: Database,
+    audit_retention: std::time::Duration,
     #[cfg(feature = "test-hooks")]
     hooks: crate::hooks::Hooks,
 }
@@ -68,6 +71,7 @@ impl Store {
         Ok(Self {
             master: client.database(&config.master_db),
             tenants: client.database(&config.tenant_db),
+            audit_retention: config.audit_retention,
             client,
             #[cfg(feature = "test-hooks")]
             hooks,
@@ -98,6 +102,21 @@ impl Store {
     /// Invitations.
     pub(crate) fn invitations(&self) -> Collection<Document> {
         self.master_collection("invitations")
+    }
+
+    /// Idempotency records.
+    pub(crate) fn idempotency(&self) -> Collection<Document> {
+        self.master_collection("idempotency")
+    }
+
+    /// Audit events.
+    pub(crate) fn audit_events(&self) -> Collection<Document> {
+        self.master_collection("audit_events")
+    }
+
+    /// How long audit events are kept.
+    pub fn audit_retention(&self) -> std::time::Duration {
+        self.audit_retention
     }
 
     /// Failed-login counters.

@@ -54,6 +54,10 @@ pub struct Pending {
     /// When it began (a create older than the lease is abandoned).
     #[serde(deserialize_with = "lenient::required")]
     pub since: DateTime,
+    /// The audit event of the operation (JSON text), moved into the outbox by the
+    /// write that makes it take effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 /// One member of an organization, as its document holds it: what every authenticated
@@ -110,6 +114,10 @@ pub struct OrgDoc {
     /// The multi-step operation in flight, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
+    /// The latest audit events of changes to this document, as JSON text, written in
+    /// the same write as their change (see [`crate::audit`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit_outbox: Vec<String>,
     /// First release: the single admin's id (it becomes the user's id). The admin
     /// fields are moved into `users` and `members` by [`crate::migrate`].
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -20,6 +20,20 @@ fn no_pending() -> Document {
     doc! { "$exists": false }
 }
 
+/// How many audit events an organization's outbox keeps (each is copied into the log
+/// right after its write; the outbox only bridges a crash in between).
+const OUTBOX: i32 = 32;
+
+/// The `$push` of an audit event (JSON text) into the outbox, if there is one.
+fn push_event(update: &mut Document, event: Option<&str>) {
+    if let Some(event) = event {
+        update.insert(
+            "$push",
+            doc! { "audit_outbox": { "$each": [event], "$slice": -OUTBOX } },
+        );
+    }
+}
+
 async fn find(store: &Store, filter: Document) -> Result<Option<OrgDoc>, Error> {
     Ok(store
         .organizations()
@@ -133,15 +147,22 @@ pub async fn names_collection(store: &Store, collection: &str) -> Result<bool, E
 
 /// Ends a create: clears its `pending` record. False if it is no longer a create in
 /// flight (someone rolled it back).
-pub async fn complete_create(store: &Store, id: ObjectId) -> Result<bool, Error> {
+pub async fn complete_create(
+    store: &Store,
+    id: ObjectId,
+    event: Option<&str>,
+) -> Result<Option<OrgDoc>, Error> {
+    let mut update = doc! { "$unset": { "pending": "" } };
+    push_event(&mut update, event);
     let done = store
         .organizations()
-        .update_one(
+        .find_one_and_update(
             doc! { "_id": id, "pending.op": op(PendingOp::Create) },
-            doc! { "$unset": { "pending": "" } },
+            update,
         )
+        .return_document(ReturnDocument::After)
         .await?;
-    Ok(done.matched_count == 1)
+    Ok(done.and_then(OrgDoc::from_document))
 }
 
 /// Marks a create in flight as being undone. False if it completed after all, or
@@ -174,25 +195,53 @@ pub async fn remove_rolled_back(store: &Store, id: ObjectId) -> Result<(), Error
 pub async fn rename(
     store: &Store,
     id: ObjectId,
-    placed: &str,
-    name: &str,
-    collection: &str,
-    moving: Option<&Pending>,
+    r: &Renaming<'_>,
 ) -> Result<Option<OrgDoc>, Error> {
     let mut set =
-        doc! { "updated_at": DateTime::now(), "name": name, "collection_name": collection };
-    if let Some(pending) = moving {
+        doc! { "updated_at": DateTime::now(), "name": r.name, "collection_name": r.collection };
+    if let Some(pending) = r.moving {
         set.insert("pending", to_bson(pending).map_err(Error::custom)?);
+    }
+    let mut update = doc! { "$set": set, "$inc": { "version": 1_i64 } };
+    if r.moving.is_none() {
+        push_event(&mut update, r.event);
     }
     let updated = store
         .organizations()
         .find_one_and_update(
-            doc! { "_id": id, "pending": no_pending(), "placement.collection": placed },
-            doc! { "$set": set, "$inc": { "version": 1_i64 } },
+            doc! { "_id": id, "pending": no_pending(), "placement.collection": r.placed },
+            update,
         )
         .return_document(ReturnDocument::After)
         .await?;
     Ok(updated.and_then(OrgDoc::from_document))
+}
+
+/// What a rename writes.
+pub struct Renaming<'a> {
+    /// The collection the data is in now, as the caller saw it.
+    pub placed: &'a str,
+    /// The new name.
+    pub name: &'a str,
+    /// The new collection name.
+    pub collection: &'a str,
+    /// The move of the data, when the collection changes.
+    pub moving: Option<&'a Pending>,
+    /// The audit event (JSON text).
+    pub event: Option<&'a str>,
+}
+
+/// Moves the organization's version on, only if it is one of `versions` (an
+/// `If-Match` precondition checked and kept in one write); false if it is not.
+pub async fn claim_version(store: &Store, id: ObjectId, versions: &[i64]) -> Result<bool, Error> {
+    let claimed = store
+        .organizations()
+        .update_one(
+            doc! { "_id": id, "version": { "$in": versions } },
+            doc! { "$inc": { "version": 1_i64 } },
+        )
+        .await?;
+    Ok(claimed.matched_count == 1)
 }
 
 /// Whether the rename of `id` to collection `to` is still in flight.
@@ -225,15 +274,18 @@ pub async fn complete_rename(
     store: &Store,
     id: ObjectId,
     to: &str,
+    event: Option<&str>,
 ) -> Result<Option<OrgDoc>, Error> {
+    let mut update = doc! {
+        "$set": { "placement.collection": to, "updated_at": DateTime::now() },
+        "$unset": { "pending": "" },
+    };
+    push_event(&mut update, event);
     let done = store
         .organizations()
         .find_one_and_update(
             doc! { "_id": id, "pending.op": op(PendingOp::Rename), "collection_name": to },
-            doc! {
-                "$set": { "placement.collection": to, "updated_at": DateTime::now() },
-                "$unset": { "pending": "" },
-            },
+            update,
         )
         .return_document(ReturnDocument::After)
         .await?;
@@ -270,19 +322,23 @@ pub async fn roll_back_rename(
 }
 
 /// Marks an organization as being deleted, while nothing else is in flight.
-pub async fn mark_delete(store: &Store, id: ObjectId) -> Result<Option<OrgDoc>, Error> {
+pub async fn mark_delete(
+    store: &Store,
+    id: ObjectId,
+    event: Option<&str>,
+) -> Result<Option<OrgDoc>, Error> {
     let pending = Pending {
         op: PendingOp::Delete,
         from: None,
         from_name: None,
         since: DateTime::now(),
+        event: None,
     };
+    let mut update = doc! { "$set": { "pending": to_bson(&pending).map_err(Error::custom)? } };
+    push_event(&mut update, event);
     let marked = store
         .organizations()
-        .find_one_and_update(
-            doc! { "_id": id, "pending": no_pending() },
-            doc! { "$set": { "pending": to_bson(&pending).map_err(Error::custom)? } },
-        )
+        .find_one_and_update(doc! { "_id": id, "pending": no_pending() }, update)
         .return_document(ReturnDocument::After)
         .await?;
     Ok(marked.and_then(OrgDoc::from_document))
@@ -308,20 +364,24 @@ pub async fn add_member(
     org: ObjectId,
     user: ObjectId,
     member: &Member,
-) -> Result<bool, Error> {
+    event: Option<&str>,
+) -> Result<Option<OrgDoc>, Error> {
     let path = member_path(user);
     let owners = i64::from(member.role == Role::Owner);
+    let mut update = doc! {
+        "$set": { &path: to_bson(member).map_err(Error::custom)?, "updated_at": DateTime::now() },
+        "$inc": { "owners": owners, "version": 1_i64 },
+    };
+    push_event(&mut update, event);
     let added = store
         .organizations()
-        .update_one(
+        .find_one_and_update(
             doc! { "_id": org, &path: { "$exists": false }, "pending": no_pending() },
-            doc! {
-                "$set": { &path: to_bson(member).map_err(Error::custom)?, "updated_at": DateTime::now() },
-                "$inc": { "owners": owners, "version": 1_i64 },
-            },
+            update,
         )
+        .return_document(ReturnDocument::After)
         .await?;
-    Ok(added.matched_count == 1)
+    Ok(added.and_then(OrgDoc::from_document))
 }
 
 /// The filter that holds a member to `role`, and, when an owner stops being one, the
@@ -340,19 +400,18 @@ pub async fn set_role(
     store: &Store,
     org: ObjectId,
     user: ObjectId,
-    from: Role,
-    to: Role,
+    (from, to): (Role, Role),
+    event: Option<&str>,
 ) -> Result<Option<OrgDoc>, Error> {
     let owners = i64::from(to == Role::Owner) - i64::from(from == Role::Owner);
+    let mut update = doc! {
+        "$set": { format!("{}.r", member_path(user)): to.as_str(), "updated_at": DateTime::now() },
+        "$inc": { "owners": owners, "version": 1_i64 },
+    };
+    push_event(&mut update, event);
     let updated = store
         .organizations()
-        .find_one_and_update(
-            holding(org, user, from, owners < 0),
-            doc! {
-                "$set": { format!("{}.r", member_path(user)): to.as_str(), "updated_at": DateTime::now() },
-                "$inc": { "owners": owners, "version": 1_i64 },
-            },
-        )
+        .find_one_and_update(holding(org, user, from, owners < 0), update)
         .return_document(ReturnDocument::After)
         .await?;
     Ok(updated.and_then(OrgDoc::from_document))
@@ -365,20 +424,21 @@ pub async fn remove_member(
     org: ObjectId,
     user: ObjectId,
     role: Role,
-) -> Result<bool, Error> {
+    event: Option<&str>,
+) -> Result<Option<OrgDoc>, Error> {
     let owners = -i64::from(role == Role::Owner);
+    let mut update = doc! {
+        "$unset": { member_path(user): "" },
+        "$set": { "updated_at": DateTime::now() },
+        "$inc": { "owners": owners, "version": 1_i64 },
+    };
+    push_event(&mut update, event);
     let removed = store
         .organizations()
-        .update_one(
-            holding(org, user, role, owners < 0),
-            doc! {
-                "$unset": { member_path(user): "" },
-                "$set": { "updated_at": DateTime::now() },
-                "$inc": { "owners": owners, "version": 1_i64 },
-            },
-        )
+        .find_one_and_update(holding(org, user, role, owners < 0), update)
+        .return_document(ReturnDocument::After)
         .await?;
-    Ok(removed.matched_count == 1)
+    Ok(removed.and_then(OrgDoc::from_document))
 }
 
 /// Revokes every token of `user` in these organizations.
@@ -386,13 +446,16 @@ pub async fn bump_member_versions(
     store: &Store,
     orgs: &[ObjectId],
     user: ObjectId,
+    event: Option<&str>,
 ) -> Result<(), Error> {
     let path = member_path(user);
+    let mut update = doc! { "$inc": { format!("{path}.v"): 1_i64 } };
+    push_event(&mut update, event);
     store
         .organizations()
         .update_many(
             doc! { "_id": { "$in": orgs }, &path: { "$exists": true } },
-            doc! { "$inc": { format!("{path}.v"): 1_i64 } },
+            update,
         )
         .await
         .map(|_| ())
@@ -404,16 +467,19 @@ pub async fn set_member_email(
     orgs: &[ObjectId],
     user: ObjectId,
     email: &str,
+    event: Option<&str>,
 ) -> Result<(), Error> {
     let path = member_path(user);
+    let mut update = doc! {
+        "$set": { format!("{path}.e"): email, "updated_at": DateTime::now() },
+        "$inc": { "version": 1_i64 },
+    };
+    push_event(&mut update, event);
     store
         .organizations()
         .update_many(
             doc! { "_id": { "$in": orgs }, &path: { "$exists": true } },
-            doc! {
-                "$set": { format!("{path}.e"): email, "updated_at": DateTime::now() },
-                "$inc": { "version": 1_i64 },
-            },
+            update,
         )
         .await
         .map(|_| ())

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod audit;
 mod auth;
 mod faults;
 mod integrity;
@@ -10,6 +11,7 @@ mod items;
 mod migration;
 mod org;
 mod permissions;
+mod retries;
 mod round_trips;
 mod service;
 mod teams;

@@ -134,6 +134,7 @@ const ROWS: &[(&str, &str, [bool; 3])] = &[
     ),
     ("PUT /org/update", "rename", [true, false, false]),
     ("DELETE /org/delete", "delete", [true, false, false]),
+    ("GET /org/audit", "read the audit log", [true, true, false]),
 ];
 
 /// Calls the route of a row as the acting member `who` (0 owner, 1 admin, 2 member).
@@ -275,6 +276,9 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
         }
         ("PATCH /org/members/{user_id}", _) => {
             call(app, members::change_role, &role(&f.target_owner, "admin")).await
+        }
+        ("GET /org/audit", _) => {
+            call(app, tenant::audit_log::list, &with(Req::get("/org/audit"))).await
         }
         ("DELETE /org/delete", _) => {
             call(app, org::delete, &with(Req::delete("/org/delete"))).await

@@ -38,7 +38,9 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
             json!({ "email": email, "password": password }),
         )
     };
-    // (route, case, commands, status). The commands, for the record:
+    // (route, case, commands, status). Every request that changes something (or fails
+    // a login) adds one command: its audit event (see `tenant::audit`). The commands,
+    // for the record:
     // - health: ping.
     // - create: registry insert, account insert, collection lookup, create, end of the
     //   create record.
@@ -86,7 +88,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         (
             "org_create",
             "new",
-            5,
+            6,
             201,
             counted(
                 &app,
@@ -135,14 +137,14 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         (
             "admin_login",
             "right password",
-            6,
+            7,
             200,
             counted(&app, admin::login, &login(&o.email, PASSWORD)).await,
         ),
         (
             "admin_login",
             "wrong password",
-            4,
+            5,
             401,
             counted(&app, admin::login, &login(&o.email, "Wrong-passw0rd")).await,
         ),
@@ -180,7 +182,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         (
             "items_create",
             "new",
-            3,
+            4,
             201,
             counted(
                 &app,
@@ -192,7 +194,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         (
             "items_delete",
             "found",
-            2,
+            3,
             204,
             counted(
                 &app,
@@ -211,7 +213,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         (
             "org_update",
             "email",
-            5,
+            6,
             200,
             counted(
                 &app,
@@ -226,7 +228,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         (
             "org_update",
             "rename",
-            5,
+            6,
             200,
             counted(
                 &app,
@@ -241,7 +243,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         (
             "admin_logout",
             "bearer",
-            3,
+            4,
             204,
             counted(
                 &app,
@@ -253,7 +255,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         (
             "org_delete",
             "own",
-            8,
+            9,
             204,
             counted(
                 &app,
@@ -338,11 +340,11 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
         (
             "members_update",
             "to admin",
-            3,
+            4,
             200,
             counted(app, members::change_role, &patch).await,
         ),
-        ("invitations_create", "new", 3, 201, created),
+        ("invitations_create", "new", 4, 201, created),
         (
             "invitations_list",
             "page",
@@ -358,14 +360,14 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
         (
             "invitations_resend",
             "pending",
-            3,
+            4,
             200,
             counted(app, invitations::resend, &resend).await,
         ),
         (
             "invitations_accept",
             "new account",
-            9,
+            10,
             200,
             counted(app, invitations::accept, &accept).await,
         ),

@@ -312,6 +312,7 @@ pub fn sample_org(name: &str, database: &str, since: DateTime) -> OrgDoc {
         created_at: since,
         updated_at: None,
         pending: None,
+        audit_outbox: Vec::new(),
         admin_id: None,
         email: None,
         password_hash: None,
@@ -329,6 +330,7 @@ pub fn half_made_org(app: &App, name: &str, op: PendingOp, since: DateTime) -> O
             from: None,
             from_name: None,
             since,
+            event: None,
         }),
         ..sample_org(name, &database, since)
     }

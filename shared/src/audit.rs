@@ -1,0 +1,194 @@
+//! The audit log: one event per state-changing request, and one per refusal (403).
+//!
+//! Write order, without transactions, within one extra round trip per request:
+//! - a change that is a write to the organization's document (created, renamed,
+//!   deleted, a member's role changed, removed, left, an invitation accepted, a user's
+//!   logout, email or password change) carries its event in that same write, in the
+//!   document's bounded outbox (`audit_outbox`), so the event exists exactly when the
+//!   change does; for a multi-step operation, the event is prepared when it starts
+//!   (kept in its `pending` record) and moved into the outbox by the write that makes it
+//!   take effect, whoever finishes it. One extra command then copies the outbox into
+//!   `audit_events` (duplicates ignored). A crash between the two leaves the event in
+//!   the outbox: the organization's next event, `GET /org/audit` and its deletion copy
+//!   it, so an event is never lost;
+//! - other changes (items, invitations sent or revoked, logins) and refusals write
+//!   their event with that one command right after;
+//! - an event's id is derived from the request id, so a retried request never adds a
+//!   second one, and no success event is written for a change that did not happen.
+//!
+//! Never a password, hash, token or invitation token: events are built from ids,
+//! names, emails and roles only.
+
+use lambda_http::Request;
+use mongodb::bson::{DateTime, oid::ObjectId};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Role;
+use crate::http::{request_id, source_ip, user_agent};
+
+/// Whether the action happened or was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// It took effect.
+    Success,
+    /// It was refused (403).
+    Denied,
+}
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Actor {
+    /// `user` or `anonymous`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The user id, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The email, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl Actor {
+    /// A user.
+    pub fn user(id: ObjectId, email: &str) -> Self {
+        Self {
+            kind: "user".into(),
+            id: Some(id.to_hex()),
+            email: Some(email.to_owned()),
+        }
+    }
+
+    /// Someone not logged in (a failed login names the email tried).
+    pub fn anonymous(email: Option<&str>) -> Self {
+        Self {
+            kind: "anonymous".into(),
+            id: None,
+            email: email.map(str::to_owned),
+        }
+    }
+}
+
+/// What was acted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    /// `user`, `organization`, `invitation` or `item`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its id.
+    pub id: String,
+    /// Its name or email, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Target {
+    /// A target of `kind`.
+    pub fn new(kind: &str, id: impl ToString, name: Option<&str>) -> Self {
+        Self {
+            kind: kind.into(),
+            id: id.to_string(),
+            name: name.map(str::to_owned),
+        }
+    }
+}
+
+/// Where the request came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// Client address as API Gateway saw it.
+    pub ip: String,
+    /// `User-Agent`.
+    pub user_agent: String,
+    /// The request id (also the response's `x-request-id`).
+    pub request_id: String,
+}
+
+impl Context {
+    /// The context of a request.
+    pub fn of(req: &Request) -> Self {
+        Self {
+            ip: source_ip(req),
+            user_agent: user_agent(req),
+            request_id: request_id(req),
+        }
+    }
+}
+
+/// One event, without its organization (added when it is stored: one event can be
+/// recorded in several organizations, as a logout is).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Derived from the request id, the action and the first target.
+    pub id: String,
+    /// When, in ms since the epoch.
+    pub at_ms: i64,
+    /// E.g. `member.role_changed`.
+    pub action: String,
+    /// Success or denied.
+    pub outcome: Outcome,
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub targets: Vec<Target>,
+    /// From where.
+    pub context: Context,
+    /// Details (`from`, `to`, ...).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Event {
+    /// An event of `action` by `actor` in the request of `context`.
+    pub fn new(context: &Context, action: &str, outcome: Outcome, actor: Actor) -> Self {
+        let mut event = Self {
+            id: String::new(),
+            at_ms: DateTime::now().timestamp_millis(),
+            action: action.to_owned(),
+            outcome,
+            actor,
+            targets: Vec::new(),
+            context: context.clone(),
+            metadata: serde_json::Map::new(),
+        };
+        event.id = event.derive_id();
+        event
+    }
+
+    /// The same event with a target.
+    pub fn target(mut self, target: Target) -> Self {
+        self.targets.push(target);
+        self.id = self.derive_id();
+        self
+    }
+
+    /// The same event with a detail.
+    pub fn meta(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// A role change's details.
+    pub fn roles(self, from: Role, to: Role) -> Self {
+        self.meta("from", from.as_str()).meta("to", to.as_str())
+    }
+
+    fn derive_id(&self) -> String {
+        let first = self.targets.first().map_or("", |t| t.id.as_str());
+        let seed = format!("{}|{}|{first}", self.context.request_id, self.action);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, seed.as_bytes());
+        crate::store::invitations::hex(&digest.as_ref()[..16])
+    }
+
+    /// The event as the outbox of a document holds it: JSON text (one form on every
+    /// server).
+    pub fn to_outbox(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// An event from an outbox entry.
+    pub fn from_outbox(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}

@@ -1,0 +1,156 @@
+//! Safe retries with `Idempotency-Key` (`POST /org/create`, `POST /org/items`).
+//!
+//! A key is scoped to the route and the caller (the organization of the token; for
+//! create, the key alone) and kept 24 hours. The first request claims it; the same key
+//! with the same request then replays the stored answer (`Idempotent-Replayed: true`),
+//! with another request is 422, and while the first still runs is 409 with
+//! `Retry-After`. A server error is not stored (a retry runs again); a 4xx after the
+//! work started is. A request whose function died is taken over after a lease.
+//!
+//! The work itself is made safe to run twice: the id of what it creates is derived from
+//! the key, so a retry after a crash between the work and the stored answer finds the
+//! organization or item it made instead of making another (or answering "already
+//! exists").
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use mongodb::bson::oid::ObjectId;
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{body_bytes, route_path};
+use crate::store::failpoint;
+use crate::store::idempotency::{self as records, Answer, Claim};
+
+/// How long a running request holds its key before a retry may take it over.
+const LEASE_MS: i64 = 30_000;
+/// How long a key is kept.
+const TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// The `Idempotency-Key` of a request, if it has one: 1–255 printable ASCII, else 422.
+pub fn key(req: &Request) -> ApiResult<Option<String>> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|b| (0x20..0x7f).contains(b)) {
+        return Err(ApiError::invalid(
+            &["header", "idempotency-key"],
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        ));
+    }
+    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .to_vec()
+}
+
+/// The id of what the request with `key` in `scope` creates: the same for every retry.
+pub fn derived_id(scope: &str, key: &str) -> ObjectId {
+    let digest = sha256(format!("{scope}|{key}").as_bytes());
+    let mut bytes = [0u8; 12];
+    bytes.copy_from_slice(&digest[..12]);
+    ObjectId::from_bytes(bytes)
+}
+
+/// What makes two requests "the same": method, route (with or without `/api/v1`)
+/// and body.
+fn fingerprint(req: &Request) -> String {
+    let path = route_path(req);
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    let mut seed = format!("{} {path}\n", req.method()).into_bytes();
+    seed.extend_from_slice(body_bytes(req));
+    crate::store::invitations::hex(&sha256(&seed))
+}
+
+/// Runs `work` once per (`scope`, `key`): see the module. Without a key, just runs it.
+pub async fn once<F, Fut>(
+    app: &App,
+    req: &Request,
+    scope: &str,
+    key: Option<&str>,
+    work: F,
+) -> ApiResult<Response<Body>>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<Response<Body>>>,
+{
+    let Some(key) = key else {
+        return work().await;
+    };
+    let id = format!("{scope}|{key}");
+    match records::claim(&app.store, &id, &fingerprint(req), LEASE_MS, TTL_MS).await? {
+        Claim::Done(answer) => return replay(&answer),
+        Claim::InFlight(retry_after) => return Err(ApiError::InFlight { retry_after }),
+        Claim::Mismatch => {
+            return Err(ApiError::invalid(
+                &["header", "idempotency-key"],
+                "Idempotency-Key reused with a different request",
+            ));
+        }
+        Claim::Fresh => {}
+    }
+    let result = work().await;
+    let status = match &result {
+        Ok(resp) => resp.status(),
+        Err(err) => err.status(),
+    };
+    if status.is_server_error() {
+        records::abandon(&app.store, &id).await?;
+        return result;
+    }
+    let stored: ApiResult<()> = async {
+        failpoint!(app.store, "idempotency.before_store");
+        records::finish(&app.store, &id, &answer_of(&result)).await?;
+        Ok(())
+    }
+    .await;
+    if let Err(err) = stored {
+        // The work is done but its answer is not kept: a retry runs it again, and finds
+        // what it made (see `derived_id`).
+        let _ = records::abandon(&app.store, &id).await;
+        return Err(err);
+    }
+    result
+}
+
+/// The answer to keep for a result.
+fn answer_of(result: &ApiResult<Response<Body>>) -> Answer {
+    match result {
+        Ok(resp) => Answer {
+            status: resp.status().as_u16(),
+            body: match resp.body() {
+                Body::Text(t) => t.clone(),
+                Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+                _ => String::new(),
+            },
+            etag: resp
+                .headers()
+                .get(header::ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        },
+        Err(err) => Answer {
+            status: err.status().as_u16(),
+            body: serde_json::json!({ "detail": err.detail() }).to_string(),
+            etag: None,
+        },
+    }
+}
+
+/// A stored answer, given again.
+fn replay(answer: &Answer) -> ApiResult<Response<Body>> {
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(answer.status).map_err(ApiError::internal)?)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotent-replayed", HeaderValue::from_static("true"));
+    if let Some(etag) = &answer.etag {
+        builder = builder.header(header::ETAG, etag.as_str());
+    }
+    builder
+        .body(Body::Text(answer.body.clone()))
+        .map_err(ApiError::internal)
+}

@@ -1,0 +1,131 @@
+//! Audit events (`audit_events` in the master database): one document per event and
+//! organization, kept `AUDIT_RETENTION_DAYS` by a TTL index (also after the
+//! organization is gone; the API no longer shows them then). Ids are derived from the
+//! request, so writing an event twice keeps one.
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{Bson, DateTime, Document, doc, oid::ObjectId};
+use mongodb::error::Error;
+use mongodb::options::InsertManyOptions;
+
+use super::{OrgDoc, Store, is_duplicate};
+use crate::audit::Event;
+
+fn bson<T: serde::Serialize>(value: &T) -> Result<Bson, Error> {
+    mongodb::bson::to_bson(value).map_err(Error::custom)
+}
+
+fn document(store: &Store, org: ObjectId, event: &Event) -> Result<Document, Error> {
+    let expires = DateTime::from_millis(event.at_ms + store.audit_retention().as_millis() as i64);
+    Ok(doc! {
+        "_id": format!("{}:{}", event.id, org.to_hex()),
+        "event_id": &event.id,
+        "organization_id": org.to_hex(),
+        "occurred_at": DateTime::from_millis(event.at_ms),
+        "occurred_ms": event.at_ms,
+        "action": &event.action,
+        "outcome": bson(&event.outcome)?,
+        "actor": bson(&event.actor)?,
+        "targets": bson(&event.targets)?,
+        "context": bson(&event.context)?,
+        "metadata": bson(&event.metadata)?,
+        "expires_at": expires,
+    })
+}
+
+/// Stores events of `org` (one command; those stored before are kept as they are).
+pub async fn record(store: &Store, org: ObjectId, events: &[Event]) -> Result<(), Error> {
+    record_many(store, events.iter().map(|e| (org, e))).await
+}
+
+/// Stores events, each for its organization, in one command.
+pub async fn record_many<'a>(
+    store: &Store,
+    events: impl IntoIterator<Item = (ObjectId, &'a Event)>,
+) -> Result<(), Error> {
+    let docs = events
+        .into_iter()
+        .map(|(org, e)| document(store, org, e))
+        .collect::<Result<Vec<_>, _>>()?;
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let unordered = InsertManyOptions::builder().ordered(false).build();
+    match store
+        .audit_events()
+        .insert_many(docs)
+        .with_options(unordered)
+        .await
+    {
+        Err(e) if !is_duplicate(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Copies the events of an organization's outbox into the log.
+pub async fn drain(store: &Store, org: &OrgDoc) -> Result<(), Error> {
+    let events: Vec<Event> = org
+        .audit_outbox
+        .iter()
+        .filter_map(|e| Event::from_outbox(e))
+        .collect();
+    record(store, org.id, &events).await
+}
+
+/// What `GET /org/audit` asks for.
+#[derive(Debug, Default)]
+pub struct Query {
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this actor.
+    pub actor_id: Option<String>,
+    /// From this time on (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Up to this time (ms since the epoch).
+    pub until_ms: Option<i64>,
+    /// After this position (the `next` of the previous page): (time, id).
+    pub after: Option<(i64, String)>,
+}
+
+/// Up to `limit` events of `org`, newest first.
+pub async fn page(
+    store: &Store,
+    org: ObjectId,
+    query: &Query,
+    limit: i64,
+) -> Result<Vec<Document>, Error> {
+    let mut filter = doc! { "organization_id": org.to_hex() };
+    if let Some(action) = &query.action {
+        filter.insert("action", action);
+    }
+    if let Some(actor) = &query.actor_id {
+        filter.insert("actor.id", actor);
+    }
+    let mut time = Document::new();
+    if let Some(since) = query.since_ms {
+        time.insert("$gte", since);
+    }
+    if let Some(until) = query.until_ms {
+        time.insert("$lte", until);
+    }
+    if !time.is_empty() {
+        filter.insert("occurred_ms", time);
+    }
+    if let Some((ms, id)) = &query.after {
+        filter.insert(
+            "$or",
+            vec![
+                doc! { "occurred_ms": { "$lt": ms } },
+                doc! { "occurred_ms": ms, "_id": { "$lt": id } },
+            ],
+        );
+    }
+    store
+        .audit_events()
+        .find(filter)
+        .sort(doc! { "occurred_ms": -1, "_id": -1 })
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await
+}
