@@ -413,8 +413,11 @@ describe('admin console', () => {
     await seeText(page.locator('#items-status'), 'No items yet.', 'empty item list');
     assert.equal(await page.locator('#pager').isHidden(), true, 'no page buttons');
     assert.equal(await formError('login-form').innerText(), '', 'the earlier login error is cleared');
-    // The console asked for its own organization, by the name of the login response.
-    assert.ok(sent('GET', '/org/get').some((r) => new URL(r.url).searchParams.get('organization_name') === ORG_STORED));
+    // The console asked for its own organization and role by its token (GET /org/me),
+    // never for an organization by name.
+    assert.ok(sent('GET', '/org/me').length >= 1, 'GET /org/me');
+    assert.equal(sent('GET', '/org/get').length, 0, 'no GET /org/get');
+    await seeText(page.locator('#session-bar'), `organization ${ORG_STORED} as owner`, 'role in the session bar');
     // The token: in this tab's sessionStorage, never in a cookie, the URL or localStorage.
     const token = await sessionToken();
     assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);

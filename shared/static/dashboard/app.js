@@ -4,7 +4,12 @@
 // own path, so the console works at /dashboard, /api/v1/dashboard and behind an API
 // Gateway stage (/dev/dashboard, /dev/api/v1/dashboard) alike.
 // The token lives in memory and in sessionStorage (this tab only): never in a cookie,
-// never in the URL. API data reaches the page through textContent only.
+// never in the URL; no password is ever kept. API data reaches the page through
+// textContent only.
+//
+// Roles (owner, admin, member): the console offers only what the signed-in role may
+// do (the table below mirrors the API's); the server still decides, and its 403 or
+// 409 is shown when it refuses.
 (function () {
   'use strict';
 
@@ -12,6 +17,10 @@
   const ITEM_MAX_BYTES = 64 * 1024;
   const NAME_RE = /^[A-Za-z0-9_-]{3,50}$/;
   const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+  const ROLES = ['owner', 'admin', 'member'];
+  const TOKEN_RE = /^[A-Za-z0-9_-]{16,512}$/;
+  const PAGE_MAX = 100; // the API's largest page
+  const PAGES_MAX = 50; // members and invitations: at most this many pages are read
 
   /** "/api/v1/dashboard" -> "/api/v1"; "/dashboard" -> ""; "/dev/dashboard/" -> "/dev". */
   function apiBase(pathname) {
@@ -75,7 +84,8 @@
 
   // ------------------------------------------------------------------ API
 
-  let session = null; // { token, organizationName, organizationId, email, expiresAt }
+  // { token, organizationName, organizationId, userId, email, role, organizations, expiresAt }
+  let session = null;
   let expiryTimer = null;
 
   /** Calls the API; resolves with the JSON body (null for 204), rejects with ConsoleError. */
@@ -134,6 +144,8 @@
       const raw = window.sessionStorage.getItem(STORE_KEY);
       const s = raw ? JSON.parse(raw) : null;
       if (s && typeof s.token === 'string' && typeof s.organizationName === 'string' && s.expiresAt > Date.now()) {
+        s.role = roleOf(s.role); // checked against the server at once (GET /org/me)
+        if (!Array.isArray(s.organizations)) s.organizations = [];
         return s;
       }
     } catch (_) {
@@ -310,15 +322,72 @@
     if (!EMAIL_RE.test(email)) throw invalid(field, 'Enter a valid email address, such as admin@example.com.');
   }
 
+  // ------------------------------------------------------------------ roles
+
+  /** What a role may do: the API's permission table, for what the console offers. */
+  const may = {
+    rename: (role) => role === 'owner',
+    deleteOrganization: (role) => role === 'owner',
+    manageInvitations: (role) => role === 'owner' || role === 'admin',
+    /** Invite as `as` (and resend or revoke an invitation for that role). */
+    invite: (role, as) => role === 'owner' || (role === 'admin' && as !== 'owner'),
+    /** The roles a member who is `from` can be given by `role` (none: not changeable). */
+    rolesFor: (role, from) => {
+      if (role === 'owner') return ROLES;
+      if (role === 'admin' && from !== 'owner') return ['admin', 'member'];
+      return [];
+    },
+    /** Remove someone else who is `target`. */
+    remove: (role, target) => role === 'owner' || (role === 'admin' && target !== 'owner'),
+  };
+
+  function roleOf(value) {
+    return ROLES.includes(value) ? value : 'member'; // unknown: the least one
+  }
+
+  /** The session of a login answer (also the answer of an accepted invitation). */
+  function sessionOf(data, email) {
+    const organizations = Array.isArray(data.organizations)
+      ? data.organizations
+        .filter((o) => o && typeof o.organization_name === 'string')
+        .map((o) => ({ organization_name: o.organization_name, role: roleOf(o.role) }))
+      : [];
+    return {
+      token: String(data.access_token),
+      organizationName: String(data.organization_name),
+      organizationId: String(data.organization_id),
+      userId: data.admin_id ? String(data.admin_id) : '',
+      email: email || '',
+      role: roleOf(data.role),
+      organizations,
+      expiresAt: Date.now() + Math.max(0, Number(data.expires_in) || 0) * 1000,
+    };
+  }
+
+  /** Keeps the session's list of organizations in step with the current one. */
+  function syncMembership(oldName) {
+    if (!session) return;
+    if (!Array.isArray(session.organizations)) session.organizations = [];
+    const mine = session.organizations.find((o) => o.organization_name === oldName || o.organization_name === session.organizationName);
+    if (mine) {
+      mine.organization_name = session.organizationName;
+      mine.role = session.role;
+    } else {
+      session.organizations.push({ organization_name: session.organizationName, role: session.role });
+    }
+  }
+
   // ------------------------------------------------------------------ views
 
   function showSignedOut() {
+    $('accept-view').hidden = true;
     $('signed-in-view').hidden = true;
     $('session-bar').hidden = true;
     $('signed-out-view').hidden = false;
   }
 
   function showSignedIn() {
+    $('accept-view').hidden = true;
     $('signed-out-view').hidden = true;
     $('signed-in-view').hidden = false;
     $('session-bar').hidden = false;
@@ -329,6 +398,8 @@
     $('session-email').textContent = session ? session.email || '' : '';
     $('password-username').value = session ? session.email || '' : '';
     $('session-org').textContent = session ? session.organizationName : '';
+    $('session-role').textContent = session ? session.role : '';
+    $('me-role').textContent = session ? session.role : '';
   }
 
   /** "2026-01-01T10:30:00.123Z" -> "2026-01-01 10:30:00 UTC": unambiguous everywhere. */
@@ -374,6 +445,7 @@
     $('items-list').replaceChildren();
     $('items-status').textContent = '';
     $('items-error').textContent = '';
+    forgetPeople();
     for (const form of $('signed-in-view').querySelectorAll('form')) {
       form.reset();
       clearMessages(form);
@@ -386,23 +458,64 @@
     ($('login-email').value ? $('login-password') : $('login-email')).focus();
   }
 
+  /** Who the caller is (email, role, as stored now) and its organization (its name may
+   *  have changed by another owner's rename). */
   async function loadOrg() {
-    const org = await api('GET', `/org/get?organization_name=${encodeURIComponent(session.organizationName)}`);
+    const me = await api('GET', '/org/me', { auth: true });
+    const org = me && me.organization;
     // Only ever show the signed-in organization's own record.
     if (!org || org.id !== session.organizationId) {
-      throw new ConsoleError('The organization found under this name is not yours: log in again.');
+      throw new ConsoleError('The organization found is not the one you logged in to: log in again.');
     }
-    session.email = org.email;
+    const oldName = session.organizationName;
+    session.email = String(me.email || '');
+    if (me.user_id) session.userId = String(me.user_id);
+    session.role = roleOf(me.role);
+    session.organizationName = String(org.organization_name);
+    syncMembership(oldName);
     saveSession();
     renderSessionBar();
     renderOrg(org);
+    applyRole();
     return org;
+  }
+
+  /** Shows and hides what the signed-in role may use. */
+  function applyRole() {
+    const role = session ? session.role : 'member';
+    $('rename-form').hidden = !may.rename(role);
+    $('delete-card').hidden = !may.deleteOrganization(role);
+    const inviting = may.manageInvitations(role);
+    if (!inviting) {
+      hideInviteLink();
+      invitations.list = [];
+      $('invitations-list').replaceChildren();
+      $('invitations-status').textContent = '';
+    }
+    $('invitations-card').hidden = !inviting;
+    $('signed-in-view').querySelector('.console').classList.toggle('no-invitations', !inviting);
+    const select = $('invite-role');
+    const chosen = select.value;
+    const offered = ['member', 'admin', 'owner'].filter((r) => may.invite(role, r));
+    select.replaceChildren(...offered.map((r) => option(r, r)));
+    select.value = offered.includes(chosen) ? chosen : 'member';
+    renderSessionBar();
+    renderSwitcher();
+    renderMembers();
+    renderInvitations();
+  }
+
+  function option(value, text) {
+    const o = document.createElement('option');
+    o.value = value;
+    o.textContent = text;
+    return o;
   }
 
   async function enterConsole() {
     showSignedIn();
     armExpiry();
-    renderSessionBar();
+    applyRole();
     $('org-title').focus();
     const refresh = $('refresh-form');
     clearMessages(refresh);
@@ -412,7 +525,59 @@
       if (session) showError(refresh, err);
       return;
     }
-    await loadItems();
+    await Promise.all([loadItems(), loadMembers(), loadInvitations()]);
+  }
+
+  /** A new session from a login answer (login, switch, accepted invitation). */
+  async function startSession(data, email, message) {
+    forgetPeople();
+    session = sessionOf(data, email);
+    saveSession();
+    notice(message || '', 'ok');
+    items.cursors = [null];
+    items.page = 0;
+    await enterConsole();
+  }
+
+  /** The other organizations of the user, to switch to by logging in again. */
+  function renderSwitcher() {
+    const form = $('switch-form');
+    const orgs = session && Array.isArray(session.organizations) ? session.organizations : [];
+    const current = session ? session.organizationName : '';
+    const others = orgs.filter((o) => o.organization_name !== current);
+    form.hidden = others.length === 0;
+    const list = $('switch-list');
+    list.replaceChildren();
+    for (const o of orgs) {
+      const li = document.createElement('li');
+      const name = document.createElement('strong');
+      name.textContent = o.organization_name;
+      li.append(name, ` · ${o.role}${o.organization_name === current ? ' (this one)' : ''}`);
+      list.append(li);
+    }
+    const select = $('switch-org');
+    const chosen = select.value;
+    select.replaceChildren(...others.map((o) => option(o.organization_name, `${o.organization_name} (${o.role})`)));
+    if (others.some((o) => o.organization_name === chosen)) select.value = chosen;
+    $('switch-username').value = session ? session.email || '' : '';
+  }
+
+  /** After the server refused a change: a 403 may mean that the role changed meanwhile,
+   *  a 404 that the member or invitation is gone: look again. */
+  async function afterRefusal(err) {
+    if (!session || ![403, 404, 409].includes(err.status)) return;
+    const before = session.role;
+    if (err.status === 403) {
+      try {
+        await loadOrg();
+      } catch (_) {
+        return;
+      }
+      if (session && session.role !== before) {
+        notice(`The server refused: ${err.message.replace(/\.$/, '')}. Your role in this organization is now ${session.role}: the console shows only what it allows.`, 'error');
+      }
+    }
+    await Promise.all([loadMembers(), loadInvitations()]);
   }
 
   // ------------------------------------------------------------------ items
@@ -514,6 +679,411 @@
     $('items-title').focus();
   }
 
+  // ------------------------------------------------------------------ members
+
+  const members = { list: [] };
+  const invitations = { list: [], status: '' };
+
+  /** Forgets every member, invitation and link on the page. */
+  function forgetPeople() {
+    members.list = [];
+    invitations.list = [];
+    $('members-list').replaceChildren();
+    $('members-table').hidden = true;
+    $('invitations-table').hidden = true;
+    $('members-status').textContent = '';
+    $('members-error').textContent = '';
+    $('invitations-list').replaceChildren();
+    $('invitations-status').textContent = '';
+    $('invitations-error').textContent = '';
+    hideInviteLink();
+  }
+
+  /** Reads every page of a list (members, invitations); rejects with ConsoleError. */
+  async function readAll(path, key, query = '') {
+    const all = [];
+    let after = null;
+    for (let i = 0; i < PAGES_MAX; i += 1) {
+      const q = `limit=${PAGE_MAX}${query}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+      const page = await api('GET', `${path}?${q}`, { auth: true });
+      all.push(...(page && Array.isArray(page[key]) ? page[key] : []));
+      after = page && page.next ? String(page.next) : null;
+      if (!after) break;
+    }
+    return all;
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function smallButton(text, kind, label) {
+    const b = el('button', `button ${kind} small`, text);
+    b.type = 'button';
+    if (label) b.setAttribute('aria-label', label);
+    return b;
+  }
+
+  /** A date for a table cell, the full time on hover and for assistive technology. */
+  function dateCell(value) {
+    const td = el('td', 'date');
+    if (!value) return td;
+    const time = el('time', '', formatTime(value).slice(0, 10));
+    time.dateTime = String(value);
+    time.title = formatTime(value);
+    td.append(time);
+    return td;
+  }
+
+  async function loadMembers() {
+    if (!session) return;
+    try {
+      members.list = await readAll('/org/members', 'members');
+      renderMembers();
+    } catch (err) {
+      if (session) $('members-error').textContent = `The members could not be loaded: ${itemsErrorText(err)}`;
+    }
+  }
+
+  function membersSaid(text) {
+    const n = members.list.length;
+    const count = `${n} member${n === 1 ? '' : 's'}.`;
+    $('members-status').textContent = text ? `${text} ${count}` : count;
+  }
+
+  function renderMembers() {
+    const tbody = $('members-list');
+    tbody.replaceChildren();
+    if (!session) return;
+    const role = session.role;
+    for (const m of members.list) {
+      const id = String(m.user_id);
+      const email = String(m.email);
+      const current = roleOf(m.role);
+      const self = id === session.userId;
+      const tr = el('tr');
+      tr.dataset.userId = id;
+      tr.dataset.email = email;
+
+      const who = el('td', 'person', email);
+      if (self) who.append(el('span', 'you', ' (you)'));
+
+      const roleCell = el('td', 'role');
+      const options = may.rolesFor(role, current);
+      if (options.length) {
+        const select = el('select');
+        select.id = `member-role-${id}`;
+        select.setAttribute('aria-label', `Role of ${email}`);
+        select.append(...options.map((r) => option(r, r)));
+        select.value = current;
+        const change = smallButton('Change', 'secondary', `Change the role of ${email}`);
+        change.disabled = true;
+        select.addEventListener('change', () => {
+          change.disabled = select.value === current;
+        });
+        change.addEventListener('click', () => changeRole(m, select, change));
+        const wrap = el('div', 'role-edit');
+        wrap.append(select, change);
+        roleCell.append(wrap);
+      } else {
+        roleCell.textContent = current;
+      }
+
+      const actions = el('td', 'actions');
+      if (self) {
+        const leave = smallButton('Leave', 'danger', 'Leave the organization');
+        leave.addEventListener('click', () => confirmIn(actions,
+          `Leave “${session.organizationName}”? You lose access to it at once.`, 'Yes, leave',
+          () => removeMember(m, true)));
+        actions.append(leave);
+      } else if (may.remove(role, current)) {
+        const remove = smallButton('Remove', 'danger', `Remove ${email}`);
+        remove.addEventListener('click', () => confirmIn(actions,
+          `Remove ${email} from the organization?`, 'Yes, remove', () => removeMember(m, false)));
+        actions.append(remove);
+      }
+      tr.append(who, roleCell, dateCell(m.joined_at), actions);
+      tbody.append(tr);
+    }
+    $('members-table').hidden = members.list.length === 0;
+    membersSaid('');
+  }
+
+  /** Asks in place before a removal: `work` resolves true when it is done. */
+  function confirmIn(cell, question, yesText, work) {
+    const before = [...cell.childNodes];
+    const box = el('div', 'confirm');
+    const yes = smallButton(yesText, 'danger');
+    const no = smallButton('Cancel', 'secondary');
+    const back = () => {
+      cell.replaceChildren(...before);
+      if (before[0] && before[0].focus) before[0].focus();
+    };
+    no.addEventListener('click', back);
+    yes.addEventListener('click', async () => {
+      yes.disabled = true;
+      no.disabled = true;
+      const done = await work();
+      if (!done && box.isConnected) back();
+    });
+    box.append(el('p', 'confirm-question', question), yes, no);
+    cell.replaceChildren(box);
+    yes.focus();
+  }
+
+  async function changeRole(m, select, button) {
+    const box = $('members-error');
+    box.textContent = '';
+    const id = String(m.user_id);
+    const email = String(m.email);
+    const to = select.value;
+    select.disabled = true;
+    button.disabled = true;
+    let updated;
+    try {
+      updated = await api('PATCH', `/org/members/${encodeURIComponent(id)}`, { body: { role: to }, auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = `The role of ${email} could not be changed: ${itemsErrorText(err)}`;
+        select.disabled = false;
+        button.disabled = false;
+        await afterRefusal(err);
+      }
+      return;
+    }
+    if (id === session.userId) await loadOrg().catch(() => {});
+    await loadMembers();
+    membersSaid(`${email} is now ${roleOf(updated && updated.role)}.`);
+    const again = $(`member-role-${id}`);
+    (again || $('members-title')).focus();
+  }
+
+  async function removeMember(m, self) {
+    const box = $('members-error');
+    box.textContent = '';
+    const email = String(m.email);
+    const name = session.organizationName;
+    try {
+      await api('DELETE', `/org/members/${encodeURIComponent(String(m.user_id))}`, { auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = self
+          ? `You could not leave: ${itemsErrorText(err)}`
+          : `${email} could not be removed: ${itemsErrorText(err)}`;
+        await afterRefusal(err);
+      }
+      return false;
+    }
+    if (self) {
+      endSession(`You left organization “${name}”. Log in again for your other organizations, if any.`, 'ok');
+      return true;
+    }
+    await loadMembers();
+    membersSaid(`${email} was removed.`);
+    $('members-title').focus();
+    return true;
+  }
+
+  // ------------------------------------------------------------------ invitations
+
+  /** Loads the invitations (of the chosen status). Leaves the error box alone: it may
+   *  hold why an action was just refused. */
+  async function loadInvitations() {
+    if (!session || !may.manageInvitations(session.role)) return;
+    const box = $('invitations-error');
+    const status = invitations.status;
+    try {
+      invitations.list = await readAll('/org/invitations', 'invitations', status ? `&status=${encodeURIComponent(status)}` : '');
+      renderInvitations();
+    } catch (err) {
+      if (session) box.textContent = `The invitations could not be loaded: ${itemsErrorText(err)}`;
+    }
+  }
+
+  function invitationsSaid(text) {
+    const n = invitations.list.length;
+    const kind = invitations.status ? `${invitations.status} ` : '';
+    const count = n === 0 ? `No ${kind}invitations.` : `${n} ${kind}invitation${n === 1 ? '' : 's'}.`;
+    $('invitations-status').textContent = text ? `${text} ${count}` : count;
+  }
+
+  function renderInvitations() {
+    const tbody = $('invitations-list');
+    tbody.replaceChildren();
+    if (!session || !may.manageInvitations(session.role)) return;
+    const role = session.role;
+    for (const inv of invitations.list) {
+      const id = String(inv.id);
+      const email = String(inv.email);
+      const status = String(inv.status);
+      const tr = el('tr');
+      tr.dataset.id = id;
+      tr.dataset.email = email;
+      const statusCell = el('td');
+      statusCell.append(el('span', `status status-${status.replace(/[^a-z]/g, '')}`, status));
+      const actions = el('td', 'actions');
+      if (status === 'pending' && may.invite(role, roleOf(inv.role))) {
+        const resend = smallButton('Resend', 'secondary', `Resend the invitation for ${email}`);
+        resend.addEventListener('click', () => resendInvitation(inv, resend));
+        const revoke = smallButton('Revoke', 'danger', `Revoke the invitation for ${email}`);
+        revoke.addEventListener('click', () => revokeInvitation(inv, revoke));
+        actions.append(resend, revoke);
+      }
+      tr.append(el('td', 'person', email), el('td', 'role', String(inv.role)), statusCell, dateCell(inv.expires_at), actions);
+      tbody.append(tr);
+    }
+    $('invitations-table').hidden = invitations.list.length === 0;
+    invitationsSaid('');
+  }
+
+  /** The accept link of a token: this page, whatever its path (/dashboard, /api/v1/dashboard). */
+  function acceptLink(token) {
+    return `${window.location.origin}${window.location.pathname}#accept=${encodeURIComponent(token)}`;
+  }
+
+  /** Shows the link of a new or resent invitation (the only time its token is seen). */
+  function showInviteLink(inv, resent) {
+    const email = String(inv.email);
+    $('invite-link-title').textContent = resent ? `New invitation link for ${email}` : `Invitation link for ${email}`;
+    $('invite-link-label').textContent = `Link for ${email} (${inv.role}, until ${formatTime(inv.expires_at)})`;
+    $('invite-link-url').value = acceptLink(String(inv.token));
+    $('invite-link-status').textContent = resent ? 'The earlier link no longer works.' : '';
+    $('invite-link').hidden = false;
+    $('invite-link-url').focus();
+    $('invite-link-url').select();
+  }
+
+  function hideInviteLink() {
+    $('invite-link-url').value = '';
+    $('invite-link-status').textContent = '';
+    $('invite-link').hidden = true;
+  }
+
+  async function copyInviteLink() {
+    const input = $('invite-link-url');
+    const status = $('invite-link-status');
+    status.textContent = '';
+    try {
+      if (!navigator.clipboard || typeof navigator.clipboard.writeText !== 'function') throw new Error('no clipboard');
+      await navigator.clipboard.writeText(input.value);
+      status.textContent = 'Link copied to the clipboard.';
+    } catch (_) {
+      // No clipboard access (permission, older browser): the link is selected instead.
+      input.focus();
+      input.select();
+      status.textContent = 'The browser did not let the console copy: the link is selected, press Ctrl+C (⌘C on a Mac) to copy it.';
+    }
+  }
+
+  async function resendInvitation(inv, button) {
+    const box = $('invitations-error');
+    box.textContent = '';
+    const email = String(inv.email);
+    button.disabled = true;
+    let fresh;
+    try {
+      fresh = await api('POST', `/org/invitations/${encodeURIComponent(String(inv.id))}/resend`, { auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = `The invitation for ${email} could not be resent: ${itemsErrorText(err)}`;
+        button.disabled = false;
+        await afterRefusal(err);
+      }
+      return;
+    }
+    showInviteLink(fresh, true);
+    await loadInvitations();
+    invitationsSaid(`A new link for ${email} is shown above.`);
+  }
+
+  async function revokeInvitation(inv, button) {
+    const box = $('invitations-error');
+    box.textContent = '';
+    const email = String(inv.email);
+    button.disabled = true;
+    try {
+      await api('DELETE', `/org/invitations/${encodeURIComponent(String(inv.id))}`, { auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = `The invitation for ${email} could not be revoked: ${itemsErrorText(err)}`;
+        button.disabled = false;
+        await afterRefusal(err);
+      }
+      return;
+    }
+    await loadInvitations();
+    invitationsSaid(`The invitation for ${email} is revoked.`);
+    $('invitations-title').setAttribute('tabindex', '-1');
+    $('invitations-title').focus();
+  }
+
+  // ------------------------------------------------------------------ accepting
+
+  let acceptToken = null; // from the link's fragment; in memory only
+
+  /** Opens the accept form when the address is an invitation link (#accept=TOKEN), and
+   *  takes the token out of the address bar (and so out of the history). */
+  function readAcceptLink() {
+    const hash = window.location.hash;
+    if (!hash.startsWith('#accept=')) return false;
+    let token = '';
+    try {
+      token = decodeURIComponent(hash.slice('#accept='.length));
+    } catch (_) {
+      token = '';
+    }
+    window.history.replaceState(null, '', window.location.pathname + window.location.search);
+    acceptToken = TOKEN_RE.test(token) ? token : '';
+    showAccept();
+    return true;
+  }
+
+  function showAccept() {
+    const form = $('accept-form');
+    $('signed-out-view').hidden = true;
+    $('signed-in-view').hidden = true;
+    $('accept-view').hidden = false;
+    $('session-bar').hidden = !session;
+    form.reset();
+    clearMessages(form);
+    setAcceptMode('new');
+    if (!acceptToken) {
+      showError(form, new ConsoleError('This invitation link is incomplete: copy the whole link, or ask for a new one.'));
+    }
+    document.title = 'Join an organization · Organization console';
+    $('accept-title').focus();
+  }
+
+  /** New account (choose a password, with its rules) or existing (give its password). */
+  function setAcceptMode(mode) {
+    const existing = mode === 'existing';
+    const input = $('accept-password');
+    $('accept-password-label').textContent = existing ? 'Your password' : 'Choose a password';
+    input.autocomplete = existing ? 'current-password' : 'new-password';
+    $('accept-password-rules').hidden = existing;
+    input.setAttribute('aria-describedby', existing ? 'accept-password-error' : 'accept-password-rules accept-password-error');
+    $('accept-confirm-field').hidden = existing;
+    $('accept-confirm').disabled = existing;
+    renderRules($('accept-password-rules'), input.value);
+  }
+
+  function leaveAccept() {
+    acceptToken = null;
+    const form = $('accept-form');
+    form.reset();
+    clearMessages(form);
+    document.title = 'Organization console';
+    if (session) {
+      enterConsole();
+    } else {
+      showSignedOut();
+      $('login-email').focus();
+    }
+  }
+
   // ------------------------------------------------------------------ wiring
 
   function wirePasswordRules() {
@@ -532,19 +1102,8 @@
       if (!email) throw invalid('email', 'Enter your admin email.');
       if (!password) throw invalid('password', 'Enter your password.');
       const data = await api('POST', '/admin/login', { body: { email, password } });
-      session = {
-        token: String(data.access_token),
-        organizationName: String(data.organization_name),
-        organizationId: String(data.organization_id),
-        email,
-        expiresAt: Date.now() + Math.max(0, Number(data.expires_in) || 0) * 1000,
-      };
-      saveSession();
       form.elements.password.value = '';
-      notice('');
-      items.cursors = [null];
-      items.page = 0;
-      await enterConsole();
+      await startSession(data, email, '');
     });
 
     onSubmit($('create-form'), async (form) => {
@@ -564,8 +1123,110 @@
     });
 
     onSubmit($('refresh-form'), async () => {
+      $('members-error').textContent = '';
+      $('invitations-error').textContent = '';
       await loadOrg();
-      await loadItems();
+      await Promise.all([loadItems(), loadMembers(), loadInvitations()]);
+    });
+
+    onSubmit($('switch-form'), async (form) => {
+      const name = form.elements.organization_name.value;
+      const password = form.elements.password.value;
+      if (!name) throw invalid('organization_name', 'Choose an organization.');
+      if (!password) throw invalid('password', 'Enter your password.');
+      if (!session.email) throw new ConsoleError('Your email is not known yet: refresh, then try again.');
+      const email = session.email;
+      const data = await api('POST', '/admin/login', { body: { email, password, organization_name: name } });
+      form.elements.password.value = '';
+      await startSession(data, email, `You are now in organization “${data.organization_name}” as ${roleOf(data.role)}.`);
+    });
+
+    $('members-refresh').addEventListener('click', async () => {
+      const button = $('members-refresh');
+      button.disabled = true;
+      $('members-error').textContent = '';
+      try {
+        await loadMembers();
+      } finally {
+        button.disabled = false;
+      }
+    });
+
+    onSubmit($('invite-form'), async (form) => {
+      const email = form.elements.email.value.trim();
+      const role = form.elements.role.value;
+      const raw = form.elements.expires_in_days.value.trim();
+      const days = Number(raw);
+      checkEmail('email', email);
+      if (!/^\d+$/.test(raw) || days < 1 || days > 30) throw invalid('expires_in_days', 'Enter a whole number of days from 1 to 30.');
+      let inv;
+      try {
+        inv = await api('POST', '/org/invitations', { body: { email, role, expires_in_days: days }, auth: true });
+      } catch (err) {
+        await afterRefusal(err);
+        throw err;
+      }
+      form.elements.email.value = '';
+      showSuccess(form, `Invitation for ${inv.email} created (${inv.role}, until ${formatTime(inv.expires_at)}).`);
+      showInviteLink(inv, false);
+      await loadInvitations();
+    });
+
+    $('invite-link-copy').addEventListener('click', copyInviteLink);
+    $('invite-link-done').addEventListener('click', () => {
+      hideInviteLink();
+      $('invite-email').focus();
+    });
+    $('invite-link-url').addEventListener('focus', () => $('invite-link-url').select());
+
+    onSubmit($('invitations-filter'), async (form) => {
+      invitations.status = form.elements.status.value;
+      $('invitations-error').textContent = '';
+      await loadInvitations();
+    });
+
+    for (const radio of $('accept-form').elements.mode) {
+      radio.addEventListener('change', () => {
+        clearMessages($('accept-form'));
+        setAcceptMode($('accept-form').elements.mode.value);
+      });
+    }
+    $('accept-cancel').addEventListener('click', leaveAccept);
+
+    onSubmit($('accept-form'), async (form) => {
+      if (!acceptToken) {
+        throw new ConsoleError('This invitation link is incomplete: copy the whole link, or ask for a new one.');
+      }
+      const existing = form.elements.mode.value === 'existing';
+      const password = form.elements.password.value;
+      if (existing) {
+        if (!password) throw invalid('password', 'Enter the password of your account.');
+      } else {
+        checkPassword('password', password);
+        if (form.elements.password_confirm.value !== password) {
+          throw invalid('password_confirm', 'The two passwords differ.');
+        }
+      }
+      let data;
+      try {
+        data = await api('POST', '/invitations/accept', { body: { token: acceptToken, password } });
+      } catch (err) {
+        const said = err.message.replace(/\.$/, '');
+        if (err.status === 401) {
+          throw new ConsoleError(existing
+            ? `${said}: give the password of the invited email's account.`
+            : `${said}: the invited email has an account already. Choose “Yes” above and give its password.`, { status: 401 });
+        }
+        if (err.status === 404) {
+          throw new ConsoleError(`${said}. Ask the person who invited you for a new link.`, { status: 404 });
+        }
+        throw err;
+      }
+      acceptToken = null;
+      form.reset();
+      setAcceptMode('new');
+      document.title = 'Organization console';
+      await startSession(data, '', `Welcome: you joined organization “${data.organization_name}” as ${roleOf(data.role)}.`);
     });
 
     onSubmit($('item-form'), async (form) => {
@@ -621,8 +1282,11 @@
       const name = form.elements.organization_name.value.trim();
       checkName('organization_name', name);
       const org = await api('PUT', '/org/update', { body: { organization_name: name }, auth: true });
+      const oldName = session.organizationName;
       session.organizationName = org.organization_name;
+      syncMembership(oldName);
       saveSession();
+      renderSwitcher();
       renderSessionBar();
       renderOrg(org);
       form.reset();
@@ -633,13 +1297,11 @@
     onSubmit($('email-form'), async (form) => {
       const email = form.elements.email.value.trim();
       checkEmail('email', email);
-      const org = await api('PUT', '/org/update', { body: { email }, auth: true });
-      session.email = org.email;
-      saveSession();
-      renderSessionBar();
-      renderOrg(org);
+      await api('PUT', '/org/update', { body: { email }, auth: true });
+      await loadOrg(); // the caller's own email (the organization shows its first owner's)
+      await loadMembers();
       form.reset();
-      showSuccess(form, `The admin email is now ${org.email}. Use it to log in.`);
+      showSuccess(form, `The admin email is now ${session.email}. Use it to log in.`);
     });
 
     onSubmit($('password-form'), async (form) => {
@@ -687,10 +1349,14 @@
     wireForms();
     updatePager();
     session = loadSession();
-    if (session) {
+    if (!session) saveSession();
+    // An invitation link opened in a tab that already shows the console.
+    window.addEventListener('hashchange', readAcceptLink);
+    if (readAcceptLink()) {
+      if (session) armExpiry();
+    } else if (session) {
       enterConsole();
     } else {
-      saveSession();
       showSignedOut();
     }
   }
