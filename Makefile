@@ -13,10 +13,11 @@ test:
 fuzz:
 	scripts/fuzz.sh
 
-## lint: formatting and clippy only
+## lint: formatting, clippy and ruff (the scripts' Python) only
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	.local/venv/bin/ruff check scripts tests
 
 ## fmt: format the code
 fmt:

@@ -2,17 +2,19 @@
 # make bench: the release build of every function under the local stack (one process
 # per function, as one Lambda instance), then per-route figures from outside
 # (scripts/bench: wrk req/s, p50, p99, CPU µs per request of the function process, peak
-# RSS) and the in-process criterion benchmarks (cargo bench -p tenant); the route table
-# is written into BENCHMARKS.md between its markers, the rest of that file is kept.
+# RSS), cold starts (scripts/bench/cold.py), the levers (the same routes with one build choice undone at a time), and the
+# in-process criterion benchmarks (cargo bench -p tenant). The route and lever tables
+# are written into BENCHMARKS.md between their markers; the rest of that file is kept.
 #
 # Side by side: OTHER_URL=http://... OTHER_PID=<pid> make bench sends the same requests
 # to another implementation of the same HTTP contract in the same run and counts its
 # process's CPU the same way (it must be running already, on the same database server
-# for a fair comparison).
+# for a fair comparison; the v2 routes are skipped where it lacks them).
 #
 # Knobs: BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_ONLY (functions, comma-
-# separated), KEEP_BENCH_DIR=1 keeps the run's folder under .local/. Needs wrk
-# (installed with apt-get when missing).
+# separated), LEVERS=0 skips the levers (their builds take ~10 minutes),
+# KEEP_BENCH_DIR=1 keeps the run's folder under .local/. Needs wrk (installed with
+# apt-get when missing).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -21,14 +23,69 @@ command -v wrk >/dev/null || { log "apt-get install wrk"; apt-get install -y -qq
 
 RUN_DIR="$(mktemp -d "$LOCAL/bench.XXXXXX")"
 trap 'stop_stack; [ -n "${KEEP_BENCH_DIR:-}" ] || rm -rf "$RUN_DIR"' EXIT
+SECONDS_EACH="${BENCH_SECONDS:-10}"
+CLIENTS="${BENCH_CONNECTIONS:-8}"
+LEVER_BINS=(org_get items_get items_create)
+STACK_ENV=(--env BCRYPT_COST=12 --env RUST_LOG=info)
 
+# bench_run LABEL BIN_DIR [stack.py arguments...]: the lever routes against one variant.
+bench_run() {
+  local label=$1 bin_dir=$2; shift 2
+  local dir="$RUN_DIR/${label//[^a-z0-9]/_}"
+  start_stack "$dir" --bin-dir "$bin_dir" "${STACK_ENV[@]}" "$@"
+  python3 scripts/bench --url "$API_URL" --pids "$dir/pids" --seconds "$SECONDS_EACH" \
+    --connections "$CLIENTS" --only "$(IFS=,; echo "${LEVER_BINS[*]}")" \
+    --label "$label" --json "$dir.json" ${EXTRA:+--extra "$EXTRA"} >/dev/null
+  stop_stack
+  LEVER_RUNS+=("$dir.json")
+}
+
+# variant NAME CARGO_ARGS...: the lever binaries built with CARGO_ARGS, beside the
+# shipped build's other binaries, in $RUN_DIR/bin-NAME.
+variant() {
+  local name=$1; shift
+  local dir="$RUN_DIR/bin-$name" bin
+  log "cargo build --release $* (${LEVER_BINS[*]})"
+  cargo build --release -p functions --quiet "$@" "${LEVER_BINS[@]/#/--bin=}"
+  mkdir -p "$dir"
+  for bin in functions/src/bin/*.rs; do
+    bin=$(basename "$bin" .rs)
+    ln -s "$ROOT/target/release/$bin" "$dir/$bin"
+  done
+  for bin in "${LEVER_BINS[@]}"; do rm -f "$dir/$bin"; cp "target/release/$bin" "$dir/$bin"; done
+}
+
+LEVER_RUNS=()
+if [ "${LEVERS:-1}" != 0 ]; then
+  variant before --no-default-features --features multi-thread
+  variant glibc --no-default-features
+  variant multi --features multi-thread
+  log "cargo build -p functions (the debug build of make run)"
+  cargo build -p functions --bins --quiet
+fi
 log "cargo build --release -p functions"
 cargo build --release -p functions --bins --quiet
-start_stack "$RUN_DIR/stack" --profile release --env BCRYPT_COST=12 --env RUST_LOG=warn
+
+start_stack "$RUN_DIR/stack" --profile release "${STACK_ENV[@]}"
 other=()
 [ -z "${OTHER_URL:-}" ] || other=(--other-url "$OTHER_URL" --other-pid "${OTHER_PID:?set OTHER_PID too}")
 python3 scripts/bench --url "$API_URL" --pids "$RUN_DIR/stack/pids" "${other[@]}" \
-  --seconds "${BENCH_SECONDS:-10}" --connections "${BENCH_CONNECTIONS:-8}" \
+  --seconds "$SECONDS_EACH" --connections "$CLIENTS" \
   ${BENCH_ONLY:+--only "$BENCH_ONLY"} --json "$RUN_DIR/routes.json" --write BENCHMARKS.md
+log "cold starts"
+python3 scripts/bench --cold target/release --write BENCHMARKS.md
+stop_stack
+
+if [ "${LEVERS:-1}" != 0 ]; then
+  bench_run "before: multi-thread runtime, glibc malloc" "$RUN_DIR/bin-before"
+  bench_run "current-thread runtime, glibc malloc" "$RUN_DIR/bin-glibc"
+  bench_run "multi-thread runtime, mimalloc" "$RUN_DIR/bin-multi"
+  bench_run "shipped: current-thread, mimalloc" "$ROOT/target/release"
+  bench_run "shipped, RUST_LOG=warn (no request log line)" "$ROOT/target/release" --env RUST_LOG=warn
+  bench_run "debug build, 1 instance (make run's build)" "$ROOT/target/debug"
+  bench_run "debug build, 2 instances (make run)" "$ROOT/target/debug" --instances 2
+  python3 scripts/bench --levers "${LEVER_RUNS[@]}" --write BENCHMARKS.md
+fi
+
 log "cargo bench -p tenant (in-process)"
 cargo bench -p tenant --quiet 2>/dev/null | grep -E '^[a-z].*time:|^[a-z_/]+ *$' || true

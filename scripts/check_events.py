@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
@@ -173,7 +172,9 @@ def load_manifest(events_dir: Path, binaries: set[str]) -> tuple[list[dict], dic
             problems.append(f"manifest: {name} does not exist in {events_dir}")
             continue
         if entry.get("function") not in binaries:
-            problems.append(f"manifest: {name}: function {entry.get('function')!r} is not a binary of functions/src/bin")
+            problems.append(
+                f"manifest: {name}: function {entry.get('function')!r} is not a binary of functions/src/bin"
+            )
             continue
         if not isinstance(entry.get("status"), int):
             problems.append(f"manifest: {name}: \"status\" must be an integer")

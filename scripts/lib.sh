@@ -9,6 +9,7 @@ export PATH="$VENV/bin:$PATH"
 # Pinned tool versions (PyPI).
 CARGO_LAMBDA_VERSION="1.9.2"
 NX_27017_VERSION="0.8.1"
+RUFF_VERSION="0.17.6"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -19,6 +20,7 @@ bootstrap() {
   local want=()
   [ -x "$VENV/bin/cargo-lambda" ] || want+=("cargo-lambda==$CARGO_LAMBDA_VERSION")
   [ -x "$VENV/bin/nx-27017" ] || want+=("nx-27017==$NX_27017_VERSION")
+  [ -x "$VENV/bin/ruff" ] || want+=("ruff==$RUFF_VERSION")
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} into .local/venv"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "${want[@]}"

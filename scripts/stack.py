@@ -27,7 +27,7 @@ for a known path, is served by the `fallback` binary, as API Gateway's `$default
 is: it answers 405 with `Allow`.
 
 Usage (foreground; Ctrl-C or SIGTERM stops everything it started):
-    python3 scripts/stack.py --dir DIR [--port 9000] [--instances 1] [--profile debug]
+    python3 scripts/stack.py --dir DIR [--port 9000] [--instances 1] [--profile debug | --bin-dir DIR]
         [--mongo-db FILE] [--mongo-port N] [--env KEY=VALUE ...] [--env-file FILE]
 When the API answers, DIR/stack.env holds API_URL, API_PORT, API_LOG, MONGODB_URI,
 MASTER_DB, TENANT_DB and JWT_SECRET as shell assignments, and DIR/pids the process ids
@@ -151,7 +151,7 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = forward
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: the emulator and the functions log what matters."""
 
 
@@ -236,6 +236,8 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=1,
                         help="processes per function (0: the database alone)")
     parser.add_argument("--profile", default="debug", help="cargo profile of the binaries")
+    parser.add_argument("--bin-dir", type=Path,
+                        help="the binaries' folder (default: target/PROFILE)")
     parser.add_argument("--mongo-db", type=Path, help="data file of the local server "
                         "(default: DIR/mongo.db; ignored when MONGODB_URI is set)")
     parser.add_argument("--mongo-port", type=int, default=0, help="its port (default: free)")
@@ -247,7 +249,7 @@ def main() -> int:
     os.umask(0o077)  # stack.env holds the JWT secret
     run_dir: Path = args.dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    bin_dir = ROOT / "target" / args.profile
+    bin_dir = (args.bin_dir or ROOT / "target" / args.profile).resolve()
     missing = [f for f in functions() if not (bin_dir / f).exists()]
     if missing:
         raise SystemExit(f"stack: not built: {', '.join(missing)} (cargo build -p functions)")

@@ -19,6 +19,8 @@ log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+log "ruff check (the Python of scripts/ and tests/, ruff.toml)"
+ruff check --quiet scripts tests
 log "building"
 cargo build --workspace --all-targets --quiet
 # The functions as they are deployed: without the test hooks (testkit turns them on

@@ -7,7 +7,13 @@ contract in the same run, and its process's CPU is counted the same way.
 
 Usage:
     python3 scripts/bench --url URL --pids FILE [--other-url URL --other-pid PID]
-        [--seconds 10] [--connections 8] [--write BENCHMARKS.md] [--json OUT]
+        [--seconds 10] [--connections 8] [--only FUNCTIONS] [--write BENCHMARKS.md]
+        [--json OUT [--label VARIANT] [--extra NAME=VALUE ...]]
+    python3 scripts/bench --levers RUN.json ... [--write BENCHMARKS.md]
+    python3 scripts/bench --cold BIN_DIR [--starts 5] [--warm 50] [--write BENCHMARKS.md]
+The first writes the route table between BENCHMARKS.md's `bench:routes` markers; the
+second, from runs of one build variant each, the `bench:levers` table; the third the
+`bench:cold` table (see bench/cold.py).
 """
 
 from __future__ import annotations
@@ -18,16 +24,15 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import api, procs  # noqa: E402
-from bench.load import wrk  # noqa: E402
+from bench import api, cold, procs
+from bench.load import wrk
 
 ROOT = Path(__file__).resolve().parents[2]
-BEGIN, END = "<!-- bench:routes:begin -->", "<!-- bench:routes:end -->"
 
 
 @dataclass
@@ -38,7 +43,7 @@ class Scenario:
     label: str
     method: str
     path: str
-    body: str | None = None
+    bodies: list[str] = field(default_factory=list)
     token: str | None = None
     unique: bool = False
     connections: int | None = None
@@ -46,7 +51,8 @@ class Scenario:
 
 
 def scenarios(base: str) -> list[Scenario]:
-    """The requests, with what they need made first through the API at `base`."""
+    """The requests, with what they need made first through the API at `base` (the
+    members, invitations and audit routes only where the server has them)."""
     a = api.tenant(base, "bench")
     lister = api.tenant(base, "list")
     for _ in range(20):
@@ -55,7 +61,7 @@ def scenarios(base: str) -> list[Scenario]:
     creds = json.dumps({"email": a.email, "password": api.PASSWORD})
     create = json.dumps({"organization_name": "%s", "email": "%s@bench.example.com",
                          "password": api.PASSWORD})
-    return [
+    out = [
         Scenario("health", "GET /health", "GET", "/health", kind="public read"),
         Scenario("docs", "GET /openapi.json", "GET", "/openapi.json", kind="static"),
         Scenario("fallback", "GET /no/such/path (404)", "GET", "/no/such/path", kind="static"),
@@ -66,14 +72,35 @@ def scenarios(base: str) -> list[Scenario]:
         Scenario("items_list", "GET /org/items (a page of 20)", "GET", "/org/items",
                  token=lister.token, kind="authenticated read"),
         Scenario("items_create", "POST /org/items", "POST", "/org/items",
-                 json.dumps(api.ITEM), a.token, kind="write"),
+                 [json.dumps(api.ITEM)], a.token, kind="write"),
         Scenario("org_update", "PUT /org/update (email)", "PUT", "/org/update",
-                 json.dumps({"email": a.email}), a.token, kind="write"),
-        Scenario("admin_login", "POST /admin/login (bcrypt)", "POST", "/admin/login", creds,
+                 [json.dumps({"email": a.email})], a.token, kind="write"),
+    ]
+    if api.has_teams(base, a):
+        user = api.member(base, lister)
+        roles = [json.dumps({"role": r}) for r in ("admin", "member")]
+        invite = json.dumps({"email": "%s@bench.example.com"})
+        out += [
+            Scenario("org_me", "GET /org/me", "GET", "/org/me", token=a.token,
+                     kind="authenticated read"),
+            Scenario("members_list", "GET /org/members", "GET", "/org/members",
+                     token=lister.token, kind="authenticated read"),
+            Scenario("invitations_list", "GET /org/invitations", "GET", "/org/invitations",
+                     token=lister.token, kind="authenticated read"),
+            Scenario("audit_list", "GET /org/audit (a page of 20)", "GET",
+                     "/org/audit?limit=20", token=lister.token, kind="authenticated read"),
+            Scenario("members_update", "PATCH /org/members/{id} (role)", "PATCH",
+                     f"/org/members/{user}", roles, lister.token, kind="write"),
+            Scenario("invitations_create", "POST /org/invitations", "POST",
+                     "/org/invitations", [invite], lister.token, unique=True, kind="write"),
+        ]
+    out += [
+        Scenario("admin_login", "POST /admin/login (bcrypt)", "POST", "/admin/login", [creds],
                  connections=2, kind="bcrypt"),
-        Scenario("org_create", "POST /org/create (bcrypt)", "POST", "/org/create", create,
+        Scenario("org_create", "POST /org/create (bcrypt)", "POST", "/org/create", [create],
                  unique=True, connections=2, kind="bcrypt"),
     ]
+    return out
 
 
 TARGET_US = {"public read": 100, "authenticated read": 150, "write": 200}
@@ -84,7 +111,7 @@ def measure(base: str, scenario: Scenario, pids: list[int], seconds: int,
     """Warms the route up, then one measured run; CPU of `pids` over that run."""
     conns = scenario.connections or connections
     url = base + scenario.path
-    args = dict(method=scenario.method, body=scenario.body, token=scenario.token,
+    args = dict(method=scenario.method, bodies=scenario.bodies, token=scenario.token,
                 unique=scenario.unique, connections=conns)
     wrk(url, seconds=1, **args)
     cpu_before = procs.total_cpu(pids) if pids else None
@@ -146,27 +173,80 @@ def table(ours: list[dict], other: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write(path: Path, text: str) -> None:
+LEVER_ROUTES = ("org_get", "items_get", "items_create")
+
+
+def levers_table(runs: list[dict]) -> str:
+    """One row per variant (a run of `--label`): CPU per request of the lever routes,
+    the first one's latency, and the run's `--extra` figures (build time, size)."""
+    extras = list(dict.fromkeys(k for run in runs for k in run.get("extra", {})))
+    head = ("| variant | " + " | ".join(f"{f} CPU µs" for f in LEVER_ROUTES)
+            + f" | {LEVER_ROUTES[0]} req/s | p50 ms | p99 ms | peak RSS MiB | "
+            + "".join(f"{k} | " for k in extras)).rstrip()
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for run in runs:
+        by_fn = {r["function"]: r for r in run["ours"]}
+        first = by_fn.get(LEVER_ROUTES[0], {})
+        cells = [run.get("label", "?")]
+        cells += [str(by_fn.get(f, {}).get("cpu_us", "–")) for f in LEVER_ROUTES]
+        cells += [str(first.get("rps", "–")), str(first.get("p50_ms", "–")),
+                  str(first.get("p99_ms", "–")),
+                  str(max((r["peak_rss_mib"] or 0) for r in run["ours"]) if run["ours"] else "–")]
+        cells += [str(run.get("extra", {}).get(k, "–")) for k in extras]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write(path: Path, text: str, section: str = "routes") -> None:
+    begin, end = f"<!-- bench:{section}:begin -->", f"<!-- bench:{section}:end -->"
     doc = path.read_text()
-    head, sep, rest = doc.partition(BEGIN)
-    _, sep2, tail = rest.partition(END)
+    head, sep, rest = doc.partition(begin)
+    _, sep2, tail = rest.partition(end)
     if not (sep and sep2):
-        raise SystemExit(f"bench: {path} lacks the {BEGIN} / {END} markers")
-    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+        raise SystemExit(f"bench: {path} lacks the {begin} / {end} markers")
+    path.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--pids", type=Path, required=True, help="the stack's pids file")
+    parser.add_argument("--url")
+    parser.add_argument("--pids", type=Path, help="the stack's pids file")
     parser.add_argument("--other-url")
     parser.add_argument("--other-pid", type=int)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--only", help="comma-separated functions to measure")
+    parser.add_argument("--label", help="this run's name (a variant, for --levers)")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=VALUE",
+                        help="a figure measured outside (build time, size) for --levers")
+    parser.add_argument("--levers", type=Path, nargs="+", metavar="JSON",
+                        help="no load: the table of these runs, one row per variant")
+    parser.add_argument("--cold", type=Path, metavar="BIN_DIR",
+                        help="no load: cold starts of these binaries, with the database "
+                        "settings of the environment (a stack's stack.env)")
+    parser.add_argument("--starts", type=int, default=5, help="cold starts per function")
+    parser.add_argument("--warm", type=int, default=50, help="requests after each start")
     parser.add_argument("--write", type=Path, help="BENCHMARKS.md to update")
     parser.add_argument("--json", type=Path, help="every figure, as JSON")
     args = parser.parse_args()
+    if args.levers:
+        runs = [json.loads(p.read_text()) for p in args.levers]
+        text = (f"Measured {machine()}; {runs[0]['seconds']} s per route after 1 s of "
+                f"warm-up, {runs[0]['connections']} clients.\n\n{levers_table(runs)}")
+        print(text)
+        if args.write:
+            write(args.write, text, "levers")
+        return 0
+    if args.cold:
+        text = (f"Measured {machine()}.\n\n"
+                + cold.table(cold.measure(args.cold, {}, args.starts, args.warm),
+                             args.starts, args.warm))
+        print(text)
+        if args.write:
+            write(args.write, text, "cold")
+        return 0
+    if not (args.url and args.pids):
+        parser.error("--url and --pids are needed (or --levers)")
     only = set(args.only.split(",")) if args.only else None
     ours = side(args.url, procs.function_pids(args.pids), None, args.seconds,
                 args.connections, only)
@@ -176,7 +256,10 @@ def main() -> int:
             f"warm-up; CPU is the function process's own.\n\n{table(ours, other)}")
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"ours": ours, "other": other}, indent=1))
+        extra = dict(e.split("=", 1) for e in args.extra)
+        args.json.write_text(json.dumps({
+            "label": args.label, "extra": extra, "seconds": args.seconds,
+            "connections": args.connections, "ours": ours, "other": other}, indent=1))
     if args.write:
         write(args.write, text)
     return 0

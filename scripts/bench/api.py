@@ -58,3 +58,22 @@ def item(base: str, who: Tenant) -> str:
     if status != 201:
         raise SystemExit(f"bench: item at {base} answered {status}: {body}")
     return body["id"]
+
+
+def has_teams(base: str, who: Tenant) -> bool:
+    """Whether the server at `base` has the v2 routes (members, invitations, audit)."""
+    return call(base, "GET", "/org/me", token=who.token)[0] == 200
+
+
+def member(base: str, owner: Tenant) -> str:
+    """A second person in `owner`'s organization, invited and accepted: their user id."""
+    email = f"m{secrets.token_hex(5)}@bench.example.com"
+    status, body = call(base, "POST", "/org/invitations", {"email": email}, owner.token)
+    if status != 201:
+        raise SystemExit(f"bench: invitation at {base} answered {status}: {body}")
+    status, body = call(base, "POST", "/invitations/accept",
+                        {"token": body["token"], "password": PASSWORD})
+    if status != 200:
+        raise SystemExit(f"bench: accept at {base} answered {status}: {body}")
+    status, body = call(base, "GET", "/org/members?limit=100", token=owner.token)
+    return next(m["user_id"] for m in body["members"] if m["email"] == email)

@@ -14,14 +14,15 @@ LUA = """
 wrk.method = {method}
 wrk.headers["Content-Type"] = "application/json"
 {auth}
-local body = {body}
+local bodies = {bodies}
 local unique = {unique}
 local n = 0
 request = function()
+  n = n + 1
+  local body = bodies and bodies[n % #bodies + 1]
   if unique then
-    n = n + 1
     local name = string.format("w%d%d%d", math.random(1e6), n, os.time() % 1e5)
-    return wrk.format(nil, nil, nil, string.format(body, name, name))
+    body = string.format(body, name, name)
   end
   return wrk.format(nil, nil, nil, body)
 end
@@ -41,6 +42,10 @@ def lua_string(text: str | None) -> str:
     return "nil" if text is None else "[==[" + text + "]==]"
 
 
+def lua_list(texts: list[str]) -> str:
+    return "{" + ", ".join(map(lua_string, texts)) + "}" if texts else "nil"
+
+
 @dataclass
 class Run:
     """What one wrk run measured."""
@@ -57,14 +62,16 @@ class Run:
         return self.requests / self.seconds
 
 
-def wrk(url: str, method: str = "GET", body: str | None = None, token: str | None = None,
-        unique: bool = False, connections: int = 8, seconds: int = 10) -> Run:
-    """Runs wrk (2 threads) against `url`; `body` with two `%s` when `unique`."""
+def wrk(url: str, method: str = "GET", bodies: list[str] | None = None,
+        token: str | None = None, unique: bool = False, connections: int = 8,
+        seconds: int = 10) -> Run:
+    """Runs wrk (2 threads) against `url`, sending `bodies` in turn (each with two `%s`,
+    filled with a fresh name, when `unique`)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "summary.json"
         script = Path(tmp) / "run.lua"
         auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
-        script.write_text(LUA.format(method=lua_string(method), auth=auth, body=lua_string(body),
+        script.write_text(LUA.format(method=lua_string(method), auth=auth, bodies=lua_list(bodies or []),
                                      unique="true" if unique else "false",
                                      out=lua_string(str(out))))
         subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections),

@@ -8,6 +8,12 @@ use tracing_subscriber::EnvFilter;
 use crate::app::App;
 use crate::http::{Handler, run};
 
+/// mimalloc instead of glibc's malloc in the function processes: a quarter of a warm
+/// request's CPU went to glibc's chunk bookkeeping (BENCHMARKS.md).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// JSON logs on stdout; `RUST_LOG` sets the level. The runtime's own debug output,
 /// which can include request payloads, is capped so that no body is ever logged.
 pub fn init_tracing() {
@@ -41,50 +47,62 @@ where
 
 /// Builds the app once (refusing to start on bad configuration), then serves one
 /// handler in the Lambda runtime loop.
-pub async fn serve<H>(handler: H) -> Result<(), lambda_http::Error>
+pub fn serve<H>(handler: H) -> Result<(), lambda_http::Error>
 where
     H: for<'a> Handler<'a> + Sync,
 {
-    init_tracing();
-    let app = match App::init().await {
-        Ok(app) => app,
-        Err(err) => {
-            tracing::error!(error = %err, "refusing to start");
-            return Err(err.into());
-        }
-    };
-    let app = &app;
-    let handler = &handler;
-    lambda_http::run(service_fn(move |req: Request| async move {
-        Ok::<_, Infallible>(run(app, req, handler).await)
-    }))
-    .await
+    runtime()?.block_on(async {
+        init_tracing();
+        let app = started(App::init().await)?;
+        let (app, handler) = (&app, &handler);
+        lambda_http::run(service_fn(move |req: Request| async move {
+            Ok::<_, Infallible>(run(app, req, handler).await)
+        }))
+        .await
+    })
 }
 
 /// The `migrate` function: builds the store once, then runs [`crate::migrate::run`] for
 /// each invocation (any event) and answers its report.
-pub async fn migrate() -> Result<(), lambda_http::Error> {
-    init_tracing();
-    let app = match crate::config::Config::load().await {
-        Ok(config) => App::with_config(config).await?,
-        Err(err) => {
-            tracing::error!(error = %err, "refusing to start");
-            return Err(err.into());
-        }
-    };
-    let app = &app;
-    lambda_http::lambda_runtime::run(service_fn(
-        move |_: LambdaEvent<serde_json::Value>| async move {
-            let report = crate::migrate::run(&app.store)
-                .await
-                .map_err(|e| e.chain())?;
-            tracing::info!(
-                indexes = report.indexes.len(),
-                organizations = report.migrated,
-                "migrated"
-            );
-            Ok::<_, lambda_http::Error>(report)
-        },
-    ))
-    .await
+pub fn migrate() -> Result<(), lambda_http::Error> {
+    runtime()?.block_on(async {
+        init_tracing();
+        let config = started(crate::config::Config::load().await)?;
+        let app = &App::with_config(config).await?;
+        lambda_http::lambda_runtime::run(service_fn(
+            move |_: LambdaEvent<serde_json::Value>| async move {
+                let report = crate::migrate::run(&app.store)
+                    .await
+                    .map_err(|e| e.chain())?;
+                tracing::info!(
+                    indexes = report.indexes.len(),
+                    organizations = report.migrated,
+                    "migrated"
+                );
+                Ok::<_, lambda_http::Error>(report)
+            },
+        ))
+        .await
+    })
+}
+
+/// The async runtime of a function process. An instance serves one request at a
+/// time, so one thread runs everything: no cross-thread wake-ups per request (they
+/// were half of a warm request's CPU with the multi-thread runtime; BENCHMARKS.md).
+/// bcrypt still runs on the blocking pool, so the loop never stalls. The
+/// `multi-thread` feature brings back the other flavor, for `make bench`'s comparison.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    #[cfg(not(feature = "multi-thread"))]
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    #[cfg(feature = "multi-thread")]
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().build()
+}
+
+/// The value of a cold-start step, or the error logged before the process exits.
+fn started<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, E> {
+    if let Err(err) = &result {
+        tracing::error!(error = %err, "refusing to start");
+    }
+    result
 }

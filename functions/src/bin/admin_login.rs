@@ -1,6 +1,5 @@
 //! Lambda function `admin_login`: serves `tenant::admin::login`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::admin::login).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::admin::login)
 }

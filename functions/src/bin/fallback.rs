@@ -1,7 +1,6 @@
 //! Lambda function `fallback`: serves `tenant::fallback::fallback` (API Gateway's
 //! `$default` route: 405 for a known path's other methods, else 404).
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::fallback::fallback).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::fallback::fallback)
 }

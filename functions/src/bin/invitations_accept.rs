@@ -1,6 +1,5 @@
 //! Lambda function `invitations_accept`: serves `tenant::invitations::accept`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::invitations::accept).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::invitations::accept)
 }

@@ -1,6 +1,5 @@
 //! Lambda function `invitations_create`: serves `tenant::invitations::create`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::invitations::create).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::invitations::create)
 }

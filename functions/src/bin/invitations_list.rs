@@ -1,6 +1,5 @@
 //! Lambda function `invitations_list`: serves `tenant::invitations::list`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::invitations::list).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::invitations::list)
 }

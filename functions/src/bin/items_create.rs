@@ -1,6 +1,5 @@
 //! Lambda function `items_create`: serves `tenant::items::create`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::items::create).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::items::create)
 }

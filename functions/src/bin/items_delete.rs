@@ -1,6 +1,5 @@
 //! Lambda function `items_delete`: serves `tenant::items::delete`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::items::delete).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::items::delete)
 }

@@ -1,6 +1,5 @@
 //! Lambda function `members_list`: serves `tenant::members::list`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::members::list).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::members::list)
 }

@@ -1,7 +1,6 @@
 //! Lambda function `migrate`: the deploy-time step, `tenant::migrate::run` (indexes),
 //! invoked once after each deploy; it has no route.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::migrate().await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::migrate()
 }

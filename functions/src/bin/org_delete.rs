@@ -1,6 +1,5 @@
 //! Lambda function `org_delete`: serves `tenant::org::delete`.
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::org::delete).await
+fn main() -> Result<(), lambda_http::Error> {
+    tenant::lambda::serve(tenant::org::delete)
 }

@@ -61,6 +61,32 @@ mod tests {
         assert!(!verify("Passw0rd!", None, 4).await.unwrap());
     }
 
+    /// The functions run a single-threaded runtime: while bcrypt works, that thread
+    /// must stay free for other tasks (a hash on it would finish before they ran).
+    #[tokio::test(flavor = "current_thread")]
+    async fn bcrypt_leaves_the_single_thread_runtime_free() {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let hashing = async {
+            let h = hash("Passw0rd!", 8).await.unwrap();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            h
+        };
+        let others = async {
+            let mut turns = 0u64;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                turns += 1;
+                tokio::task::yield_now().await;
+            }
+            turns
+        };
+        let (h, turns) = tokio::join!(hashing, others);
+        assert!(h.starts_with("$2b$08$"));
+        assert!(
+            turns > 100,
+            "other tasks ran only {turns} times during a hash"
+        );
+    }
+
     #[test]
     fn dummy_hash_is_a_valid_cost_12_hash() {
         assert_eq!(bcrypt::verify("anything", DUMMY_HASH_12).ok(), Some(false));
