@@ -88,17 +88,17 @@
   let session = null;
   let expiryTimer = null;
 
-  /** Calls the API; resolves with the JSON body (null for 204), rejects with ConsoleError. */
-  async function api(method, path, { body, auth = false } = {}) {
-    const headers = { Accept: 'application/json' };
+  /** Sends one request to the API; resolves with its Response whatever the status,
+   *  rejects with ConsoleError when there is no answer. */
+  async function send(method, path, { body, auth = false, accept = 'application/json' } = {}) {
+    const headers = { Accept: accept };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (auth) {
       if (!session) throw new ConsoleError('You are not logged in.', { status: 401 });
       headers.Authorization = `Bearer ${session.token}`;
     }
-    let res;
     try {
-      res = await fetch(API + path, {
+      return await fetch(API + path, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -110,22 +110,36 @@
     } catch (_) {
       throw new ConsoleError('Cannot reach the server. Check the connection and try again.');
     }
-    let data = null;
+  }
+
+  /** The JSON body of an answer, or null. */
+  async function jsonOf(res) {
     const text = res.status === 204 ? '' : await res.text();
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch (_) {
-        data = null;
-      }
+    if (!text) return null;
+    try {
+      return JSON.parse(text);
+    } catch (_) {
+      return null;
     }
-    if (res.ok) return data;
+  }
+
+  /** The ConsoleError of an answer that is not 2xx; a 401 to a signed-in call ends the
+   *  session. */
+  function failure(res, data, auth) {
     const err = errorOf(res, data);
     if (auth && res.status === 401) {
       // Expired or revoked (logout elsewhere, password change): start again.
       endSession(`Your session has ended (${err.message.replace(/\.$/, '')}). Please log in again.`, 'error');
     }
-    throw err;
+    return err;
+  }
+
+  /** Calls the API; resolves with the JSON body (null for 204), rejects with ConsoleError. */
+  async function api(method, path, { body, auth = false } = {}) {
+    const res = await send(method, path, { body, auth });
+    const data = await jsonOf(res);
+    if (res.ok) return data;
+    throw failure(res, data, auth);
   }
 
   // ------------------------------------------------------------------ session
