@@ -411,6 +411,7 @@ describe('members, roles and invitations', () => {
     await seeText(memberRow(page, MEMBER), new RegExp(`^${escapeRe(MEMBER)} \\(you\\) member .* Leave$`), 'own row');
     // Nothing a member may not use is offered.
     assert.equal(await page.locator('#invitations-card').isVisible(), false, 'no invitations panel');
+    assert.equal(await page.locator('#audit-card').isVisible(), false, 'no audit log');
     assert.equal(await page.locator('#members-list select').count(), 0, 'no role select');
     assert.deepEqual(await page.locator('#members-list button').allTextContents(), ['Leave'], 'only Leave, on its own row');
     for (const id of ['rename-form', 'delete-card']) assert.equal(await page.locator(`#${id}`).isVisible(), false, id);

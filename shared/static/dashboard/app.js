@@ -21,6 +21,17 @@
   const TOKEN_RE = /^[A-Za-z0-9_-]{16,512}$/;
   const PAGE_MAX = 100; // the API's largest page
   const PAGES_MAX = 50; // members and invitations: at most this many pages are read
+  const AUDIT_LIMITS = [10, 20, 50, 100]; // the audit view's page sizes (the API's default: 20)
+  // The actions of the audit log, grouped as the filter offers them. The last group is
+  // only ever seen refused (outcome denied): reads that the role may not make.
+  const AUDIT_ACTIONS = [
+    ['Organization', ['organization.created', 'organization.renamed', 'organization.deleted']],
+    ['Accounts', ['user.login_succeeded', 'user.login_failed', 'user.logged_out', 'user.email_changed', 'user.password_changed']],
+    ['Members', ['member.role_changed', 'member.removed', 'member.left']],
+    ['Invitations', ['invitation.created', 'invitation.resent', 'invitation.revoked', 'invitation.accepted']],
+    ['Items', ['item.created', 'item.deleted']],
+    ['Refused reads', ['invitation.listed', 'audit.read']],
+  ];
 
   /** "/api/v1/dashboard" -> "/api/v1"; "/dashboard" -> ""; "/dev/dashboard/" -> "/dev". */
   function apiBase(pathname) {
@@ -88,17 +99,17 @@
   let session = null;
   let expiryTimer = null;
 
-  /** Calls the API; resolves with the JSON body (null for 204), rejects with ConsoleError. */
-  async function api(method, path, { body, auth = false } = {}) {
-    const headers = { Accept: 'application/json' };
+  /** Sends one request to the API; resolves with its Response whatever the status,
+   *  rejects with ConsoleError when there is no answer. */
+  async function send(method, path, { body, auth = false, accept = 'application/json' } = {}) {
+    const headers = { Accept: accept };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (auth) {
       if (!session) throw new ConsoleError('You are not logged in.', { status: 401 });
       headers.Authorization = `Bearer ${session.token}`;
     }
-    let res;
     try {
-      res = await fetch(API + path, {
+      return await fetch(API + path, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -110,22 +121,36 @@
     } catch (_) {
       throw new ConsoleError('Cannot reach the server. Check the connection and try again.');
     }
-    let data = null;
+  }
+
+  /** The JSON body of an answer, or null. */
+  async function jsonOf(res) {
     const text = res.status === 204 ? '' : await res.text();
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch (_) {
-        data = null;
-      }
+    if (!text) return null;
+    try {
+      return JSON.parse(text);
+    } catch (_) {
+      return null;
     }
-    if (res.ok) return data;
+  }
+
+  /** The ConsoleError of an answer that is not 2xx; a 401 to a signed-in call ends the
+   *  session. */
+  function failure(res, data, auth) {
     const err = errorOf(res, data);
     if (auth && res.status === 401) {
       // Expired or revoked (logout elsewhere, password change): start again.
       endSession(`Your session has ended (${err.message.replace(/\.$/, '')}). Please log in again.`, 'error');
     }
-    throw err;
+    return err;
+  }
+
+  /** Calls the API; resolves with the JSON body (null for 204), rejects with ConsoleError. */
+  async function api(method, path, { body, auth = false } = {}) {
+    const res = await send(method, path, { body, auth });
+    const data = await jsonOf(res);
+    if (res.ok) return data;
+    throw failure(res, data, auth);
   }
 
   // ------------------------------------------------------------------ session
@@ -329,6 +354,7 @@
     rename: (role) => role === 'owner',
     deleteOrganization: (role) => role === 'owner',
     manageInvitations: (role) => role === 'owner' || role === 'admin',
+    readAudit: (role) => role === 'owner' || role === 'admin',
     /** Invite as `as` (and resend or revoke an invitation for that role). */
     invite: (role, as) => role === 'owner' || (role === 'admin' && as !== 'owner'),
     /** The roles a member who is `from` can be given by `role` (none: not changeable). */
@@ -446,6 +472,7 @@
     $('items-status').textContent = '';
     $('items-error').textContent = '';
     forgetPeople();
+    forgetAudit();
     for (const form of $('signed-in-view').querySelectorAll('form')) {
       form.reset();
       clearMessages(form);
@@ -494,6 +521,9 @@
     }
     $('invitations-card').hidden = !inviting;
     $('signed-in-view').querySelector('.console').classList.toggle('no-invitations', !inviting);
+    const auditing = may.readAudit(role);
+    if (!auditing) forgetAudit();
+    $('audit-card').hidden = !auditing;
     const select = $('invite-role');
     const chosen = select.value;
     const offered = ['member', 'admin', 'owner'].filter((r) => may.invite(role, r));
@@ -525,12 +555,13 @@
       if (session) showError(refresh, err);
       return;
     }
-    await Promise.all([loadItems(), loadMembers(), loadInvitations()]);
+    await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit()]);
   }
 
   /** A new session from a login answer (login, switch, accepted invitation). */
   async function startSession(data, email, message) {
     forgetPeople();
+    forgetAudit();
     session = sessionOf(data, email);
     saveSession();
     notice(message || '', 'ok');
@@ -810,6 +841,7 @@
     }
     $('members-table').hidden = members.list.length === 0;
     membersSaid('');
+    renderAuditActors();
   }
 
   /** Asks in place before a removal: `work` resolves true when it is done. */
@@ -1020,6 +1052,239 @@
     $('invitations-title').focus();
   }
 
+  // ------------------------------------------------------------------ audit log
+
+  // The filters and page size of the page shown (what the selects held when "Show
+  // events" was pressed), the cursors of the pages seen (cursors[0]: the newest page).
+  const audit = {
+    action: '', actorId: '', actorEmail: '', limit: 20,
+    cursors: [null], page: 0, next: null, count: 0, loading: false, seq: 0,
+  };
+
+  /** The action filter: "any action", then every known action by group. */
+  function renderAuditActions() {
+    const select = $('audit-action');
+    const groups = AUDIT_ACTIONS.map(([label, actions]) => {
+      const group = document.createElement('optgroup');
+      group.label = label;
+      group.append(...actions.map((a) => option(a, a)));
+      return group;
+    });
+    select.replaceChildren(option('', 'any action'), ...groups);
+    select.value = audit.action;
+  }
+
+  /** The actor filter: "any actor", then the members by email. An actor chosen who is no
+   *  longer a member stays offered while it is the filter of the page shown. */
+  function renderAuditActors() {
+    const select = $('audit-actor');
+    const chosen = select.value;
+    const people = [...members.list]
+      .map((m) => ({ id: String(m.user_id), email: String(m.email), role: roleOf(m.role) }))
+      .sort((a, b) => a.email.localeCompare(b.email));
+    const options = [option('', 'any actor'), ...people.map((p) => option(p.id, `${p.email} (${p.role})`))];
+    if (audit.actorId && !people.some((p) => p.id === audit.actorId)) {
+      options.push(option(audit.actorId, `${audit.actorEmail || audit.actorId} (no longer a member)`));
+    }
+    select.replaceChildren(...options);
+    select.value = options.some((o) => o.value === chosen) ? chosen : '';
+  }
+
+  /** Forgets every event on the page and the filters (a new session starts afresh). */
+  function forgetAudit() {
+    audit.seq += 1; // an answer still on its way is dropped
+    Object.assign(audit, { action: '', actorId: '', actorEmail: '', limit: 20, cursors: [null], page: 0, next: null, count: 0, loading: false });
+    $('audit-card').removeAttribute('aria-busy');
+    $('audit-list').replaceChildren();
+    $('audit-table').hidden = true;
+    $('audit-status').textContent = '';
+    $('audit-error').textContent = '';
+    $('audit-download-status').textContent = '';
+    $('audit-action').value = '';
+    $('audit-actor').value = '';
+    $('audit-limit').value = String(audit.limit);
+    updateAuditPager();
+  }
+
+  function updateAuditPager() {
+    $('audit-pager').hidden = audit.page === 0 && !audit.next;
+    $('audit-first').disabled = audit.loading || audit.page === 0;
+    $('audit-prev').disabled = audit.loading || audit.page === 0;
+    $('audit-next').disabled = audit.loading || !audit.next;
+    $('audit-download').disabled = audit.loading || audit.count === 0;
+  }
+
+  /** The query of the page shown: its filters, size and cursor. */
+  function auditQuery() {
+    const q = new URLSearchParams();
+    q.set('limit', String(audit.limit));
+    if (audit.action) q.set('action', audit.action);
+    if (audit.actorId) q.set('actor_id', audit.actorId);
+    const after = audit.cursors[audit.page];
+    if (after) q.set('after', after);
+    return q.toString();
+  }
+
+  /** "action item.created, actor a@example.com" (the filters of the page shown). */
+  function auditFilters() {
+    const parts = [];
+    if (audit.action) parts.push(`action ${audit.action}`);
+    if (audit.actorId) parts.push(`actor ${audit.actorEmail || audit.actorId}`);
+    return parts.join(', ');
+  }
+
+  /** One line per target: "user a@example.com", "item 6650…". */
+  function targetsCell(targets) {
+    const td = el('td', 'targets');
+    for (const t of Array.isArray(targets) ? targets : []) {
+      if (!t || typeof t !== 'object') continue;
+      const line = el('span', 'target');
+      line.append(el('span', 'target-type', `${String(t.type || '')} `));
+      const name = t.name !== undefined && t.name !== null && t.name !== '' ? String(t.name) : String(t.id || '');
+      line.append(el(t.name ? 'span' : 'code', 'target-name', name));
+      if (t.id) line.title = `${String(t.type || '')} ${String(t.id)}`;
+      td.append(line);
+    }
+    return td;
+  }
+
+  /** "from: admin, to: member" of an event's metadata. */
+  function metadataText(metadata) {
+    if (!metadata || typeof metadata !== 'object' || Array.isArray(metadata)) return '';
+    return Object.entries(metadata)
+      .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(', ');
+  }
+
+  function renderAudit(events) {
+    const tbody = $('audit-list');
+    tbody.replaceChildren();
+    for (const e of events) {
+      if (!e || typeof e !== 'object') continue;
+      const tr = el('tr');
+      const action = String(e.action || '');
+      const outcome = String(e.outcome || '');
+      tr.dataset.id = String(e.id || '');
+      tr.dataset.action = action;
+      tr.dataset.outcome = outcome;
+
+      const when = el('td', 'date');
+      const time = el('time', '', formatTime(e.occurred_at));
+      if (e.occurred_at) time.dateTime = String(e.occurred_at);
+      when.append(time);
+
+      const what = el('td', 'action');
+      what.append(el('code', '', action));
+      const meta = metadataText(e.metadata);
+      if (meta) what.append(el('span', 'audit-meta', meta));
+
+      const result = el('td');
+      result.append(el('span', `status status-${outcome.replace(/[^a-z]/g, '')}`, outcome));
+
+      const actor = e.actor && typeof e.actor === 'object' ? e.actor : {};
+      const who = el('td', 'person');
+      if (actor.email) {
+        who.textContent = String(actor.email);
+        if (actor.type === 'anonymous') who.append(el('span', 'you', ' (not logged in)'));
+        else if (session && actor.id && String(actor.id) === session.userId) who.append(el('span', 'you', ' (you)'));
+      } else {
+        who.textContent = actor.type === 'anonymous' ? 'anonymous' : String(actor.id || '');
+      }
+      tr.dataset.actor = actor.email ? String(actor.email) : '';
+
+      const context = e.context && typeof e.context === 'object' ? e.context : {};
+      const ip = el('td', 'ip');
+      if (context.ip) {
+        ip.append(el('code', '', String(context.ip)));
+        if (context.user_agent) ip.title = String(context.user_agent);
+      }
+
+      tr.append(when, what, result, who, targetsCell(e.targets), ip);
+      tbody.append(tr);
+    }
+    audit.count = tbody.childElementCount;
+    $('audit-table').hidden = audit.count === 0;
+    const filters = auditFilters();
+    const start = audit.page * audit.limit + 1;
+    $('audit-status').textContent = audit.count === 0
+      ? (filters ? `No events match (${filters}).` : audit.page === 0 ? 'No events yet.' : `Page ${audit.page + 1}: no events.`)
+      : `Page ${audit.page + 1}: events ${start} to ${start + audit.count - 1}${filters ? ` (${filters})` : ''}, newest first${audit.next ? '; older ones on the next page' : ''}.`;
+  }
+
+  /** Reads the page of events that `audit` names (filters, size, cursor) and shows it;
+   *  a refusal (403: the role changed meanwhile) makes the console look again. */
+  async function loadAudit() {
+    if (!session || !may.readAudit(session.role)) return;
+    const seq = ++audit.seq;
+    audit.loading = true;
+    $('audit-card').setAttribute('aria-busy', 'true');
+    updateAuditPager();
+    $('audit-download-status').textContent = '';
+    try {
+      const page = await api('GET', `/org/audit?${auditQuery()}`, { auth: true });
+      if (seq !== audit.seq) return;
+      audit.next = page && page.next ? String(page.next) : null;
+      renderAudit(page && Array.isArray(page.events) ? page.events : []);
+      $('audit-error').textContent = '';
+    } catch (err) {
+      if (seq !== audit.seq || !session) return;
+      $('audit-error').textContent = `The audit log could not be loaded: ${itemsErrorText(err)}`;
+      await afterRefusal(err);
+    } finally {
+      if (seq === audit.seq) {
+        audit.loading = false;
+        $('audit-card').removeAttribute('aria-busy');
+        updateAuditPager();
+      }
+    }
+  }
+
+  /** Saves the page shown as CSV: the API's own CSV of the same query, fetched with the
+   *  token (a plain link could not send it) and handed to the browser as a file. */
+  async function downloadAudit() {
+    const button = $('audit-download');
+    const status = $('audit-download-status');
+    const box = $('audit-error');
+    status.textContent = '';
+    box.textContent = '';
+    if (!session) return;
+    const pageNo = audit.page + 1;
+    const name = `audit-${session.organizationName}-page-${pageNo}.csv`;
+    button.disabled = true;
+    try {
+      const res = await send('GET', `/org/audit?${auditQuery()}&format=csv`, { auth: true, accept: 'text/csv' });
+      if (!res.ok) throw failure(res, await jsonOf(res), true);
+      const blob = await res.blob();
+      const url = URL.createObjectURL(blob);
+      const link = document.createElement('a');
+      link.href = url;
+      link.download = name;
+      link.hidden = true;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      // The browser has read the URL once the download started: let it go a little later.
+      window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      status.textContent = `Saved ${name}: page ${pageNo} of the audit log as CSV.`;
+    } catch (err) {
+      if (!(err instanceof ConsoleError)) {
+        console.error(err);
+        box.textContent = 'The CSV file could not be made. Reload the page and try again.';
+      } else if (session) {
+        box.textContent = `The CSV file could not be downloaded: ${itemsErrorText(err)}`;
+        await afterRefusal(err);
+      }
+    } finally {
+      updateAuditPager();
+    }
+  }
+
+  async function showAuditPage(page) {
+    audit.page = page;
+    await loadAudit();
+    $('audit-title').focus();
+  }
+
   // ------------------------------------------------------------------ accepting
 
   let acceptToken = null; // from the link's fragment; in memory only
@@ -1125,8 +1390,9 @@
     onSubmit($('refresh-form'), async () => {
       $('members-error').textContent = '';
       $('invitations-error').textContent = '';
+      $('audit-error').textContent = '';
       await loadOrg();
-      await Promise.all([loadItems(), loadMembers(), loadInvitations()]);
+      await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit()]);
     });
 
     onSubmit($('switch-form'), async (form) => {
@@ -1184,6 +1450,35 @@
       $('invitations-error').textContent = '';
       await loadInvitations();
     });
+
+    onSubmit($('audit-filter'), async (form) => {
+      const limit = Number(form.elements.limit.value);
+      if (!AUDIT_LIMITS.includes(limit)) throw invalid('limit', 'Choose how many events a page shows.');
+      const actor = form.elements.actor_id;
+      audit.action = form.elements.action.value;
+      audit.actorId = actor.value;
+      audit.actorEmail = actor.value ? String(members.list.find((m) => String(m.user_id) === actor.value)?.email || audit.actorEmail) : '';
+      audit.limit = limit;
+      audit.cursors = [null];
+      audit.page = 0;
+      audit.next = null;
+      $('audit-error').textContent = '';
+      await loadAudit();
+    });
+    $('audit-next').addEventListener('click', async () => {
+      if (!audit.next || audit.loading) return;
+      audit.cursors[audit.page + 1] = audit.next;
+      await showAuditPage(audit.page + 1);
+    });
+    $('audit-prev').addEventListener('click', async () => {
+      if (audit.page === 0 || audit.loading) return;
+      await showAuditPage(audit.page - 1);
+    });
+    $('audit-first').addEventListener('click', async () => {
+      if (audit.loading) return;
+      await showAuditPage(0);
+    });
+    $('audit-download').addEventListener('click', downloadAudit);
 
     for (const radio of $('accept-form').elements.mode) {
       radio.addEventListener('change', () => {
@@ -1347,7 +1642,10 @@
   function start() {
     wirePasswordRules();
     wireForms();
+    renderAuditActions();
+    renderAuditActors();
     updatePager();
+    updateAuditPager();
     session = loadSession();
     if (!session) saveSession();
     // An invitation link opened in a tab that already shows the console.
