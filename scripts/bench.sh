@@ -12,14 +12,18 @@
 # for a fair comparison; the v2 routes are skipped where it lacks them).
 #
 # Knobs: BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_ONLY (functions, comma-
-# separated), LEVERS=0 skips the levers (their builds take ~10 minutes),
-# KEEP_BENCH_DIR=1 keeps the run's folder under .local/. Needs wrk (installed with
-# apt-get when missing).
+# separated), LEVERS=0 skips the levers (their builds take ~10 minutes), BUILD_LEVERS=1
+# adds the release profile's LTO and codegen-units choices (a cold build of the lever
+# binaries each, in target/bench-profile/: ~40 minutes more on 2 cores),
+# KEEP_BENCH_DIR=1 keeps the run's folder under .local/. Needs wrk and zip (installed
+# with apt-get when missing).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bootstrap
-command -v wrk >/dev/null || { log "apt-get install wrk"; apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
+for tool in wrk zip; do
+  command -v $tool >/dev/null || { log "apt-get install $tool"; apt-get install -y -qq $tool >/dev/null || { apt-get update -qq && apt-get install -y -qq $tool >/dev/null; }; }
+done
 
 RUN_DIR="$(mktemp -d "$LOCAL/bench.XXXXXX")"
 trap 'stop_stack; [ -n "${KEEP_BENCH_DIR:-}" ] || rm -rf "$RUN_DIR"' EXIT
@@ -35,7 +39,7 @@ bench_run() {
   start_stack "$dir" --bin-dir "$bin_dir" "${STACK_ENV[@]}" "$@"
   python3 scripts/bench --url "$API_URL" --pids "$dir/pids" --seconds "$SECONDS_EACH" \
     --connections "$CLIENTS" --only "$(IFS=,; echo "${LEVER_BINS[*]}")" \
-    --label "$label" --json "$dir.json" ${EXTRA:+--extra "$EXTRA"} >/dev/null
+    --label "$label" --json "$dir.json" "${EXTRAS[@]/#/--extra=}" >/dev/null
   stop_stack
   LEVER_RUNS+=("$dir.json")
 }
@@ -44,18 +48,56 @@ bench_run() {
 # shipped build's other binaries, in $RUN_DIR/bin-NAME.
 variant() {
   local name=$1; shift
-  local dir="$RUN_DIR/bin-$name" bin
   log "cargo build --release $* (${LEVER_BINS[*]})"
   cargo build --release -p functions --quiet "$@" "${LEVER_BINS[@]/#/--bin=}"
+  bin_dir "$RUN_DIR/bin-$name" target/release
+}
+
+# bin_dir DIR FROM: the lever binaries of FROM, the shipped build's others (links).
+bin_dir() {
+  local dir=$1 from=$2 bin
   mkdir -p "$dir"
   for bin in functions/src/bin/*.rs; do
     bin=$(basename "$bin" .rs)
     ln -s "$ROOT/target/release/$bin" "$dir/$bin"
   done
-  for bin in "${LEVER_BINS[@]}"; do rm -f "$dir/$bin"; cp "target/release/$bin" "$dir/$bin"; done
+  for bin in "${LEVER_BINS[@]}"; do rm -f "$dir/$bin"; cp "$from/$bin" "$dir/$bin"; done
+}
+
+# profile_variant NAME LTO CODEGEN_UNITS: a cold release build of the lever binaries
+# with that profile in a target directory of its own, then the same after a change to
+# the tenant crate (what every deploy of a code change pays); the times and org_get's
+# size go into PROFILE_EXTRAS_NAME for its row of the lever table.
+profile_variant() {
+  local name=$1 lto=$2 cgu=$3 target="$ROOT/target/bench-profile/$1" start cold relink
+  rm -rf "$target"
+  log "cold release build, lto=$lto codegen-units=$cgu (${LEVER_BINS[*]})"
+  start=$(date +%s)
+  CARGO_PROFILE_RELEASE_LTO=$lto CARGO_PROFILE_RELEASE_CODEGEN_UNITS=$cgu \
+    cargo build --release -p functions --quiet --target-dir "$target" "${LEVER_BINS[@]/#/--bin=}"
+  cold=$(( $(date +%s) - start ))
+  touch shared/src/lib.rs
+  start=$(date +%s)
+  CARGO_PROFILE_RELEASE_LTO=$lto CARGO_PROFILE_RELEASE_CODEGEN_UNITS=$cgu \
+    cargo build --release -p functions --quiet --target-dir "$target" "${LEVER_BINS[@]/#/--bin=}"
+  relink=$(( $(date +%s) - start ))
+  bin_dir "$RUN_DIR/bin-$name" "$target/release"
+  (cd "$target/release" && zip -q -9 "$RUN_DIR/$name.zip" org_get)
+  PROFILE_EXTRAS=("cold build s=$cold" "rebuild after a tenant change s=$relink"
+    "org_get MiB=$(python3 -c "import os,sys; print(round(os.path.getsize(sys.argv[1])/2**20, 2))" "$target/release/org_get")"
+    "org_get zip MiB=$(python3 -c "import os,sys; print(round(os.path.getsize(sys.argv[1])/2**20, 2))" "$RUN_DIR/$name.zip")")
+  printf '%s\n' "${PROFILE_EXTRAS[@]}" > "$RUN_DIR/$name.extras"
 }
 
 LEVER_RUNS=()
+EXTRAS=()
+PROFILES=("fat 1:fat:1" "thin 1:thin:1" "thin 16:thin:16" "off 16:false:16")
+if [ "${BUILD_LEVERS:-0}" = 1 ]; then
+  for p in "${PROFILES[@]}"; do
+    IFS=: read -r name lto cgu <<<"$p"
+    profile_variant "${name// /-}" "$lto" "$cgu"
+  done
+fi
 if [ "${LEVERS:-1}" != 0 ]; then
   variant before --no-default-features --features multi-thread
   variant glibc --no-default-features
@@ -84,6 +126,16 @@ if [ "${LEVERS:-1}" != 0 ]; then
   bench_run "shipped, RUST_LOG=warn (no request log line)" "$ROOT/target/release" --env RUST_LOG=warn
   bench_run "debug build, 1 instance (make run's build)" "$ROOT/target/debug"
   bench_run "debug build, 2 instances (make run)" "$ROOT/target/debug" --instances 2
+fi
+if [ "${BUILD_LEVERS:-0}" = 1 ]; then
+  for p in "${PROFILES[@]}"; do
+    IFS=: read -r name lto cgu <<<"$p"
+    mapfile -t EXTRAS < "$RUN_DIR/${name// /-}.extras"
+    bench_run "release profile lto=$lto codegen-units=$cgu" "$RUN_DIR/bin-${name// /-}"
+  done
+  EXTRAS=()
+fi
+if [ ${#LEVER_RUNS[@]} -gt 0 ]; then
   python3 scripts/bench --levers "${LEVER_RUNS[@]}" --write BENCHMARKS.md
 fi
 

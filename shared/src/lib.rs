@@ -2,6 +2,8 @@
 //! handlers over an [`App`] (configuration + MongoDB client built once per cold start).
 //! Each Lambda binary in `functions/` wires one handler through [`lambda::serve`].
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod app;
 pub mod audit;

@@ -34,6 +34,23 @@ fn push_event(update: &mut Document, event: Option<&str>) {
     }
 }
 
+/// One conditional write of an organization with its audit event (if any) in the
+/// outbox: the document as it is after, or `None` when `filter` matched nothing.
+async fn write(
+    store: &Store,
+    filter: Document,
+    mut update: Document,
+    event: Option<&str>,
+) -> Result<Option<OrgDoc>, Error> {
+    push_event(&mut update, event);
+    let after = store
+        .organizations()
+        .find_one_and_update(filter, update)
+        .return_document(ReturnDocument::After)
+        .await?;
+    Ok(after.and_then(OrgDoc::from_document))
+}
+
 async fn find(store: &Store, filter: Document) -> Result<Option<OrgDoc>, Error> {
     Ok(store
         .organizations()
@@ -152,17 +169,14 @@ pub async fn complete_create(
     id: ObjectId,
     event: Option<&str>,
 ) -> Result<Option<OrgDoc>, Error> {
-    let mut update = doc! { "$unset": { "pending": "" } };
-    push_event(&mut update, event);
-    let done = store
-        .organizations()
-        .find_one_and_update(
-            doc! { "_id": id, "pending.op": op(PendingOp::Create) },
-            update,
-        )
-        .return_document(ReturnDocument::After)
-        .await?;
-    Ok(done.and_then(OrgDoc::from_document))
+    let update = doc! { "$unset": { "pending": "" } };
+    write(
+        store,
+        doc! { "_id": id, "pending.op": op(PendingOp::Create) },
+        update,
+        event,
+    )
+    .await
 }
 
 /// Marks a create in flight as being undone. False if it completed after all, or
@@ -202,19 +216,15 @@ pub async fn rename(
     if let Some(pending) = r.moving {
         set.insert("pending", to_bson(pending).map_err(Error::custom)?);
     }
-    let mut update = doc! { "$set": set, "$inc": { "version": 1_i64 } };
-    if r.moving.is_none() {
-        push_event(&mut update, r.event);
-    }
-    let updated = store
-        .organizations()
-        .find_one_and_update(
-            doc! { "_id": id, "pending": no_pending(), "placement.collection": r.placed },
-            update,
-        )
-        .return_document(ReturnDocument::After)
-        .await?;
-    Ok(updated.and_then(OrgDoc::from_document))
+    // A rename that moves data writes its event when the move is done.
+    let event = r.event.filter(|_| r.moving.is_none());
+    write(
+        store,
+        doc! { "_id": id, "pending": no_pending(), "placement.collection": r.placed },
+        doc! { "$set": set, "$inc": { "version": 1_i64 } },
+        event,
+    )
+    .await
 }
 
 /// What a rename writes.
@@ -276,20 +286,17 @@ pub async fn complete_rename(
     to: &str,
     event: Option<&str>,
 ) -> Result<Option<OrgDoc>, Error> {
-    let mut update = doc! {
+    let update = doc! {
         "$set": { "placement.collection": to, "updated_at": DateTime::now() },
         "$unset": { "pending": "" },
     };
-    push_event(&mut update, event);
-    let done = store
-        .organizations()
-        .find_one_and_update(
-            doc! { "_id": id, "pending.op": op(PendingOp::Rename), "collection_name": to },
-            update,
-        )
-        .return_document(ReturnDocument::After)
-        .await?;
-    Ok(done.and_then(OrgDoc::from_document))
+    write(
+        store,
+        doc! { "_id": id, "pending.op": op(PendingOp::Rename), "collection_name": to },
+        update,
+        event,
+    )
+    .await
 }
 
 /// Undoes a rename whose data never left `from`: the old name and collection name
@@ -334,14 +341,14 @@ pub async fn mark_delete(
         since: DateTime::now(),
         event: None,
     };
-    let mut update = doc! { "$set": { "pending": to_bson(&pending).map_err(Error::custom)? } };
-    push_event(&mut update, event);
-    let marked = store
-        .organizations()
-        .find_one_and_update(doc! { "_id": id, "pending": no_pending() }, update)
-        .return_document(ReturnDocument::After)
-        .await?;
-    Ok(marked.and_then(OrgDoc::from_document))
+    let update = doc! { "$set": { "pending": to_bson(&pending).map_err(Error::custom)? } };
+    write(
+        store,
+        doc! { "_id": id, "pending": no_pending() },
+        update,
+        event,
+    )
+    .await
 }
 
 /// Removes a registry document.
@@ -368,20 +375,17 @@ pub async fn add_member(
 ) -> Result<Option<OrgDoc>, Error> {
     let path = member_path(user);
     let owners = i64::from(member.role == Role::Owner);
-    let mut update = doc! {
+    let update = doc! {
         "$set": { &path: to_bson(member).map_err(Error::custom)?, "updated_at": DateTime::now() },
         "$inc": { "owners": owners, "version": 1_i64 },
     };
-    push_event(&mut update, event);
-    let added = store
-        .organizations()
-        .find_one_and_update(
-            doc! { "_id": org, &path: { "$exists": false }, "pending": no_pending() },
-            update,
-        )
-        .return_document(ReturnDocument::After)
-        .await?;
-    Ok(added.and_then(OrgDoc::from_document))
+    write(
+        store,
+        doc! { "_id": org, &path: { "$exists": false }, "pending": no_pending() },
+        update,
+        event,
+    )
+    .await
 }
 
 /// The filter that holds a member to `role`, and, when an owner stops being one, the
@@ -404,17 +408,11 @@ pub async fn set_role(
     event: Option<&str>,
 ) -> Result<Option<OrgDoc>, Error> {
     let owners = i64::from(to == Role::Owner) - i64::from(from == Role::Owner);
-    let mut update = doc! {
+    let update = doc! {
         "$set": { format!("{}.r", member_path(user)): to.as_str(), "updated_at": DateTime::now() },
         "$inc": { "owners": owners, "version": 1_i64 },
     };
-    push_event(&mut update, event);
-    let updated = store
-        .organizations()
-        .find_one_and_update(holding(org, user, from, owners < 0), update)
-        .return_document(ReturnDocument::After)
-        .await?;
-    Ok(updated.and_then(OrgDoc::from_document))
+    write(store, holding(org, user, from, owners < 0), update, event).await
 }
 
 /// Removes a member who has `role`, in one conditional write; false when the member no
@@ -427,18 +425,12 @@ pub async fn remove_member(
     event: Option<&str>,
 ) -> Result<Option<OrgDoc>, Error> {
     let owners = -i64::from(role == Role::Owner);
-    let mut update = doc! {
+    let update = doc! {
         "$unset": { member_path(user): "" },
         "$set": { "updated_at": DateTime::now() },
         "$inc": { "owners": owners, "version": 1_i64 },
     };
-    push_event(&mut update, event);
-    let removed = store
-        .organizations()
-        .find_one_and_update(holding(org, user, role, owners < 0), update)
-        .return_document(ReturnDocument::After)
-        .await?;
-    Ok(removed.and_then(OrgDoc::from_document))
+    write(store, holding(org, user, role, owners < 0), update, event).await
 }
 
 /// Revokes every token of `user` in these organizations.
