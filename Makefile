@@ -32,3 +32,12 @@ package:
 ## bench: release build, then cold starts, warm latency/throughput, round trips, RSS, zip sizes -> BENCHMARKS.md
 bench:
 	scripts/bench.sh
+
+.PHONY: sam-build check-sam-build
+## sam-build: the deployment build: installs what is missing (arm64 target, cargo-lambda, Zig, SAM CLI), `sam build` one function after another over one target/, then check-sam-build
+sam-build:
+	scripts/sam-build.sh
+
+## check-sam-build: every function's .aws-sam/build/<Function>/bootstrap is an aarch64 ELF executable, as cargo built it, without test hooks
+check-sam-build:
+	python3 scripts/check_sam_build.py

@@ -10,6 +10,10 @@ export PATH="$VENV/bin:$PATH"
 CARGO_LAMBDA_VERSION="1.9.2"
 NX_27017_VERSION="0.8.1"
 RUFF_VERSION="0.17.6"
+ZIGLANG_VERSION="0.17.1"
+SAM_CLI_VERSION="1.170.0"
+# The Rust target of the Lambda functions (arm64, glibc).
+LAMBDA_TARGET="aarch64-unknown-linux-gnu"
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -24,6 +28,32 @@ bootstrap() {
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} into .local/venv"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "${want[@]}"
+  fi
+}
+
+# Installs what the arm64 cross-build needs, when missing: cargo-lambda and Zig (its
+# linker) into .local/venv, with `cross_bootstrap sam` also the AWS SAM CLI, and the Rust
+# target $LAMBDA_TARGET. The target is added here, before any build starts: cargo-lambda
+# would add it itself, but SAM's parallel builds each try at once and the losers compile
+# without the target's standard library (issue 16).
+cross_bootstrap() {
+  command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+  [ -x "$VENV/bin/python" ] || { log "creating $VENV"; python3 -m venv "$VENV"; }
+  local want=()
+  [ -x "$VENV/bin/cargo-lambda" ] || want+=("cargo-lambda==$CARGO_LAMBDA_VERSION")
+  "$VENV/bin/python" -c 'import ziglang' 2>/dev/null || want+=("ziglang==$ZIGLANG_VERSION")
+  if [ "${1:-}" = sam ] && [ ! -x "$VENV/bin/sam" ]; then
+    want+=("aws-sam-cli==$SAM_CLI_VERSION")
+  fi
+  if [ ${#want[@]} -gt 0 ]; then
+    log "installing ${want[*]} into .local/venv"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "${want[@]}"
+  fi
+  if [ ! -d "$(rustc --print sysroot)/lib/rustlib/$LAMBDA_TARGET/lib" ]; then
+    command -v rustup >/dev/null ||
+      { echo "the Rust target $LAMBDA_TARGET is missing and there is no rustup to add it" >&2; exit 1; }
+    log "rustup target add $LAMBDA_TARGET"
+    rustup target add "$LAMBDA_TARGET"
   fi
 }
 

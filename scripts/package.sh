@@ -5,43 +5,38 @@
 #
 # The cross-build uses cargo-lambda with Zig as the linker (both from PyPI, installed
 # into .local/venv when missing) and the Rust target aarch64-unknown-linux-gnu (added
-# with rustup when missing). Output: target/lambda/<function>/bootstrap.zip, the same
-# layout `cargo lambda deploy` and SAM expect. The release profile (lto, one codegen
-# unit) makes a cold build slow: tens of minutes on 2 cores.
+# with rustup when missing). It builds the package `functions` (-p functions), not the
+# workspace: a workspace build includes tests/support, which turns on the tenant crate's
+# `test-hooks` feature, and release artifacts must not carry it. Output:
+# target/lambda/<function>/bootstrap.zip, the same layout `cargo lambda deploy` and SAM
+# expect. The release profile (lto, one codegen unit) makes a cold build slow: tens of
+# minutes on 2 cores.
 #
 # Usage: scripts/package.sh            (make package)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-ZIGLANG_VERSION="0.17.1"
-TARGET="aarch64-unknown-linux-gnu"
 LAMBDA_DIR="$ROOT/target/lambda"
 
-bootstrap
-if ! "$VENV/bin/python" -c 'import ziglang' 2>/dev/null; then
-  log "installing ziglang==$ZIGLANG_VERSION into .local/venv"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION"
-fi
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$TARGET"; then
-  log "rustup target add $TARGET"
-  rustup target add "$TARGET"
-fi
+cross_bootstrap
 
-# Every binary of the workspace (one per function, all in the `functions` package),
-# listed before the build so that the table below checks each one has its zip.
+# Every binary of the `functions` package (one per function), listed before the build so
+# that the table below checks each one has its zip.
 mapfile -t BINS < <(cargo metadata --format-version 1 --no-deps | python3 -c '
 import json, sys
 meta = json.load(sys.stdin)
 for p in meta["packages"]:
+    if p["name"] != "functions":
+        continue
     for t in p["targets"]:
         if "bin" in t["kind"]:
             print(t["name"])
 ')
 [ ${#BINS[@]} -gt 0 ] || { echo "cargo metadata lists no binary" >&2; exit 1; }
-log "cargo lambda build --release --arm64 --workspace --bins --output-format zip"
+log "cargo lambda build --release --arm64 -p functions --bins --output-format zip"
 started=$SECONDS
-cargo lambda build --release --arm64 --workspace --bins --output-format zip --lambda-dir "$LAMBDA_DIR"
+cargo lambda build --release --arm64 -p functions --bins --output-format zip --lambda-dir "$LAMBDA_DIR"
 log "built in $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s"
 
 # The table: the bootstrap as stored in each zip (its uncompressed size) and the zip.
