@@ -28,6 +28,11 @@ fmt:
 package:
 	scripts/package.sh
 
+.PHONY: migrate
+## migrate: after a deploy, run the stack's migrate function once (STACK=organization-service-dev)
+migrate:
+	scripts/migrate.sh
+
 .PHONY: bench
 ## bench: release build, then cold starts, warm latency/throughput, round trips, RSS, zip sizes -> BENCHMARKS.md
 bench:

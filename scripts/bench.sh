@@ -14,7 +14,8 @@
 # Knobs: BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_ONLY (functions, comma-
 # separated), LEVERS=0 skips the levers (their builds take ~10 minutes), BUILD_LEVERS=1
 # adds the release profile's LTO and codegen-units choices (a cold build of the lever
-# binaries each, in target/bench-profile/: ~40 minutes more on 2 cores),
+# binaries each) and the debug build's dependency opt-level (a cold build of every
+# function each), all in target/bench-profile/: about an hour more on 2 cores,
 # KEEP_BENCH_DIR=1 keeps the run's folder under .local/. Needs wrk and zip (installed
 # with apt-get when missing).
 set -euo pipefail
@@ -89,6 +90,19 @@ profile_variant() {
   printf '%s\n' "${PROFILE_EXTRAS[@]}" > "$RUN_DIR/$name.extras"
 }
 
+# dev_variant OPT_LEVEL: a cold debug build of every function (make run's build) with
+# the dependencies at that opt-level, in a target directory of its own; the time goes
+# into DEV_EXTRAS for its row of the lever table.
+dev_variant() {
+  local level=$1 target="$ROOT/target/bench-profile/dev-$1" start
+  rm -rf "$target"
+  log "cold debug build, dependencies at opt-level $level"
+  start=$(date +%s)
+  cargo build -p functions --bins --quiet --target-dir "$target" \
+    --config "profile.dev.package.\"*\".opt-level=$level"
+  echo "cold build s=$(( $(date +%s) - start ))" > "$RUN_DIR/dev-$level.extras"
+}
+
 LEVER_RUNS=()
 EXTRAS=()
 PROFILES=("fat 1:fat:1" "thin 1:thin:1" "thin 16:thin:16" "off 16:false:16")
@@ -97,6 +111,7 @@ if [ "${BUILD_LEVERS:-0}" = 1 ]; then
     IFS=: read -r name lto cgu <<<"$p"
     profile_variant "${name// /-}" "$lto" "$cgu"
   done
+  for level in 0 1 2; do dev_variant $level; done
 fi
 if [ "${LEVERS:-1}" != 0 ]; then
   variant before --no-default-features --features multi-thread
@@ -124,6 +139,7 @@ if [ "${LEVERS:-1}" != 0 ]; then
   bench_run "multi-thread runtime, mimalloc" "$RUN_DIR/bin-multi"
   bench_run "shipped: current-thread, mimalloc" "$ROOT/target/release"
   bench_run "shipped, RUST_LOG=warn (no request log line)" "$ROOT/target/release" --env RUST_LOG=warn
+  bench_run "shipped, MONGODB_MAX_POOL_SIZE=1 (default 2)" "$ROOT/target/release" --env MONGODB_MAX_POOL_SIZE=1
   bench_run "debug build, 1 instance (make run's build)" "$ROOT/target/debug"
   bench_run "debug build, 2 instances (make run)" "$ROOT/target/debug" --instances 2
 fi
@@ -132,6 +148,10 @@ if [ "${BUILD_LEVERS:-0}" = 1 ]; then
     IFS=: read -r name lto cgu <<<"$p"
     mapfile -t EXTRAS < "$RUN_DIR/${name// /-}.extras"
     bench_run "release profile lto=$lto codegen-units=$cgu" "$RUN_DIR/bin-${name// /-}"
+  done
+  for level in 0 1 2; do
+    mapfile -t EXTRAS < "$RUN_DIR/dev-$level.extras"
+    bench_run "debug build, dependencies at opt-level $level" "$ROOT/target/bench-profile/dev-$level/debug"
   done
   EXTRAS=()
 fi
