@@ -15,7 +15,7 @@ use crate::http::{JsonBody, json, no_content};
 use crate::org::lifecycle::{self, Settled};
 use crate::org::membership::{self, Memberships};
 use crate::store::audit as log;
-use crate::store::{Member, OrgDoc, users};
+use crate::store::{Member, OrgDoc, registry, users};
 
 /// One membership of the user, as login shows it.
 #[derive(Debug, Serialize)]
@@ -151,13 +151,10 @@ pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let context = Context::of(&req);
     let account = check_password(app, &input.email, &input.password, &context).await?;
     let chosen = match &input.organization {
-        Some(name) => account
-            .orgs
-            .iter()
-            .find(|(o, _)| o.name == name.as_str())
-            .ok_or_else(|| {
-                ApiError::Forbidden("You are not a member of that organization".into())
-            })?,
+        Some(name) => match account.orgs.iter().find(|(o, _)| o.name == name.as_str()) {
+            Some(chosen) => chosen,
+            None => return Err(not_a_member(app, &context, &account, name).await?),
+        },
         None => account
             .orgs
             .first()
@@ -183,6 +180,29 @@ pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
     tracing::info!(org_id = %org.id, user_id = %account.user.id, "logged in");
     let view = LoginView::issue(&app.config, account.user.id, &org, &member, &account.orgs)?;
     json(StatusCode::OK, &view)
+}
+
+/// The 403 for a right password and an organization the user is not a member of; the
+/// refusal goes into that organization's log, when it exists.
+async fn not_a_member(
+    app: &App,
+    context: &Context,
+    account: &Memberships,
+    name: &OrganizationName,
+) -> ApiResult<ApiError> {
+    if let Some(org) = registry::by_name(&app.store, name.as_str()).await? {
+        let event = Event::new(
+            context,
+            "user.login_failed",
+            Outcome::Denied,
+            Actor::user(account.user.id, &account.user.email),
+        )
+        .target(Target::new("organization", org.id, Some(&org.name)));
+        log::record(&app.store, org.id, &[event]).await?;
+    }
+    Ok(ApiError::Forbidden(
+        "You are not a member of that organization".into(),
+    ))
 }
 
 /// `POST /admin/logout`: revokes every token of the user issued so far, in every

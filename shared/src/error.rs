@@ -77,9 +77,12 @@ pub enum ApiError {
     /// 413: the body is larger than the limit.
     #[error("request body too large")]
     PayloadTooLarge,
-    /// 503: the database does not answer (or an operation in flight keeps it busy).
+    /// 503: the database does not answer.
     #[error("database unavailable")]
     Unavailable(#[source] Cause),
+    /// 503: another operation in flight on the organization keeps it busy for a moment.
+    #[error("organization busy")]
+    Busy(#[source] Cause),
     /// 500: anything unexpected.
     #[error("internal error")]
     Internal(#[source] Cause),
@@ -94,6 +97,11 @@ impl ApiError {
     /// A 500 whose cause goes to the log.
     pub fn internal(cause: impl Into<Cause>) -> Self {
         Self::Internal(cause.into())
+    }
+
+    /// A 503 for an organization busy with another operation; the cause goes to the log.
+    pub fn busy(cause: impl Into<Cause>) -> Self {
+        Self::Busy(cause.into())
     }
 
     /// A 503 whose cause goes to the log.
@@ -114,7 +122,7 @@ impl ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -141,6 +149,9 @@ impl ApiError {
             }
             Self::PayloadTooLarge => "Request body too large".into(),
             Self::Unavailable(_) => "Service temporarily unavailable: database unreachable".into(),
+            Self::Busy(_) => {
+                "The organization is busy with another operation; try again in a moment".into()
+            }
             Self::Internal(_) => "Internal server error".into(),
         }
     }

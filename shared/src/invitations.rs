@@ -273,7 +273,7 @@ impl TryFrom<JsonBody> for Acceptance {
     type Error = ApiError;
 
     fn try_from(mut body: JsonBody) -> ApiResult<Self> {
-        let token = body.required("token", any_password);
+        let token = body.required("token", token_text);
         let password = body.required("password", any_password);
         body.finish(|| {
             Some(Self {
@@ -282,6 +282,14 @@ impl TryFrom<JsonBody> for Acceptance {
             })
         })
     }
+}
+
+/// An invitation token as sent: any string up to a sane length (an unknown one is 404).
+fn token_text(raw: &str) -> Result<String, String> {
+    if raw.is_empty() || raw.len() > 256 {
+        return Err("Token must be 1 to 256 characters long".into());
+    }
+    Ok(raw.to_owned())
 }
 
 fn gone() -> ApiError {

@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{JsonBody, json, no_content, page_limit, path_param, query};
 use crate::org::lifecycle;
 use crate::org::membership;
-use crate::org::{precondition, timestamp};
+use crate::org::{precondition, timestamp, unchanged};
 use crate::store::audit as log;
 use crate::store::{Member, OrgDoc, registry};
 
@@ -123,7 +123,7 @@ pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let input = RoleChange::try_from(JsonBody::parse(&req)?)?;
     let mut claimed = false;
     for _ in 0..3 {
-        let (_, member) = current(app, &caller, user).await?;
+        let (org, member) = current(app, &caller, user).await?;
         let event = caller
             .event(&req, "member.role_changed")
             .target(Target::new("user", user, Some(&member.email)))
@@ -134,6 +134,9 @@ pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
         };
         caller.authorize(app, action, &event).await?;
         if member.role == input.role {
+            if !claimed {
+                unchanged(&req, org.version)?;
+            }
             return json(StatusCode::OK, &MemberView::new(user, &member));
         }
         if !claimed {

@@ -1,8 +1,8 @@
 //! Failed-login throttle kept in MongoDB, so it holds across cold starts and instances.
 //!
 //! Each attempt atomically increments three counters before the password is checked:
-//! one per (email, client IP), one per email and one per client IP. An attempt that
-//! pushes any of them past its limit is refused (429). The per-(email, IP) limit is the
+//! one per (email, client IP), then one per email and one per client IP. An attempt
+//! that pushes any of them past its limit is refused (429). The per-(email, IP) limit is the
 //! tight one, so that a stranger guessing from one address cannot lock the owner of
 //! the email out from everywhere else; the per-email ceiling stops guessing spread over
 //! many addresses, the per-IP one an address trying many emails. A successful login
@@ -41,30 +41,33 @@ impl Keys {
     }
 }
 
-/// Counts this attempt; 429 with `Retry-After` if any counter is past its limit.
+/// Counts this attempt; 429 with `Retry-After` if any counter is past its limit. The
+/// (email, IP) counter comes first: an attempt it refuses counts nowhere else, so one
+/// address that keeps trying cannot push the email's ceiling and close it everywhere.
 pub async fn enter(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
     let keys = Keys::new(email, ip);
-    let (pair, by_email, by_ip) = tokio::join!(
-        attempts::count(store, &keys.pair, WINDOW),
+    let pair = attempts::count(store, &keys.pair, WINDOW).await?;
+    if let Some(retry_after) = past(pair, MAX_PER_EMAIL_AND_IP) {
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
+    let (by_email, by_ip) = tokio::join!(
         attempts::count(store, &keys.email, WINDOW),
         attempts::count(store, &keys.ip, WINDOW),
     );
-    let now = DateTime::now().timestamp_millis();
-    let wait = |(n, until): (i64, i64), limit: i64| {
-        (n > limit).then(|| ((until - now).max(1000) as u64).div_ceil(1000))
-    };
-    let retry_after = [
-        wait(pair?, MAX_PER_EMAIL_AND_IP),
-        wait(by_email?, MAX_PER_EMAIL),
-        wait(by_ip?, MAX_PER_IP),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
+    let retry_after = [past(by_email?, MAX_PER_EMAIL), past(by_ip?, MAX_PER_IP)]
+        .into_iter()
+        .flatten()
+        .max();
     match retry_after {
         None => Ok(()),
         Some(retry_after) => Err(ApiError::TooManyRequests { retry_after }),
     }
+}
+
+/// The seconds to wait when a counter `(n, until)` is past `limit`.
+fn past((n, until): (i64, i64), limit: i64) -> Option<u64> {
+    let now = DateTime::now().timestamp_millis();
+    (n > limit).then(|| ((until - now).max(1000) as u64).div_ceil(1000))
 }
 
 /// After a successful login: forget the (email, IP) failures, give back the others.

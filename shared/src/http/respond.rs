@@ -85,6 +85,9 @@ impl ApiError {
             ApiError::TooManyRequests { retry_after } | ApiError::InFlight { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
+            ApiError::Busy(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
+            }
             _ => {}
         }
         resp
@@ -138,6 +141,7 @@ where
                 ApiError::Unavailable(_) => {
                     tracing::warn!(error = %err.chain(), "database unavailable")
                 }
+                ApiError::Busy(_) => tracing::info!(error = %err.chain(), "organization busy"),
                 _ => {}
             });
             err.into_response()

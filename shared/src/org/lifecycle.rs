@@ -121,7 +121,7 @@ pub async fn create(
         failpoint!(store, "create.after_collection");
         let done = registry::complete_create(store, org.id, Some(&event))
             .await?
-            .ok_or_else(|| ApiError::unavailable("create was undone while in flight"))?;
+            .ok_or_else(|| ApiError::busy("create was undone while in flight"))?;
         failpoint!(store, "create.after_complete");
         log::drain(store, &done).await?;
         Ok(())
@@ -306,9 +306,7 @@ pub async fn rename(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::unavailable(
-        "organization busy with another operation",
-    ))
+    Err(ApiError::busy("organization busy with another operation"))
 }
 
 /// 400 before anything changes when the target collection of a rename holds
@@ -460,7 +458,7 @@ async fn finish_rename(store: &Store, org: OrgDoc) -> ApiResult<Renamed> {
                 if !older_than_lease(since) {
                     // A write that raced the rename may have recreated the source;
                     // its request removes what it wrote. Until then, wait.
-                    return Err(ApiError::unavailable(
+                    return Err(ApiError::busy(
                         "rename waiting for a concurrent write to settle",
                     ));
                 }
@@ -503,9 +501,7 @@ async fn roll_back_rename(
         None if registry::renaming(store, org.id, &org.collection_name).await? => {
             // The old name was taken meanwhile by a create, which gives up on meeting
             // this rename; the next request rolls it back.
-            Err(ApiError::unavailable(
-                "organization busy with another operation",
-            ))
+            Err(ApiError::busy("organization busy with another operation"))
         }
         None => Ok(Renamed::MovedOn(Box::pin(settled(store, org.id)).await?)),
     }
@@ -539,9 +535,7 @@ pub async fn delete(store: &Store, org: OrgDoc, event: &Event) -> ApiResult<()> 
             None => current = reload_settled(store, current.id).await?,
         }
     }
-    Err(ApiError::unavailable(
-        "organization busy with another operation",
-    ))
+    Err(ApiError::busy("organization busy with another operation"))
 }
 
 /// Drops the collection of a delete in flight, then the registry document. The
@@ -594,9 +588,7 @@ pub async fn store_item(
             None => return Err(ApiError::Unauthorized("Token has been revoked".into())),
         }
     }
-    Err(ApiError::unavailable(
-        "organization busy with another operation",
-    ))
+    Err(ApiError::busy("organization busy with another operation"))
 }
 
 /// Takes back an item written to `place` by a request that raced a rename or delete

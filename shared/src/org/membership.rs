@@ -135,9 +135,7 @@ pub async fn join(
             return Ok(false);
         }
     }
-    Err(ApiError::unavailable(
-        "organization busy with another operation",
-    ))
+    Err(ApiError::busy("organization busy with another operation"))
 }
 
 /// Takes `user`, who has `role`, out of `org`: the map first (refused, false, when that

@@ -244,6 +244,15 @@ pub async fn precondition(app: &App, req: &Request, id: ObjectId) -> ApiResult<(
     }
 }
 
+/// The same precondition for a request that changes nothing, against the version of
+/// the organization as read.
+pub fn unchanged(req: &Request, version: i64) -> ApiResult<()> {
+    match if_match(req) {
+        Some(Some(versions)) if !versions.contains(&version) => Err(ApiError::PreconditionFailed),
+        _ => Ok(()),
+    }
+}
+
 /// `DELETE /org/delete[?organization_name=NAME]`: removes the organization, its
 /// memberships, invitations and collection (and the accounts left without any
 /// organization); every token of it stops working. Owners only.

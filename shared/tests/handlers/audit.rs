@@ -168,6 +168,19 @@ async fn refusals_are_logged_as_denied() {
         .query("organization_name", &other.name)
         .token(&o.token);
     assert_eq!(call(&app, org::delete, &elsewhere).await.status, 403);
+    let into_other = Req::post(
+        "/admin/login",
+        json!({ "email": o.email, "password": PASSWORD, "organization_name": other.name }),
+    );
+    assert_eq!(call(&app, admin::login, &into_other).await.status, 403);
+    assert_eq!(
+        count(
+            &actions(&app, &other.token).await,
+            "user.login_failed:denied"
+        ),
+        1,
+        "a login refused for a non-member is in that organization's log"
+    );
     let all = actions(&app, &o.token).await;
     for action in [
         "invitation.created:denied",

@@ -128,6 +128,35 @@ async fn five_failures_from_one_address_close_it_there_but_not_for_the_owner_els
 }
 
 #[tokio::test]
+async fn one_address_that_keeps_trying_never_closes_the_email_elsewhere() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let attacker = unique("ip-");
+    let mut refused = 0;
+    for _ in 0..120 {
+        let res = call(
+            &app,
+            admin::login,
+            &login_req(&o.email, "Wrong-passw0rd").ip(&attacker),
+        )
+        .await;
+        refused += usize::from(res.status == 429);
+    }
+    assert_eq!(refused, 115, "five 401s, then 429s");
+    let owner = call(
+        &app,
+        admin::login,
+        &login_req(&o.email, PASSWORD).ip("203.0.113.10"),
+    )
+    .await;
+    assert_eq!(
+        owner.status, 200,
+        "one address's refused attempts closed the email everywhere: {}",
+        owner.text
+    );
+}
+
+#[tokio::test]
 async fn a_hundred_failures_from_many_addresses_close_the_email_everywhere() {
     let app = app().await;
     let o = signup(&app).await;

@@ -254,4 +254,10 @@ async fn etags_change_with_the_organization_and_if_match_guards_updates() {
         .token(&o.token)
         .header("if-match", &current_tag);
     assert_eq!(call(&app, members::change_role, &patch).await.status, 200);
+    // Asking for the role the member has now: still 412 with a stale tag.
+    let same = Req::patch("/org/members/x", json!({ "role": "admin" }))
+        .param("user_id", &user)
+        .token(&o.token)
+        .header("if-match", &current_tag);
+    assert_eq!(call(&app, members::change_role, &same).await.status, 412);
 }

@@ -410,6 +410,12 @@ async fn an_existing_account_accepts_with_its_password_throttled_like_login() {
     let weak_token = weak.body["token"].as_str().unwrap();
     let res = call(&app, invitations::accept, &accept_req(weak_token, "weak")).await;
     assert_eq!(res.status, 422, "{}", res.text);
+    // A token far longer than any issued is 422, and says it is about the token.
+    let long = "t".repeat(300);
+    let res = call(&app, invitations::accept, &accept_req(&long, PASSWORD)).await;
+    assert_eq!(res.status, 422, "{}", res.text);
+    assert_eq!(res.body["detail"][0]["loc"], json!(["body", "token"]));
+    assert!(res.text.contains("Token must be"), "{}", res.text);
 }
 
 #[tokio::test]
