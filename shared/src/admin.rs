@@ -130,15 +130,21 @@ pub async fn check_password(
         }
         None => return Err(refused()),
     };
+    // Changes a crash cut short: finished, with their events, before the memberships
+    // (and the token versions in them) are read.
+    if user.email_sync {
+        let event = user.email_event.as_deref().and_then(Event::from_outbox);
+        membership::sync_email(&app.store, &user, event.as_ref()).await?;
+    }
+    if let Some(event) = &user.password_event {
+        membership::finish_password(&app.store, user.id, event).await?;
+    }
     // An account that belongs nowhere (left by a step that did not run) is removed.
     let account = membership::tidy(&app.store, user).await?;
     if account.orgs.is_empty() && !account.creating {
         return Err(refused());
     }
     throttle::succeeded(&app.store, email.as_str(), &context.ip).await?;
-    if account.user.email_sync {
-        membership::sync_email(&app.store, &account.user, None).await?;
-    }
     Ok(account)
 }
 

@@ -3,16 +3,21 @@
 //! Write order, without transactions, within one extra round trip per request:
 //! - a change that is a write to the organization's document (created, renamed,
 //!   deleted, a member's role changed, removed, left, an invitation accepted, a user's
-//!   logout, email or password change) carries its event in that same write, in the
-//!   document's bounded outbox (`audit_outbox`), so the event exists exactly when the
-//!   change does; for a multi-step operation, the event is prepared when it starts
-//!   (kept in its `pending` record) and moved into the outbox by the write that makes it
-//!   take effect, whoever finishes it. One extra command then copies the outbox into
-//!   `audit_events` (duplicates ignored). A crash between the two leaves the event in
-//!   the outbox: the organization's next event, `GET /org/audit` and its deletion copy
-//!   it, so an event is never lost;
-//! - other changes (items, invitations sent or revoked, logins) and refusals write
-//!   their event with that one command right after;
+//!   logout) carries its event in that same write, in the document's bounded outbox
+//!   (`audit_outbox`), so the event exists exactly when the change does; for a
+//!   multi-step operation, the event is prepared when it starts (kept in its `pending`
+//!   record) and moved into the outbox by the write that makes it take effect, whoever
+//!   finishes it. One extra command then copies the outbox into `audit_events`
+//!   (duplicates ignored). A crash between the two leaves the event in the outbox: the
+//!   organization's next event, `GET /org/audit` and its deletion copy it, so an event
+//!   is never lost;
+//! - an email or password change is a write to the account: its event is kept on the
+//!   account with the change (`email_event`, `password_event`) and goes into each
+//!   organization's outbox with the write that finishes it there; a crash between is
+//!   finished, event included, by the user's next login;
+//! - other changes (items, invitations sent, resent or revoked, logins) and refusals
+//!   write their event with that one command right after; an item's event has an id of
+//!   its own (`Event::once_per_target`), so a retry that finds the item made writes it;
 //! - an event's id is derived from the request id, so a retried request never adds a
 //!   second one, and no success event is written for a change that did not happen.
 //!
@@ -174,11 +179,26 @@ impl Event {
         self.meta("from", from.as_str()).meta("to", to.as_str())
     }
 
+    /// The same event with an id of its action and first target alone, for an action
+    /// that happens once per target (an item is created once): a retry of the request
+    /// that did it records the same event, never a second one.
+    pub fn once_per_target(mut self) -> Self {
+        self.id = hashed(&format!("{}|{}", self.action, self.first_target()));
+        self
+    }
+
+    fn first_target(&self) -> &str {
+        self.targets.first().map_or("", |t| t.id.as_str())
+    }
+
     fn derive_id(&self) -> String {
-        let first = self.targets.first().map_or("", |t| t.id.as_str());
-        let seed = format!("{}|{}|{first}", self.context.request_id, self.action);
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, seed.as_bytes());
-        crate::store::invitations::hex(&digest.as_ref()[..16])
+        let seed = format!(
+            "{}|{}|{}",
+            self.context.request_id,
+            self.action,
+            self.first_target()
+        );
+        hashed(&seed)
     }
 
     /// The event as the outbox of a document holds it: JSON text (one form on every
@@ -191,4 +211,10 @@ impl Event {
     pub fn from_outbox(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()
     }
+}
+
+/// An event id: 32 hex digits of SHA-256 of `seed`.
+fn hashed(seed: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, seed.as_bytes());
+    crate::store::invitations::hex(&digest.as_ref()[..16])
 }

@@ -8,13 +8,18 @@
 //! work started is. A request whose function died is taken over after a lease.
 //!
 //! The work itself is made safe to run twice: the id of what it creates is derived from
-//! the key, so a retry after a crash between the work and the stored answer finds the
-//! organization or item it made instead of making another (or answering "already
-//! exists").
+//! the key and the record's random nonce, so a retry after a crash between the work and
+//! the stored answer finds the organization or item it made instead of making another
+//! (or answering "already exists"), while the same key used again after its record
+//! expired makes something new. Fingerprints are keyed hashes (HMAC with the service's
+//! secret): a create's body holds a password, which must not be stored under a fast,
+//! unkeyed hash.
 
+use aws_lc_rs::hmac;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use mongodb::bson::oid::ObjectId;
+use secrecy::ExposeSecret;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -42,47 +47,50 @@ pub fn key(req: &Request) -> ApiResult<Option<String>> {
     Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
 }
 
-fn sha256(bytes: &[u8]) -> Vec<u8> {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .to_vec()
-}
-
-/// The id of what the request with `key` in `scope` creates: the same for every retry.
-pub fn derived_id(scope: &str, key: &str) -> ObjectId {
-    let digest = sha256(format!("{scope}|{key}").as_bytes());
+/// The id of what the request with `key` in `scope` creates, under the claim's nonce:
+/// the same for every retry of it.
+fn derived_id(scope: &str, key: &str, nonce: &str) -> ObjectId {
+    let seed = format!("{scope}|{key}|{nonce}");
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, seed.as_bytes());
     let mut bytes = [0u8; 12];
-    bytes.copy_from_slice(&digest[..12]);
+    bytes.copy_from_slice(&digest.as_ref()[..12]);
     ObjectId::from_bytes(bytes)
 }
 
 /// What makes two requests "the same": method, route (with or without `/api/v1`)
-/// and body.
-fn fingerprint(req: &Request) -> String {
+/// and body, under a keyed hash.
+fn fingerprint(app: &App, req: &Request) -> String {
     let path = route_path(req);
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
-    let mut seed = format!("{} {path}\n", req.method()).into_bytes();
-    seed.extend_from_slice(body_bytes(req));
-    crate::store::invitations::hex(&sha256(&seed))
+    let secret = app.config.jwt.secret.expose_secret().as_bytes();
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let mut ctx = hmac::Context::with_key(&key);
+    ctx.update(format!("idempotency\n{} {path}\n", req.method()).as_bytes());
+    ctx.update(body_bytes(req));
+    crate::store::invitations::hex(ctx.sign().as_ref())
 }
 
 /// Runs `work` once per (`scope`, `key`): see the module. Without a key, just runs it.
+/// `work` gets the id for what it creates (derived for a key, else `None`); `owner` is
+/// the organization whose data the answer may hold.
 pub async fn once<F, Fut>(
     app: &App,
     req: &Request,
-    scope: &str,
+    (scope, owner): (&str, Option<&str>),
     key: Option<&str>,
     work: F,
 ) -> ApiResult<Response<Body>>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(Option<ObjectId>) -> Fut,
     Fut: Future<Output = ApiResult<Response<Body>>>,
 {
     let Some(key) = key else {
-        return work().await;
+        return work(None).await;
     };
     let id = format!("{scope}|{key}");
-    match records::claim(&app.store, &id, &fingerprint(req), LEASE_MS, TTL_MS).await? {
+    let fingerprint = fingerprint(app, req);
+    let claimed = records::claim(&app.store, &id, owner, &fingerprint, LEASE_MS, TTL_MS).await?;
+    let nonce = match claimed {
         Claim::Done(answer) => return replay(&answer),
         Claim::InFlight(retry_after) => return Err(ApiError::InFlight { retry_after }),
         Claim::Mismatch => {
@@ -91,9 +99,9 @@ where
                 "Idempotency-Key reused with a different request",
             ));
         }
-        Claim::Fresh => {}
-    }
-    let result = work().await;
+        Claim::Fresh(nonce) => nonce,
+    };
+    let result = work(Some(derived_id(scope, key, &nonce))).await;
     let status = match &result {
         Ok(resp) => resp.status(),
         Err(err) => err.status(),

@@ -122,6 +122,14 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
     caller
         .authorize(app, Action::Invite(input.role), &event)
         .await?;
+    // Replacing a pending invitation ends it: as much as revoking it may.
+    if let Some(pending) = invitations::by_id(&app.store, caller.org.id, &id).await?
+        && pending.status == Status::Pending
+    {
+        caller
+            .authorize(app, Action::Invite(pending.role), &event)
+            .await?;
+    }
     let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
     if org
         .member_list()

@@ -16,7 +16,7 @@ use crate::http::{
 use crate::idempotency;
 use crate::org::{lifecycle, timestamp};
 use crate::store::audit as log;
-use crate::store::tenants;
+use crate::store::{failpoint, tenants};
 
 /// Deepest nesting of objects and arrays accepted in an item.
 pub const MAX_DEPTH: usize = 20;
@@ -187,14 +187,10 @@ fn item_id(req: &Request) -> ApiResult<ObjectId> {
 pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = member(app, &req).await?;
     let key = idempotency::key(&req)?;
-    let scope = format!("items:{}", caller.org.id.to_hex());
-    idempotency::once(app, &req, &scope, key.as_deref(), || {
-        store(
-            app,
-            &req,
-            &caller,
-            key.as_deref().map(|k| idempotency::derived_id(&scope, k)),
-        )
+    let org = caller.org.id.to_hex();
+    let scope = format!("items:{org}");
+    idempotency::once(app, &req, (&scope, Some(&org)), key.as_deref(), |derived| {
+        store(app, &req, &caller, derived)
     })
     .await
 }
@@ -213,13 +209,19 @@ async fn store(
     check_numbers(body_bytes(req))?;
     let bson = mongodb::bson::to_bson(&data)
         .map_err(|_| ApiError::invalid(&["body"], "Item holds a number MongoDB cannot store"))?;
-    if let Some(id) = derived
-        && let Some(made) = tenants::find_item(&app.store, &org.placement, id).await?
-    {
-        return json(StatusCode::CREATED, &view(&made));
-    }
     // (`ObjectId::default()` is a new id.)
     let id = derived.unwrap_or_default();
+    let event = caller
+        .event(req, "item.created")
+        .target(Target::new("item", id, None))
+        .once_per_target();
+    if derived.is_some()
+        && let Some(made) = tenants::find_item(&app.store, &org.placement, id).await?
+    {
+        // Made by an earlier try, which may have died before its event.
+        log::record(&app.store, org.id, &[event]).await?;
+        return json(StatusCode::CREATED, &view(&made));
+    }
     let created_at = DateTime::now();
     lifecycle::store_item(
         &app.store,
@@ -230,9 +232,7 @@ async fn store(
         created_at,
     )
     .await?;
-    let event = caller
-        .event(req, "item.created")
-        .target(Target::new("item", id, None));
+    failpoint!(app.store, "item.before_event");
     log::record(&app.store, org.id, &[event]).await?;
     let item = ItemView {
         id: id.to_hex(),

@@ -21,8 +21,8 @@ use crate::domain::{Email, OrganizationName, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::store::audit as log;
 use crate::store::{
-    OrgDoc, Pending, PendingOp, Placement, Store, failpoint, invitations, is_duplicate, member_key,
-    registry, tenants,
+    OrgDoc, Pending, PendingOp, Placement, Store, failpoint, idempotency, invitations,
+    is_duplicate, member_key, registry, tenants,
 };
 
 /// How long a create may stay in flight before others treat it as abandoned, and how
@@ -553,6 +553,7 @@ async fn finish_delete(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     tenants::drop(store, database, collection).await?;
     failpoint!(store, "delete.after_drop");
     invitations::delete_for_org(store, org.id).await?;
+    idempotency::forget_owner(store, &org.id.to_hex()).await?;
     for (user, _) in full.member_list() {
         membership::forget(store, user, org.id).await?;
     }

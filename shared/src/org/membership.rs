@@ -93,6 +93,8 @@ pub async fn create_account(
         orgs: vec![org],
         created_at: DateTime::now(),
         email_sync: false,
+        email_event: None,
+        password_event: None,
     };
     for attempt in 0..2 {
         match users::insert(store, &user).await {
@@ -180,9 +182,11 @@ pub async fn revoke_tokens(store: &Store, user: ObjectId, event: Option<&Event>)
     Ok(())
 }
 
-/// Changes `user`'s password: every token is revoked first, then the hash changes (a
-/// crash between leaves the old password with no token, never a new one beside them),
-/// then the event goes into each organization's log.
+/// Changes `user`'s password: every token is revoked, the hash changes (marked with the
+/// event), then every token is revoked again with the event in each organization's
+/// outbox (the same write). The first revocation means a crash after the hash leaves no
+/// token of the old password; the second ends the tokens of a login with the old
+/// password that got in between; the mark lets the next login finish a change cut short.
 pub async fn change_password(
     store: &Store,
     user: ObjectId,
@@ -190,10 +194,17 @@ pub async fn change_password(
     event: &Event,
 ) -> ApiResult<()> {
     revoke_tokens(store, user, None).await?;
-    users::set_password(store, user, hash).await?;
-    if let Some(account) = users::by_id(store, user).await? {
-        log::record_many(store, account.orgs.iter().map(|o| (*o, event))).await?;
-    }
+    let text = event.to_outbox();
+    users::set_password(store, user, hash, &text).await?;
+    failpoint!(store, "password.after_hash");
+    finish_password(store, user, &text).await
+}
+
+/// Ends a password change whose hash is written: its tokens revoked with its event
+/// (again, when a crash left it to whoever meets the mark), then the mark cleared.
+pub async fn finish_password(store: &Store, user: ObjectId, event: &str) -> ApiResult<()> {
+    revoke_tokens(store, user, Event::from_outbox(event).as_ref()).await?;
+    users::password_logged(store, user, event).await?;
     Ok(())
 }
 
@@ -207,7 +218,7 @@ pub async fn change_email(
     event: &Event,
 ) -> ApiResult<()> {
     let taken = || ApiError::Duplicate(format!("Admin with email '{email}' already exists"));
-    let updated = match users::set_email(store, user, email).await {
+    let updated = match users::set_email(store, user, email, &event.to_outbox()).await {
         Ok(updated) => updated,
         Err(e) if is_duplicate(&e) => return Err(taken()),
         Err(e) => return Err(e.into()),
@@ -258,6 +269,8 @@ pub async fn migrate_admin(store: &Store, org: &OrgDoc) -> ApiResult<()> {
         orgs: vec![org.id],
         created_at: org.created_at,
         email_sync: false,
+        email_event: None,
+        password_event: None,
     };
     match users::insert(store, &user).await {
         Ok(()) => {}

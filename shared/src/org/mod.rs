@@ -111,10 +111,11 @@ impl TryFrom<JsonBody> for OrganizationChanges {
 pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let input = NewOrganization::try_from(JsonBody::parse(&req)?)?;
     let key = idempotency::key(&req)?;
-    idempotency::once(app, &req, "org.create", key.as_deref(), || async {
-        let id = match &key {
-            Some(key) => {
-                let id = idempotency::derived_id("org.create", key);
+    let scope = ("org.create", None);
+    let (req, input) = (&req, &input);
+    idempotency::once(app, req, scope, key.as_deref(), |derived| async move {
+        let id = match derived {
+            Some(id) => {
                 if let Some(org) = lifecycle::created_before(&app.store, id).await? {
                     return json(StatusCode::CREATED, &OrgView::from(&org));
                 }

@@ -12,8 +12,10 @@ use super::{Store, is_duplicate};
 /// What a claim found.
 #[derive(Debug)]
 pub enum Claim {
-    /// The key is this request's now: run it.
-    Fresh,
+    /// The key is this request's now: run it. The record's nonce, random when the
+    /// record was made, seeds the ids of what the request creates, so that a retry
+    /// finds them and a reuse of the key after the record expired does not.
+    Fresh(String),
     /// The same request finished before: its answer.
     Done(Answer),
     /// The same request is still running: retry after this many seconds.
@@ -42,14 +44,18 @@ struct Record {
     expires_ms: i64,
     #[serde(default)]
     answer: Option<Answer>,
+    #[serde(default)]
+    nonce: String,
 }
 
 /// Claims `id` for a request with `fingerprint`, or says why not. A record past its
 /// expiry is replaced; a running one whose lease has passed (its function died) is
-/// taken over.
+/// taken over. `owner` is the organization whose data the answer may hold (removed
+/// with it, see [`forget_owner`]).
 pub async fn claim(
     store: &Store,
     id: &str,
+    owner: Option<&str>,
     fingerprint: &str,
     lease_ms: i64,
     ttl_ms: i64,
@@ -57,8 +63,11 @@ pub async fn claim(
     let records = store.idempotency();
     for _ in 0..3 {
         let now = DateTime::now().timestamp_millis();
+        let nonce = format!("{:032x}", rand::random::<u128>());
         let fresh = doc! {
             "_id": id,
+            "owner": owner,
+            "nonce": &nonce,
             "fingerprint": fingerprint,
             "state": "running",
             "lease_ms": now + lease_ms,
@@ -66,7 +75,7 @@ pub async fn claim(
             "expires_at": DateTime::from_millis(now + ttl_ms),
         };
         match records.insert_one(fresh).await {
-            Ok(_) => return Ok(Claim::Fresh),
+            Ok(_) => return Ok(Claim::Fresh(nonce)),
             Err(e) if !is_duplicate(&e) => return Err(e),
             Err(_) => {}
         }
@@ -101,7 +110,7 @@ pub async fn claim(
             )
             .await?;
         if taken.matched_count == 1 {
-            return Ok(Claim::Fresh);
+            return Ok(Claim::Fresh(record.nonce));
         }
     }
     Ok(Claim::InFlight(1))
@@ -120,11 +129,26 @@ pub async fn finish(store: &Store, id: &str, answer: &Answer) -> Result<(), Erro
         .map(|_| ())
 }
 
-/// Forgets a request that ended in a server error (a retry runs it again).
+/// Gives up a request that ended in a server error: its lease ends now, so a retry
+/// takes it over at once and runs it again, under the same nonce (it finds what this
+/// try made).
 pub async fn abandon(store: &Store, id: &str) -> Result<(), Error> {
     store
         .idempotency()
-        .delete_one(doc! { "_id": id })
+        .update_one(
+            doc! { "_id": id, "state": "running" },
+            doc! { "$set": { "lease_ms": 0_i64 } },
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Removes the records whose answers may hold an organization's data (its items'), when
+/// the organization is deleted.
+pub async fn forget_owner(store: &Store, owner: &str) -> Result<(), Error> {
+    store
+        .idempotency()
+        .delete_many(doc! { "owner": owner })
         .await
         .map(|_| ())
 }

@@ -35,6 +35,13 @@ pub struct UserDoc {
         deserialize_with = "lenient::flag"
     )]
     pub email_sync: bool,
+    /// The audit event of that email change (JSON text), written with the copies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_event: Option<String>,
+    /// The audit event of a password change (JSON text), set with the new hash until
+    /// the tokens of the old one are revoked and the event is in the logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_event: Option<String>,
 }
 
 fn parse(doc: Option<mongodb::bson::Document>) -> Option<UserDoc> {
@@ -86,19 +93,20 @@ pub async fn delete_if_orphan(store: &Store, user: ObjectId) -> Result<bool, Err
     Ok(gone.deleted_count == 1)
 }
 
-/// Sets a new email, marked for copying into the user's organizations (error 11000
-/// when another account has it). `None` if the user is gone.
+/// Sets a new email, marked (with its audit event) for copying into the user's
+/// organizations (error 11000 when another account has it). `None` if the user is gone.
 pub async fn set_email(
     store: &Store,
     user: ObjectId,
     email: &str,
+    event: &str,
 ) -> Result<Option<UserDoc>, Error> {
+    let set = doc! {
+        "email": email, "email_sync": true, "email_event": event, "updated_at": DateTime::now(),
+    };
     let updated = store
         .users()
-        .find_one_and_update(
-            doc! { "_id": user },
-            doc! { "$set": { "email": email, "email_sync": true, "updated_at": DateTime::now() } },
-        )
+        .find_one_and_update(doc! { "_id": user }, doc! { "$set": set })
         .return_document(ReturnDocument::After)
         .await?;
     Ok(parse(updated))
@@ -110,19 +118,36 @@ pub async fn email_synced(store: &Store, user: ObjectId, email: &str) -> Result<
         .users()
         .update_one(
             doc! { "_id": user, "email": email },
-            doc! { "$unset": { "email_sync": "" } },
+            doc! { "$unset": { "email_sync": "", "email_event": "" } },
         )
         .await
         .map(|_| ())
 }
 
-/// Sets a new password hash.
-pub async fn set_password(store: &Store, user: ObjectId, hash: &str) -> Result<(), Error> {
+/// Sets a new password hash, with the change's audit event until it is logged.
+pub async fn set_password(
+    store: &Store,
+    user: ObjectId,
+    hash: &str,
+    event: &str,
+) -> Result<(), Error> {
+    let set =
+        doc! { "password_hash": hash, "password_event": event, "updated_at": DateTime::now() };
+    store
+        .users()
+        .update_one(doc! { "_id": user }, doc! { "$set": set })
+        .await
+        .map(|_| ())
+}
+
+/// Clears a password change's event once it is logged (unless a newer change set
+/// another).
+pub async fn password_logged(store: &Store, user: ObjectId, event: &str) -> Result<(), Error> {
     store
         .users()
         .update_one(
-            doc! { "_id": user },
-            doc! { "$set": { "password_hash": hash, "updated_at": DateTime::now() } },
+            doc! { "_id": user, "password_event": event },
+            doc! { "$unset": { "password_event": "" } },
         )
         .await
         .map(|_| ())

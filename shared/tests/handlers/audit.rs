@@ -396,6 +396,47 @@ async fn a_change_has_its_event_even_when_the_function_dies_right_after_it() {
     assert_eq!(days, 365, "AUDIT_RETENTION_DAYS defaults to 365");
 }
 
+#[tokio::test]
+async fn a_password_or_email_change_cut_short_is_finished_with_its_event_by_the_next_login() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let update = |body: serde_json::Value| Req::put("/org/update", body).token(&o.token);
+    // The hash is written, then the function dies.
+    app.store
+        .hooks()
+        .arm("password.after_hash", Fault::Unavailable);
+    let res = call(
+        &app,
+        org::update,
+        &update(json!({ "password": "N3wPassword" })),
+    )
+    .await;
+    assert_eq!(res.status, 503, "{}", res.text);
+    app.store.hooks().clear();
+    let me = Req::get("/org/me").token(&o.token);
+    assert_eq!(
+        call(&app, org::me, &me).await.status,
+        401,
+        "a token from before the change still works"
+    );
+    let token = login(&app, &o.email, "N3wPassword").await;
+    let all = actions(&app, &token).await;
+    assert_eq!(count(&all, "user.password_changed:success"), 1, "{all:?}");
+    // The account's email is written, then the function dies.
+    let email = format!("{}@example.com", unique("moved"));
+    app.store
+        .hooks()
+        .arm("email.after_account", Fault::Unavailable);
+    let changed = Req::put("/org/update", json!({ "email": email })).token(&token);
+    assert_eq!(call(&app, org::update, &changed).await.status, 503);
+    app.store.hooks().clear();
+    let token = login(&app, &email, "N3wPassword").await;
+    let all = actions(&app, &token).await;
+    assert_eq!(count(&all, "user.email_changed:success"), 1, "{all:?}");
+    let me = call(&app, org::me, &Req::get("/org/me").token(&token)).await;
+    assert_eq!(me.body["email"], email.as_str());
+}
+
 async fn users_id(app: &App, email: &str) -> String {
     app.store
         .databases()

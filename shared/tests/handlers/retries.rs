@@ -261,3 +261,114 @@ async fn etags_change_with_the_organization_and_if_match_guards_updates() {
         .header("if-match", &current_tag);
     assert_eq!(call(&app, members::change_role, &same).await.status, 412);
 }
+
+fn idempotency_records(app: &App) -> mongodb::Collection<Document> {
+    app.store.databases().0.collection("idempotency")
+}
+
+#[tokio::test]
+async fn a_key_used_again_after_its_record_expired_makes_something_new() {
+    let app = app().await;
+    let key = unique("key-");
+    let first = call(&app, org::create, &create_with_key(&unique("old"), &key)).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    idempotency_records(&app)
+        .update_one(
+            doc! { "_id": format!("org.create|{key}") },
+            doc! { "$set": { "expires_ms": 1_i64 } },
+        )
+        .await
+        .unwrap();
+    let name = unique("new");
+    let second = call(&app, org::create, &create_with_key(&name, &key)).await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    assert_eq!(second.body["organization_name"], name.as_str());
+    assert_ne!(second.body["id"], first.body["id"]);
+    assert_eq!(organizations_named(&app, &name).await, 1);
+}
+
+#[tokio::test]
+async fn fingerprints_are_keyed_by_the_service_secret() {
+    let app = app().await;
+    let key = unique("key-");
+    let request = create_with_key(&unique("fp"), &key);
+    assert_eq!(call(&app, org::create, &request).await.status, 201);
+    let stored = idempotency_records(&app)
+        .find_one(doc! { "_id": format!("org.create|{key}") })
+        .await
+        .unwrap()
+        .unwrap();
+    // The same request under another secret does not match what was stored: the
+    // password in the body is not kept under a hash anyone could recompute.
+    let other = App::with_config(config(&[
+        (
+            "JWT_SECRET",
+            "another-secret-of-at-least-thirty-two-bytes-long",
+        ),
+        ("MASTER_DB", &app.config.master_db),
+        ("TENANT_DB", &app.config.tenant_db),
+    ]))
+    .await
+    .unwrap();
+    let res = call(&other, org::create, &request).await;
+    assert_eq!(res.status, 422, "{}", res.text);
+    assert!(!format!("{stored:?}").contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn item_answers_kept_for_retries_go_with_their_organization() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let item = Req::post("/org/items", json!({ "secret": "tenant data" }))
+        .token(&o.token)
+        .header("idempotency-key", "kept");
+    assert_eq!(call(&app, items::create, &item).await.status, 201);
+    let owned = doc! { "owner": &o.id };
+    let records = idempotency_records(&app);
+    assert_eq!(records.count_documents(owned.clone()).await.unwrap(), 1);
+    let delete = Req::delete("/org/delete").token(&o.token);
+    assert_eq!(call(&app, org::delete, &delete).await.status, 204);
+    assert_eq!(
+        records.count_documents(owned).await.unwrap(),
+        0,
+        "a deleted organization's item answers outlived it"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_of_an_item_create_that_died_before_its_event_writes_it_once() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let item = Req::post("/org/items", json!({ "n": 1 }))
+        .token(&o.token)
+        .header("idempotency-key", "evented");
+    app.store
+        .hooks()
+        .arm("item.before_event", Fault::Unavailable);
+    assert_eq!(call(&app, items::create, &item).await.status, 503);
+    app.store.hooks().clear();
+    let retry = call(&app, items::create, &item).await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    // Once more with the answer lost, then a replay: still one event.
+    let again = Req::post("/org/items", json!({ "n": 2 }))
+        .token(&o.token)
+        .header("idempotency-key", "evented-2");
+    app.store
+        .hooks()
+        .arm("idempotency.before_store", Fault::Unavailable);
+    assert_eq!(call(&app, items::create, &again).await.status, 503);
+    app.store.hooks().clear();
+    assert_eq!(call(&app, items::create, &again).await.status, 201);
+    assert_eq!(call(&app, items::create, &again).await.status, 201);
+    let log = call(
+        &app,
+        tenant::audit_log::list,
+        &Req::get("/org/audit")
+            .query("action", "item.created")
+            .token(&o.token),
+    )
+    .await;
+    assert_eq!(log.status, 200, "{}", log.text);
+    let events = log.body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "one event per item: {events:?}");
+}

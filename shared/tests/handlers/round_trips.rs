@@ -54,8 +54,11 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     //   lookup, conditional write, renameCollection, end of the rename record.
     // - logout: the account (its organizations), then one update of all of them.
     // - item create: insert, then the registry read that checks the write stands.
-    // - delete: mark, drop collection, invitations, the member map, each member's
-    //   account (forget the organization, removed if it was its last), the document.
+    // - delete: mark, drop collection, invitations, the answers kept for its retried
+    //   item creates, the member map, each member's account (forget the organization,
+    //   removed if it was its last), the document.
+    // - invitation create: the token check, the pending invitation it may replace (an
+    //   owner's may only be replaced by an owner), the member map, the write.
     let mut cases: Vec<Case> = vec![
         (
             "health",
@@ -255,7 +258,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         (
             "org_delete",
             "own",
-            9,
+            10,
             204,
             counted(
                 &app,
@@ -344,7 +347,7 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
             200,
             counted(app, members::change_role, &patch).await,
         ),
-        ("invitations_create", "new", 4, 201, created),
+        ("invitations_create", "new", 5, 201, created),
         (
             "invitations_list",
             "page",

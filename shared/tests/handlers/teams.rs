@@ -232,6 +232,36 @@ async fn invitation_tokens_are_random_shown_once_stored_hashed_and_good_once() {
 }
 
 #[tokio::test]
+async fn an_admin_cannot_replace_an_owners_invitation() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let (_, admin, _) = join_as(&app, &o.token, "admin").await;
+    let email = format!("{}@example.com", unique("own"));
+    let owners_invite = call(
+        &app,
+        invitations::create,
+        &invite_req(&o.token, &email, "owner"),
+    )
+    .await;
+    assert_eq!(owners_invite.status, 201, "{}", owners_invite.text);
+    let replaced = call(
+        &app,
+        invitations::create,
+        &invite_req(&admin, &email, "member"),
+    )
+    .await;
+    assert_eq!(replaced.status, 403, "{}", replaced.text);
+    let token = owners_invite.body["token"].as_str().unwrap();
+    let accepted = call(&app, invitations::accept, &accept_req(token, PASSWORD)).await;
+    assert_eq!(
+        accepted.status, 200,
+        "the owner's invitation still works: {}",
+        accepted.text
+    );
+    assert_eq!(accepted.body["role"], "owner");
+}
+
+#[tokio::test]
 async fn replaced_resent_revoked_and_expired_tokens_are_dead() {
     let app = app().await;
     let o = signup(&app).await;
