@@ -124,7 +124,7 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
             None => ObjectId::new(),
         };
         let hash = password::hash(input.password.expose(), app.config.bcrypt_cost).await?;
-        let context = Context::of(&req);
+        let context = Context::of(req);
         let fields = (&input.name, &input.email);
         let org = lifecycle::create(&app.store, id, fields, hash, &context).await?;
         tracing::info!(org_id = %org.id, "organization created");
