@@ -5,7 +5,7 @@
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
 use serde_json::json;
-use tenant::{App, admin, items, migrate, org};
+use tenant::{App, admin, migrate};
 
 use crate::common::*;
 
@@ -77,31 +77,18 @@ async fn the_migration_moves_first_release_admins_once_and_their_tokens_keep_wor
             .unwrap(),
         1
     );
-    let list = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
+    let list = list_items(&app, &token).await;
     assert_eq!(
         list.status, 200,
         "a first-release token stopped working: {}",
         list.text
     );
     assert_eq!(list.body["items"][0]["data"]["kept"], true);
-    let login = call(
-        &app,
-        admin::login,
-        &Req::post(
-            "/admin/login",
-            json!({ "email": email, "password": PASSWORD }),
-        ),
-    )
-    .await;
+    let login = call(&app, admin::login, &login_req(&email, PASSWORD)).await;
     assert_eq!(login.status, 200, "{}", login.text);
     assert_eq!(login.body["role"], "owner");
     assert_eq!(login.body["admin_id"], admin.to_hex());
-    let shown = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &name),
-    )
-    .await;
+    let shown = get_org(&app, &name).await;
     assert_eq!(shown.body["email"], email);
 }
 
@@ -109,18 +96,13 @@ async fn the_migration_moves_first_release_admins_once_and_their_tokens_keep_wor
 async fn a_first_release_document_met_before_the_migration_is_migrated_on_first_touch() {
     let app = app().await;
     let (name, email, id, admin) = first_release_org(&app).await;
-    let shown = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &name),
-    )
-    .await;
+    let shown = get_org(&app, &name).await;
     assert_eq!(shown.status, 200, "{}", shown.text);
     assert_eq!(shown.body["email"], email);
     let token = first_release_token(id, admin, &name, &email);
-    let me = call(&app, org::me, &Req::get("/org/me").token(&token)).await;
-    assert_eq!(me.status, 200, "{}", me.text);
-    assert_eq!(me.body["role"], "owner");
+    let mine = me(&app, &token).await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    assert_eq!(mine.body["role"], "owner");
 }
 
 #[tokio::test]
@@ -141,7 +123,7 @@ async fn a_migration_that_stopped_between_its_steps_is_finished_by_the_next_run(
     let report = migrate::run(&app.store).await.unwrap();
     assert!(report.migrated >= 1);
     let token = first_release_token(id, admin, &name, &email);
-    let list = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
+    let list = list_items(&app, &token).await;
     assert_eq!(list.status, 200, "{}", list.text);
 }
 
