@@ -12,20 +12,19 @@
 //
 //   API_URL=http://127.0.0.1:9000 node --test tests/browser/
 
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = path.join(HERE, 'screenshots');
-const API_URL = (process.env.API_URL || '').replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const WAIT_MS = 60_000; // the first call of each function may start its process
+import {
+  API_URL, CHROMIUM, SHOTS, accept, answerTo, apiLogin, assertIn, call, changeRole, createOrg,
+  escapeRe, invite, logIn, openPages, orgExists, removeOrg, screenshotEveryone, seeText,
+  sendInvitation, sessionOf, sessionToken, setUp, stepper, until,
+} from './lib.mjs';
 
 // Unique per run, so that runs never meet each other's organizations or accounts.
 const RUN = randomBytes(4).toString('hex');
@@ -49,110 +48,19 @@ const ACTIONS = [
 let browser;
 const people = {}; // name -> { context, page }
 const problems = []; // CSP violations, uncaught errors, Chromium's form checks: must stay empty
-let broken = null; // the first failed step: the later ones are skipped
 const ids = {}; // what the steps learn: user ids, the item's id
 
 // ---------------------------------------------------------------- helpers
 
-/** Calls the API directly (setup, cleanup and checks behind the console's back). */
-async function call(method, route, { body, token } = {}) {
-  const headers = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(API_URL + route, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = text;
-  }
-  return { status: res.status, data };
-}
-
-async function apiLogin(email, password) {
-  const res = await call('POST', '/admin/login', { body: { email, password } });
-  assert.equal(res.status, 200, `login ${email}: ${JSON.stringify(res.data)}`);
-  return res.data.access_token;
-}
-
 /** A test step: skipped after an earlier failure; on failure, a screenshot of every page. */
-function step(name, fn) {
-  it(name, async (t) => {
-    if (broken) {
-      t.skip(`an earlier step failed: ${broken}`);
-      return;
-    }
-    try {
-      await fn();
-    } catch (err) {
-      broken = name;
-      const file = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50);
-      for (const [who, { page }] of Object.entries(people)) {
-        await page
-          .screenshot({ path: path.join(SHOTS, `FAILED-audit-${file}-${who}.png`), fullPage: true })
-          .catch(() => {});
-      }
-      throw err;
-    }
-  });
-}
-
-/** Polls until `probe()` returns a truthy value; fails with `what` and the last value. */
-async function until(what, probe, timeout = WAIT_MS) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await probe();
-      if (last) return last;
-    } catch (err) {
-      last = err.message;
-    }
-    if (Date.now() > end) assert.fail(`${what} (last seen: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function escapeRe(s) {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** Waits until `locator` is visible and its text matches `pattern`; returns the text. */
-async function seeText(locator, pattern, what) {
-  await locator.waitFor({ state: 'visible', timeout: WAIT_MS });
-  const re = pattern instanceof RegExp ? pattern : new RegExp(escapeRe(pattern));
-  return until(`${what}: text matching ${re}`, async () => {
-    const text = (await locator.innerText()).replace(/\s+/g, ' ').trim();
-    return re.test(text) ? text : false;
-  });
-}
+const step = stepper(screenshotEveryone(people, 'audit'));
 
 /** The page of one person. */
 const P = (who) => people[who].page;
 
-const memberRow = (page, email) => page.locator(`#members-list > tr[data-email="${email}"]`);
-
-async function tokenOf(page) {
-  return JSON.parse(await page.evaluate(() => window.sessionStorage.getItem('org-console.session'))).token;
-}
-
-async function logIn(page, email, password) {
-  const f = page.locator('#login-form');
-  await f.getByLabel('Admin email').fill(email);
-  await f.getByLabel('Password', { exact: true }).fill(password);
-  await f.getByRole('button', { name: 'Log in' }).click();
-}
-
-/** Signed in to `org` as `role`. */
-async function assertIn(page, org, role) {
-  await page.locator('#signed-in-view').waitFor({ state: 'visible', timeout: WAIT_MS });
-  await seeText(page.locator('#session-bar'), `organization ${org} as ${role}`, 'session bar');
-  await seeText(page.locator('#me-role'), new RegExp(`^${role}$`), 'role in the details');
+/** The user id of the console's session. */
+async function userIdOf(page) {
+  return JSON.parse(await sessionOf(page)).userId;
 }
 
 const isAuditRead = (r) => {
@@ -211,41 +119,13 @@ async function allEvents(token) {
   return events;
 }
 
-/** Records a page's CSP violations, uncaught errors and Chromium's form warnings. */
-function watch(who, page) {
-  page.on('pageerror', (err) => problems.push(`${who}: uncaught error: ${err.message}`));
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (/Content Security Policy|Refused to (load|execute|apply|connect|frame|navigate)/i.test(text)) {
-      problems.push(`${who}: CSP: ${text}`);
-    } else if (text.startsWith('[DOM]')) {
-      problems.push(`${who}: Chromium's form check: ${text}`);
-    }
-  });
-}
-
 // ---------------------------------------------------------------- setup
 
 before(async () => {
-  assert.ok(API_URL, 'set API_URL to the base URL of the running API (e.g. http://127.0.0.1:9000)');
-  await mkdir(SHOTS, { recursive: true });
-  const res = await call('POST', '/org/create', { body: { organization_name: ORG, email: OWNER, password: PASSWORD } });
-  assert.equal(res.status, 201, `setup: create ${ORG}: ${JSON.stringify(res.data)}`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  for (const who of ['owner', 'admin']) {
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC', acceptDownloads: true,
-    });
-    context.setDefaultTimeout(WAIT_MS);
-    const page = await context.newPage();
-    watch(who, page);
-    people[who] = { context, page };
-  }
+  await setUp();
+  await createOrg(ORG, OWNER, PASSWORD);
+  browser = await chromium.launch(CHROMIUM);
+  await openPages(browser, ['owner', 'admin'], people, problems, { acceptDownloads: true });
 });
 
 after(async () => {
@@ -253,9 +133,8 @@ after(async () => {
   if (!API_URL) return;
   // Deleting the organization removes its memberships and invitations, and the admin's
   // account (it belongs to no other organization).
-  if ((await call('GET', `/org/get?organization_name=${ORG}`).catch(() => ({}))).status !== 200) return;
-  const login = await call('POST', '/admin/login', { body: { email: OWNER, password: PASSWORD } }).catch(() => ({}));
-  if (login.status === 200) await call('DELETE', '/org/delete', { token: login.data.access_token }).catch(() => {});
+  if (!(await orgExists(ORG).catch(() => false))) return;
+  await removeOrg(OWNER, PASSWORD).catch(() => {});
 });
 
 // ---------------------------------------------------------------- the visit
@@ -266,7 +145,7 @@ describe('audit log', () => {
     await page.goto(`${API_URL}/dashboard`);
     await auditRead(page, () => logIn(page, OWNER, PASSWORD));
     await assertIn(page, ORG, 'owner');
-    ids.owner = JSON.parse(await page.evaluate(() => window.sessionStorage.getItem('org-console.session'))).userId;
+    ids.owner = await userIdOf(page);
     const card = page.locator('#audit-card');
     await card.getByRole('heading', { name: 'Audit log' }).waitFor();
     const rows = await auditRows(page);
@@ -288,7 +167,7 @@ describe('audit log', () => {
     const page = P('owner');
     const f = page.locator('#item-form');
     await f.getByLabel('New item (a JSON object)').fill('{"sku": "A-1", "qty": 3}');
-    const created = page.waitForResponse((r) => r.url().endsWith('/org/items') && r.request().method() === 'POST');
+    const created = page.waitForResponse(answerTo('POST', '/org/items'));
     await f.getByRole('button', { name: 'Add item' }).click();
     const res = await created;
     assert.equal(res.status(), 201);
@@ -300,25 +179,16 @@ describe('audit log', () => {
 
   step('the owner invites an admin, who accepts and sees the audit view too', async () => {
     const owner = P('owner');
-    const f = owner.locator('#invite-form');
-    await f.getByLabel('Email to invite').fill(ADMIN);
-    await f.getByLabel('Role').selectOption('admin');
-    const invited = owner.waitForResponse((r) => r.url().endsWith('/org/invitations') && r.request().method() === 'POST');
-    await f.getByRole('button', { name: 'Create invitation' }).click();
-    assert.equal((await invited).status(), 201);
-    await seeText(owner.locator('#invite-link-title'), `Invitation link for ${ADMIN}`, 'the link');
-    const link = await owner.locator('#invite-link-url').inputValue();
+    const link = await invite(owner, ADMIN, 'admin');
     await owner.getByRole('button', { name: 'Done, hide the link' }).click();
 
     const page = P('admin');
-    await page.goto(link);
-    await page.locator('#accept-view').waitFor({ state: 'visible' });
-    const a = page.locator('#accept-form');
-    await a.getByLabel('Choose a password', { exact: true }).fill(ADMIN_PASSWORD);
-    await a.getByLabel('Repeat the password').fill(ADMIN_PASSWORD);
-    await auditRead(page, () => a.getByRole('button', { name: 'Join the organization' }).click());
+    await auditRead(page, async () => {
+      const joined = await accept(page, link, { password: ADMIN_PASSWORD });
+      assert.equal(joined.status(), 200);
+    });
     await assertIn(page, ORG, 'admin');
-    ids.admin = JSON.parse(await page.evaluate(() => window.sessionStorage.getItem('org-console.session'))).userId;
+    ids.admin = await userIdOf(page);
     const rows = await auditRows(page);
     assert.deepEqual(rows.slice(0, 2).map((r) => r.action), ['invitation.accepted', 'invitation.created']);
     assert.match(rows[0].text, new RegExp(`invitation\\.accepted role: admin success ${escapeRe(ADMIN)} \\(you\\) invitation ${escapeRe(ADMIN)} user ${escapeRe(ADMIN)} `));
@@ -328,11 +198,7 @@ describe('audit log', () => {
   step('the owner makes the admin a member', async () => {
     const page = P('owner');
     await page.locator('#members-refresh').click();
-    const row = memberRow(page, ADMIN);
-    await row.getByLabel(`Role of ${ADMIN}`, { exact: true }).selectOption('member');
-    const response = page.waitForResponse((r) => r.request().method() === 'PATCH');
-    await row.getByRole('button', { name: `Change the role of ${ADMIN}` }).click();
-    assert.equal((await response).status(), 200);
+    assert.equal((await changeRole(page, ADMIN, 'member')).status(), 200);
     await seeText(page.locator('#members-status'), `${ADMIN} is now member.`, 'said');
   });
 
@@ -340,11 +206,7 @@ describe('audit log', () => {
     const page = P('admin');
     // The stale page still offers what an admin had: the server refuses it.
     assert.equal(await page.locator('#audit-card').isVisible(), true, 'still shown before the refusal');
-    const f = page.locator('#invite-form');
-    await f.getByLabel('Email to invite').fill(`late.${RUN}@example.com`);
-    const response = page.waitForResponse((r) => r.url().endsWith('/org/invitations') && r.request().method() === 'POST');
-    await f.getByRole('button', { name: 'Create invitation' }).click();
-    assert.equal((await response).status(), 403);
+    assert.equal((await sendInvitation(page, `late.${RUN}@example.com`)).status(), 403);
     await seeText(page.locator('#notice'), 'Your role in this organization is now member', 'the new role');
     await assertIn(page, ORG, 'member');
     await page.locator('#audit-card').waitFor({ state: 'hidden' });
@@ -355,7 +217,7 @@ describe('audit log', () => {
     await assertIn(page, ORG, 'member');
     await page.locator('#members-list > tr').first().waitFor();
     assert.equal(await page.locator('#audit-card').isVisible(), false, 'no audit view for a member');
-    const refused = await call('GET', '/org/audit', { token: await tokenOf(page) });
+    const refused = await call('GET', '/org/audit', { token: await sessionToken(page) });
     assert.equal(refused.status, 403);
     assert.equal(refused.data.detail, 'A member with the role member may not read the audit log');
     await page.screenshot({ path: path.join(SHOTS, 'audit-01-member.png'), fullPage: true });
@@ -464,7 +326,7 @@ describe('audit log', () => {
     const url = new URL(sent.url());
     assert.equal(url.searchParams.get('limit'), '10');
     assert.ok(url.searchParams.get('after'), 'the cursor of the page shown');
-    assert.equal(sent.headers().authorization, `Bearer ${await tokenOf(page)}`);
+    assert.equal(sent.headers().authorization, `Bearer ${await sessionToken(page)}`);
     const res = await sent.response();
     assert.equal(res.status(), 200);
     assert.match(res.headers()['content-type'], /^text\/csv/);

@@ -10,21 +10,19 @@
 //
 //   API_URL=http://127.0.0.1:9000 node --test tests/browser/
 
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = path.join(HERE, 'screenshots');
-const API_URL = (process.env.API_URL || '').replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const WAIT_MS = 60_000; // the first call of each function may start its process
+import {
+  API_URL, BROWSER_CONTEXT, CHROMIUM, SHOTS, WAIT_MS, answerTo, call, createOrg, escapeRe, fileSafe,
+  logIn, orgExists, removeOrg, seeText, sessionToken, setUp, stepper, until, watch,
+} from './lib.mjs';
 
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
@@ -48,82 +46,16 @@ let page;
 let userDataDir;
 const requests = []; // { method, url } of every request the console made
 const problems = []; // CSP violations, uncaught errors: must stay empty
-let broken = null; // the first failed step: the later ones are skipped
 const itemIds = new Map(); // id -> label of the items the console added and has not deleted
 
 // ---------------------------------------------------------------- helpers
-
-/** Calls the API directly (setup, cleanup and checks behind the console's back). */
-async function call(method, route, { body, token } = {}) {
-  const headers = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(API_URL + route, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = text;
-  }
-  return { status: res.status, data, headers: res.headers };
-}
 
 async function shot(name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
 /** A test step: skipped after an earlier failure; on failure, a screenshot. */
-function step(name, fn) {
-  it(name, async (t) => {
-    if (broken) {
-      t.skip(`an earlier step failed: ${broken}`);
-      return;
-    }
-    try {
-      await fn();
-    } catch (err) {
-      broken = name;
-      const file = `FAILED-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`;
-      await shot(file).catch(() => {});
-      throw err;
-    }
-  });
-}
-
-/** Polls until `probe()` returns a truthy value; fails with `what` and the last value. */
-async function until(what, probe, timeout = WAIT_MS) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await probe();
-      if (last) return last;
-    } catch (err) {
-      last = err.message;
-    }
-    if (Date.now() > end) assert.fail(`${what} (last seen: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Waits until `locator` is visible and its text matches `pattern`; returns the text. */
-async function seeText(locator, pattern, what) {
-  await locator.waitFor({ state: 'visible', timeout: WAIT_MS });
-  const re = pattern instanceof RegExp ? pattern : new RegExp(escapeRe(pattern));
-  return until(`${what}: text matching ${re}`, async () => {
-    const text = (await locator.innerText()).replace(/\s+/g, ' ').trim();
-    return re.test(text) ? text : false;
-  });
-}
-
-function escapeRe(s) {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+const step = stepper((name) => shot(`FAILED-${fileSafe(name, 60)}`));
 
 const form = (id) => page.locator(`#${id}`);
 const formError = (id) => page.locator(`#${id} [data-role="error"]`);
@@ -148,49 +80,23 @@ async function assertSignedOut() {
   await page.locator('#signed-out-view').waitFor({ state: 'visible', timeout: WAIT_MS });
   assert.equal(await page.locator('#signed-in-view').isVisible(), false, 'console hidden');
   assert.equal(await page.locator('#session-bar').isVisible(), false, 'session bar hidden');
-  assert.equal(await sessionToken(), null, 'token forgotten');
+  assert.equal(await sessionToken(page), null, 'token forgotten');
   // Nothing of the organization is left in the page, hidden or not.
   assert.equal(await page.locator('#items-list > li').count(), 0, 'no items left in the page');
   assert.equal((await detail('organization_name').textContent()).trim(), '', 'no details left');
-}
-
-async function sessionToken() {
-  return page.evaluate(() => {
-    const raw = window.sessionStorage.getItem('org-console.session');
-    return raw ? JSON.parse(raw).token : null;
-  });
-}
-
-async function logIn(email, password) {
-  const f = form('login-form');
-  await f.getByLabel('Admin email').fill(email);
-  await f.getByLabel('Password', { exact: true }).fill(password);
-  await f.getByRole('button', { name: 'Log in' }).click();
 }
 
 function sent(method, route) {
   return requests.filter((r) => r.method === method && new URL(r.url).pathname === route);
 }
 
-/** Logs in over the API and deletes an organization, if it still exists. */
-async function removeOrg(email, password) {
-  const login = await call('POST', '/admin/login', { body: { email, password } });
-  if (login.status === 200) {
-    await call('DELETE', '/org/delete', { token: login.data.access_token });
-  }
-}
-
 // ---------------------------------------------------------------- setup
 
 before(async () => {
-  assert.ok(API_URL, 'set API_URL to the base URL of the running API (e.g. http://127.0.0.1:9000)');
-  await mkdir(SHOTS, { recursive: true });
+  await setUp();
 
   // Another tenant, with data of its own that the console must never show.
-  const taken = await call('POST', '/org/create', {
-    body: { organization_name: TAKEN, email: TAKEN_EMAIL, password: PASSWORD },
-  });
-  assert.equal(taken.status, 201, `setup: create ${TAKEN}: ${JSON.stringify(taken.data)}`);
+  await createOrg(TAKEN, TAKEN_EMAIL, PASSWORD);
   const login = await call('POST', '/admin/login', { body: { email: TAKEN_EMAIL, password: PASSWORD } });
   if (login.status === 429) {
     assert.fail(
@@ -207,42 +113,18 @@ before(async () => {
   assert.equal(item.status, 201, 'setup: the other tenant adds an item');
 
   userDataDir = await mkdtemp(path.join(tmpdir(), 'dashboard-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 900 },
-    locale: 'en-GB',
-    timezoneId: 'UTC',
-  });
+  context = await chromium.launchPersistentContext(userDataDir, { ...CHROMIUM, ...BROWSER_CONTEXT });
   context.setDefaultTimeout(WAIT_MS);
   page = context.pages()[0] || (await context.newPage());
-  watch(page);
+  watchAll(page);
 });
 
 /** Records the page's requests, CSP violations and uncaught errors. */
-function watch(p) {
+function watchAll(p) {
   p.on('request', (r) => {
     if (/^https?:/.test(r.url())) requests.push({ method: r.method(), url: r.url() });
   });
-  p.on('pageerror', (err) => problems.push(`uncaught error: ${err.message}`));
-  p.on('console', (msg) => {
-    const text = msg.text();
-    if (/Content Security Policy|Refused to (load|execute|apply|connect|frame)/i.test(text)) {
-      problems.push(`CSP: ${text}`);
-    } else if (text.startsWith('[DOM]')) {
-      problems.push(`Chromium's form check: ${text}`); // e.g. duplicate ids, password fields without a username
-    }
-  });
+  watch(p, problems);
 }
 
 after(async () => {
@@ -254,7 +136,7 @@ after(async () => {
   await removeOrg(TAKEN_EMAIL, PASSWORD).catch(() => {});
   const exists = async () => {
     for (const name of [RENAMED, ORG_STORED]) {
-      if ((await call('GET', `/org/get?organization_name=${name}`)).status === 200) return true;
+      if (await orgExists(name)) return true;
     }
     return false;
   };
@@ -357,7 +239,7 @@ describe('admin console', () => {
 
   step('login: a wrong password is refused', async () => {
     const response = page.waitForResponse((r) => r.url().endsWith('/admin/login'));
-    await logIn(EMAIL, 'Wrong-Passw0rd');
+    await logIn(page, EMAIL, 'Wrong-Passw0rd');
     assert.equal((await response).status(), 401);
     await seeText(formError('login-form'), 'Incorrect email or password', 'login error');
     assert.equal(await page.locator('#signed-in-view').isVisible(), false);
@@ -365,7 +247,7 @@ describe('admin console', () => {
 
   step('login: the server\'s 422 shows its message by the field', async () => {
     const response = page.waitForResponse((r) => r.url().endsWith('/admin/login'));
-    await logIn('not-an-email', 'Whatever-1');
+    await logIn(page, 'not-an-email', 'Whatever-1');
     assert.equal((await response).status(), 422);
     await seeText(fieldError('login-email'), 'Value is not a valid email address', 'by the email field');
     await seeText(formError('login-form'), 'Check the field marked above: Admin email.', 'summary');
@@ -390,7 +272,7 @@ describe('admin console', () => {
         }),
       );
       try {
-        await logIn(EMAIL, PASSWORD);
+        await logIn(page, EMAIL, PASSWORD);
         await seeText(formError('login-form'), new RegExp(`^${escapeRe(c.shown)}$`), 'retry-after shown');
       } finally {
         await page.unroute('**/admin/login');
@@ -402,7 +284,7 @@ describe('admin console', () => {
 
   step('login: the console shows the signed-in organization', async () => {
     const response = page.waitForResponse((r) => r.url().endsWith('/admin/login'));
-    await logIn(EMAIL, PASSWORD);
+    await logIn(page, EMAIL, PASSWORD);
     assert.equal((await response).status(), 200);
     await assertSignedIn(ORG_STORED);
     await seeText(detail('email'), EMAIL, 'email');
@@ -419,7 +301,7 @@ describe('admin console', () => {
     assert.equal(sent('GET', '/org/get').length, 0, 'no GET /org/get');
     await seeText(page.locator('#session-bar'), `organization ${ORG_STORED} as owner`, 'role in the session bar');
     // The token: in this tab's sessionStorage, never in a cookie, the URL or localStorage.
-    const token = await sessionToken();
+    const token = await sessionToken(page);
     assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
     assert.deepEqual(await context.cookies(), []);
     assert.ok(!page.url().includes(token) && !requests.some((r) => r.url.includes(token)));
@@ -441,7 +323,7 @@ describe('admin console', () => {
     assert.equal(sent('POST', '/org/items').length, posted, 'nothing sent for client-side errors');
     // The server's own 422 (a key starting with $) shows its message by the field.
     await box.fill('{"$where": "1"}');
-    const response = page.waitForResponse((r) => r.url().endsWith('/org/items') && r.request().method() === 'POST');
+    const response = page.waitForResponse(answerTo('POST', '/org/items'));
     await f.getByRole('button', { name: 'Add item' }).click();
     assert.equal((await response).status(), 422);
     await seeText(fieldError('item-data'), "Key '$where' may not start with '$'", 'server 422 by the field');
@@ -452,7 +334,7 @@ describe('admin console', () => {
     const f = form('item-form');
     for (let i = 1; i <= 3; i += 1) {
       await f.getByLabel('New item (a JSON object)').fill(JSON.stringify({ n: i, label: `item ${i} of ${RUN}` }));
-      const response = page.waitForResponse((r) => r.url().endsWith('/org/items') && r.request().method() === 'POST');
+      const response = page.waitForResponse(answerTo('POST', '/org/items'));
       await f.getByRole('button', { name: 'Add item' }).click();
       const res = await response;
       assert.equal(res.status(), 201);
@@ -572,7 +454,7 @@ describe('admin console', () => {
     await seeText(fieldError('password-confirm'), 'The two passwords differ.', 'mismatch');
     assert.equal(sent('PUT', '/org/update').length, 4, 'no request for the refused passwords');
 
-    const oldToken = await sessionToken();
+    const oldToken = await sessionToken(page);
     await f.getByLabel('Repeat the new password').fill(NEW_PASSWORD);
     const response = page.waitForResponse((r) => r.url().endsWith('/org/update'));
     await f.getByRole('button', { name: 'Change password' }).click();
@@ -587,14 +469,14 @@ describe('admin console', () => {
   });
 
   step('login: with the new password', async () => {
-    await logIn(NEW_EMAIL, NEW_PASSWORD);
+    await logIn(page, NEW_EMAIL, NEW_PASSWORD);
     await assertSignedIn(RENAMED);
     assert.equal(await page.locator('#notice').textContent(), '', 'the notice is gone');
     await seeText(page.locator('#items-status'), 'Page 1: items 1 to 2.', 'items');
   });
 
   step('logout: the session ends and the token is revoked', async () => {
-    const token = await sessionToken();
+    const token = await sessionToken(page);
     const response = page.waitForResponse((r) => r.url().endsWith('/admin/logout'));
     await page.getByRole('button', { name: 'Log out' }).click();
     assert.equal((await response).status(), 204);
@@ -604,13 +486,13 @@ describe('admin console', () => {
   });
 
   step('login: again after logout', async () => {
-    await logIn(NEW_EMAIL, NEW_PASSWORD);
+    await logIn(page, NEW_EMAIL, NEW_PASSWORD);
     await assertSignedIn(RENAMED);
   });
 
   step('the console works under /api/v1 too, by keyboard alone', async () => {
     const other = await context.newPage();
-    watch(other);
+    watchAll(other);
     const from = requests.length;
     try {
       const res = await other.goto(`${API_URL}/api/v1/dashboard`);

@@ -14,20 +14,18 @@
 //
 //   API_URL=http://127.0.0.1:9000 node --test tests/browser/
 
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SHOTS = path.join(HERE, 'screenshots');
-const API_URL = (process.env.API_URL || '').replace(/\/+$/, '');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const WAIT_MS = 60_000; // the first call of each function may start its process
+import {
+  API_URL, CHROMIUM, LINK_RE, SHOTS, accept, apiLogin, assertIn, call, changeRole, createOrg,
+  escapeRe, invitationRow, invite, logIn, memberRow, openPages, orgExists, removeOrg,
+  screenshotEveryone, seeText, sendInvitation, sessionOf, setUp, stepper, until,
+} from './lib.mjs';
 
 // Unique per run, so that runs never meet each other's organizations or accounts.
 const RUN = randomBytes(4).toString('hex');
@@ -44,193 +42,30 @@ const ADMIN_PASSWORD = 'Admin-Passw0rd';
 const MEMBER_PASSWORD = 'Member-Passw0rd';
 const OTHER_PASSWORD = 'Other-Passw0rd';
 
-const LINK_RE = new RegExp(`^${API_URL.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/dashboard#accept=([A-Za-z0-9_-]{43})$`);
-
 let browser;
 const people = {}; // name -> { context, page }
 const problems = []; // CSP violations, uncaught errors, Chromium's form checks: must stay empty
-let broken = null; // the first failed step: the later ones are skipped
 const links = {}; // who -> the accept link the console showed
 
-// ---------------------------------------------------------------- helpers
-
-/** Calls the API directly (setup, cleanup and checks behind the console's back). */
-async function call(method, route, { body, token } = {}) {
-  const headers = {};
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(API_URL + route, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {
-    data = text;
-  }
-  return { status: res.status, data };
-}
-
-async function apiLogin(email, password, organization) {
-  const body = { email, password };
-  if (organization) body.organization_name = organization;
-  const res = await call('POST', '/admin/login', { body });
-  assert.equal(res.status, 200, `login ${email}: ${JSON.stringify(res.data)}`);
-  return res.data.access_token;
-}
-
 /** A test step: skipped after an earlier failure; on failure, a screenshot of every page. */
-function step(name, fn) {
-  it(name, async (t) => {
-    if (broken) {
-      t.skip(`an earlier step failed: ${broken}`);
-      return;
-    }
-    try {
-      await fn();
-    } catch (err) {
-      broken = name;
-      const file = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 50);
-      for (const [who, { page }] of Object.entries(people)) {
-        await page
-          .screenshot({ path: path.join(SHOTS, `FAILED-members-${file}-${who}.png`), fullPage: true })
-          .catch(() => {});
-      }
-      throw err;
-    }
-  });
-}
-
-/** Polls until `probe()` returns a truthy value; fails with `what` and the last value. */
-async function until(what, probe, timeout = WAIT_MS) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await probe();
-      if (last) return last;
-    } catch (err) {
-      last = err.message;
-    }
-    if (Date.now() > end) assert.fail(`${what} (last seen: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function escapeRe(s) {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** Waits until `locator` is visible and its text matches `pattern`; returns the text. */
-async function seeText(locator, pattern, what) {
-  await locator.waitFor({ state: 'visible', timeout: WAIT_MS });
-  const re = pattern instanceof RegExp ? pattern : new RegExp(escapeRe(pattern));
-  return until(`${what}: text matching ${re}`, async () => {
-    const text = (await locator.innerText()).replace(/\s+/g, ' ').trim();
-    return re.test(text) ? text : false;
-  });
-}
+const step = stepper(screenshotEveryone(people, 'members'));
 
 /** The page of one person. */
 const P = (who) => people[who].page;
-
-const memberRow = (page, email) => page.locator(`#members-list > tr[data-email="${email}"]`);
-const invitationRow = (page, email) => page.locator(`#invitations-list > tr[data-email="${email}"]`);
-
-async function sessionOf(page) {
-  return page.evaluate(() => window.sessionStorage.getItem('org-console.session'));
-}
-
-async function logIn(page, email, password) {
-  const f = page.locator('#login-form');
-  await f.getByLabel('Admin email').fill(email);
-  await f.getByLabel('Password', { exact: true }).fill(password);
-  await f.getByRole('button', { name: 'Log in' }).click();
-}
-
-/** Signed in to `org` as `role`, the role shown in the session bar and the details. */
-async function assertIn(page, org, role) {
-  await page.locator('#signed-in-view').waitFor({ state: 'visible', timeout: WAIT_MS });
-  await seeText(page.locator('#session-bar'), `organization ${org} as ${role}`, 'session bar');
-  await seeText(page.locator('#org-details dd[data-field="organization_name"]'), new RegExp(`^${escapeRe(org)}$`), 'details');
-  await seeText(page.locator('#me-role'), new RegExp(`^${role}$`), 'role in the details');
-}
 
 /** The emails of the member rows, in order. */
 async function memberEmails(page) {
   return page.locator('#members-list > tr').evaluateAll((rows) => rows.map((r) => r.dataset.email));
 }
 
-/** Creates an invitation in the console; returns the link it shows once. */
-async function invite(page, email, role, days) {
-  const f = page.locator('#invite-form');
-  await f.getByLabel('Email to invite').fill(email);
-  await f.getByLabel('Role').selectOption(role);
-  if (days !== undefined) await f.getByLabel('Expires in (days)').fill(String(days));
-  const response = page.waitForResponse((r) => r.url().endsWith('/org/invitations') && r.request().method() === 'POST');
-  await f.getByRole('button', { name: 'Create invitation' }).click();
-  const res = await response;
-  assert.equal(res.status(), 201, `invite ${email}`);
-  await seeText(f.locator('[data-role="success"]'), `Invitation for ${email} created (${role}, until `, 'created');
-  await seeText(page.locator('#invite-link-title'), `Invitation link for ${email}`, 'the link box');
-  const link = await page.locator('#invite-link-url').inputValue();
-  assert.match(link, LINK_RE, 'the link: this page with #accept=TOKEN');
-  assert.equal(link.match(LINK_RE)[1], (await res.json()).token, 'the token of the answer');
-  await seeText(invitationRow(page, email), new RegExp(`${escapeRe(email)} ${role} pending \\d{4}-\\d{2}-\\d{2}`), 'listed as pending');
-  return link;
-}
-
-/** Opens an invitation link and accepts it. */
-async function accept(page, link, { password, existing = false }) {
-  await page.goto(link);
-  await page.locator('#accept-view').waitFor({ state: 'visible', timeout: WAIT_MS });
-  const f = page.locator('#accept-form');
-  if (existing) await f.getByLabel('Yes: my email already belongs').check();
-  await f.getByLabel(existing ? 'Your password' : 'Choose a password', { exact: true }).fill(password);
-  if (!existing) await f.getByLabel('Repeat the password').fill(password);
-  const response = page.waitForResponse((r) => r.url().endsWith('/invitations/accept'));
-  await f.getByRole('button', { name: 'Join the organization' }).click();
-  return response;
-}
-
-/** Records a page's CSP violations, uncaught errors and Chromium's form warnings. */
-function watch(who, page) {
-  page.on('pageerror', (err) => problems.push(`${who}: uncaught error: ${err.message}`));
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (/Content Security Policy|Refused to (load|execute|apply|connect|frame)/i.test(text)) {
-      problems.push(`${who}: CSP: ${text}`);
-    } else if (text.startsWith('[DOM]')) {
-      problems.push(`${who}: Chromium's form check: ${text}`);
-    }
-  });
-}
-
 // ---------------------------------------------------------------- setup
 
 before(async () => {
-  assert.ok(API_URL, 'set API_URL to the base URL of the running API (e.g. http://127.0.0.1:9000)');
-  await mkdir(SHOTS, { recursive: true });
-  for (const [name, email, password] of [[ORG, OWNER, PASSWORD], [OTHER_ORG, OTHER_OWNER, OTHER_PASSWORD]]) {
-    const res = await call('POST', '/org/create', { body: { organization_name: name, email, password } });
-    assert.equal(res.status, 201, `setup: create ${name}: ${JSON.stringify(res.data)}`);
-  }
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  for (const who of ['owner', 'admin', 'member']) {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', timezoneId: 'UTC' });
-    context.setDefaultTimeout(WAIT_MS);
-    const page = await context.newPage();
-    watch(who, page);
-    people[who] = { context, page };
-  }
+  await setUp();
+  await createOrg(ORG, OWNER, PASSWORD);
+  await createOrg(OTHER_ORG, OTHER_OWNER, OTHER_PASSWORD);
+  browser = await chromium.launch(CHROMIUM);
+  await openPages(browser, ['owner', 'admin', 'member'], people, problems);
   // The owner's browser lets the page use the clipboard (the admin's does not: the
   // fallback is tested there).
   await people.owner.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: API_URL });
@@ -242,9 +77,8 @@ after(async () => {
   // Deleting an organization removes its memberships and invitations, and every
   // account left without an organization.
   for (const [email, password, org] of [[OWNER, PASSWORD, ORG], [OTHER_OWNER, OTHER_PASSWORD, OTHER_ORG]]) {
-    if ((await call('GET', `/org/get?organization_name=${org}`).catch(() => ({}))).status !== 200) continue;
-    const login = await call('POST', '/admin/login', { body: { email, password, organization_name: org } }).catch(() => ({}));
-    if (login.status === 200) await call('DELETE', '/org/delete', { token: login.data.access_token }).catch(() => {});
+    if (!(await orgExists(org).catch(() => false))) continue;
+    await removeOrg(email, password, org).catch(() => {});
   }
 });
 
@@ -456,11 +290,7 @@ describe('members, roles and invitations', () => {
 
   step('the owner demotes the admin', async () => {
     const page = P('owner');
-    const row = memberRow(page, ADMIN);
-    await row.getByLabel(`Role of ${ADMIN}`, { exact: true }).selectOption('member');
-    const response = page.waitForResponse((r) => r.request().method() === 'PATCH');
-    await row.getByRole('button', { name: `Change the role of ${ADMIN}` }).click();
-    const res = await response;
+    const res = await changeRole(page, ADMIN, 'member');
     assert.equal(res.status(), 200);
     assert.deepEqual(JSON.parse(res.request().postData()), { role: 'member' });
     await seeText(page.locator('#members-status'), `${ADMIN} is now member. 3 members.`, 'said');
@@ -471,11 +301,7 @@ describe('members, roles and invitations', () => {
     const page = P('admin');
     // The page still shows what an admin had: the server decides.
     await page.locator('#invitations-card').waitFor({ state: 'visible' });
-    const f = page.locator('#invite-form');
-    await f.getByLabel('Email to invite').fill(`late.${RUN}@example.com`);
-    const response = page.waitForResponse((r) => r.url().endsWith('/org/invitations') && r.request().method() === 'POST');
-    await f.getByRole('button', { name: 'Create invitation' }).click();
-    assert.equal((await response).status(), 403);
+    assert.equal((await sendInvitation(page, `late.${RUN}@example.com`)).status(), 403);
     await seeText(page.locator('#notice'),
       'The server refused: A member with the role member may not invite or manage invitations as member. Your role in this organization is now member',
       'the 403 and the new role');
@@ -539,6 +365,7 @@ describe('members, roles and invitations', () => {
     assert.equal(res.status(), 401);
     await seeText(page.locator('#accept-form [data-role="error"]'),
       'Incorrect email or password: the invited email has an account already. Choose “Yes” above', 'explained');
+    // On the same form: "Yes, I have an account" and its password.
     const f = page.locator('#accept-form');
     await f.getByLabel('Yes: my email already belongs').check();
     await f.getByLabel('Your password', { exact: true }).fill(PASSWORD);

@@ -28,9 +28,14 @@ struct Reply {
 
 impl Api {
     fn new() -> Self {
+        Self::under("")
+    }
+
+    /// An API whose every path starts with `prefix` (such as `/api/v1`).
+    fn under(prefix: &str) -> Self {
         Self {
             http: Client::new(),
-            base: base(),
+            base: format!("{}{prefix}", base()),
         }
     }
 
@@ -61,29 +66,50 @@ impl Api {
         }
     }
 
+    /// GET, with a token if given.
+    async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    /// POST of a JSON body, with a token if given.
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// PUT of a JSON body, by a token.
+    async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    /// DELETE, by a token.
+    async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
     async fn create(&self, name: &str, email: &str) -> Reply {
-        self.call(
-            Method::POST,
-            "/org/create",
-            None,
-            Some(json!({ "organization_name": name, "email": email, "password": PASSWORD })),
-        )
-        .await
+        let body = json!({ "organization_name": name, "email": email, "password": PASSWORD });
+        self.post("/org/create", None, body).await
     }
 
     async fn login(&self, email: &str, password: &str) -> Reply {
-        self.call(
-            Method::POST,
-            "/admin/login",
-            None,
-            Some(json!({ "email": email, "password": password })),
-        )
-        .await
+        let body = json!({ "email": email, "password": password });
+        self.post("/admin/login", None, body).await
     }
 
     async fn get_org(&self, name: &str) -> Reply {
-        let path = format!("/org/get?organization_name={name}");
-        self.call(Method::GET, &path, None, None).await
+        self.get(&format!("/org/get?organization_name={name}"), None)
+            .await
+    }
+
+    /// `POST /org/items` of `data`, by a token.
+    async fn add_item(&self, token: &str, data: Value) -> Reply {
+        self.post("/org/items", Some(token), data).await
+    }
+
+    /// `PUT /org/update`: a rename of the token's organization to `name`.
+    async fn rename(&self, token: &str, name: &str) -> Reply {
+        self.put("/org/update", token, json!({ "organization_name": name }))
+            .await
     }
 
     /// A new organization; returns (name, email, token).
@@ -112,100 +138,53 @@ fn statuses(replies: &[Reply]) -> HashMap<u16, usize> {
 
 #[tokio::test]
 async fn every_route_answers_at_the_root_and_under_api_v1() {
-    let api = Api::new();
     for prefix in ["", "/api/v1"] {
-        let p = |path: &str| format!("{prefix}{path}");
-        let health = api.call(Method::GET, &p("/health"), None, None).await;
+        let api = Api::under(prefix);
+        let health = api.get("/health", None).await;
         assert_eq!(health.status, 200, "{prefix}");
         assert_eq!(health.body["status"], "healthy");
-        let root = api
-            .call(
-                Method::GET,
-                if prefix.is_empty() { "/" } else { prefix },
-                None,
-                None,
-            )
+        let root = Api::new()
+            .get(if prefix.is_empty() { "/" } else { prefix }, None)
             .await;
         assert_eq!(root.body["docs"], "/docs", "{prefix}");
-        let spec = api.call(Method::GET, &p("/openapi.json"), None, None).await;
+        let spec = api.get("/openapi.json", None).await;
         assert!(spec.body["paths"].is_object(), "{prefix}");
         for page in ["/docs", "/redoc"] {
-            let r = api.call(Method::GET, &p(page), None, None).await;
+            let r = api.get(page, None).await;
             assert_eq!(r.status, 200, "{prefix}{page}");
         }
         let name = unique("v1");
         let email = format!("{name}@example.com");
-        let created = api
-            .call(
-                Method::POST,
-                &p("/org/create"),
-                None,
-                Some(json!({ "organization_name": name, "email": email, "password": PASSWORD })),
-            )
-            .await;
+        let created = api.create(&name, &email).await;
         assert_eq!(created.status, 201, "{prefix}: {}", created.text);
-        let got = api
-            .call(
-                Method::GET,
-                &p(&format!("/org/get?organization_name={name}")),
-                None,
-                None,
-            )
-            .await;
+        let got = api.get_org(&name).await;
         assert_eq!(got.status, 200, "{prefix}");
-        let login = api
-            .call(
-                Method::POST,
-                &p("/admin/login"),
-                None,
-                Some(json!({ "email": email, "password": PASSWORD })),
-            )
-            .await;
+        let login = api.login(&email, PASSWORD).await;
         assert_eq!(login.status, 200, "{prefix}");
         let token = login.body["access_token"].as_str().unwrap().to_owned();
         let t = Some(token.as_str());
-        let item = api
-            .call(Method::POST, &p("/org/items"), t, Some(json!({ "k": "v" })))
-            .await;
+        let item = api.add_item(&token, json!({ "k": "v" })).await;
         assert_eq!(item.status, 201, "{prefix}: {}", item.text);
         let id = item.body["id"].as_str().unwrap().to_owned();
-        let list = api
-            .call(Method::GET, &p("/org/items?limit=5"), t, None)
-            .await;
+        let list = api.get("/org/items?limit=5", t).await;
         assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{prefix}");
-        let one = api
-            .call(Method::GET, &p(&format!("/org/items/{id}")), t, None)
-            .await;
+        let one = api.get(&format!("/org/items/{id}"), t).await;
         assert_eq!(one.body["data"]["k"], "v", "{prefix}: {}", one.text);
-        let del = api
-            .call(Method::DELETE, &p(&format!("/org/items/{id}")), t, None)
-            .await;
+        let del = api.delete(&format!("/org/items/{id}"), &token).await;
         assert_eq!(del.status, 204, "{prefix}");
         let renamed = unique("v1r");
-        let upd = api
-            .call(
-                Method::PUT,
-                &p("/org/update"),
-                t,
-                Some(json!({ "organization_name": renamed })),
-            )
-            .await;
+        let upd = api.rename(&token, &renamed).await;
         assert_eq!(upd.status, 200, "{prefix}: {}", upd.text);
-        let out = api.call(Method::POST, &p("/admin/logout"), t, None).await;
+        let out = api.call(Method::POST, "/admin/logout", t, None).await;
         assert_eq!(out.status, 204, "{prefix}");
-        let revoked = api.call(Method::GET, &p("/org/items"), t, None).await;
+        let revoked = api.get("/org/items", t).await;
         assert_eq!(revoked.status, 401, "{prefix}");
         let token = api.login(&email, PASSWORD).await.body["access_token"]
             .as_str()
             .unwrap()
             .to_owned();
         let gone = api
-            .call(
-                Method::DELETE,
-                &p(&format!("/org/delete?organization_name={renamed}")),
-                Some(&token),
-                None,
-            )
+            .delete(&format!("/org/delete?organization_name={renamed}"), &token)
             .await;
         assert_eq!(gone.status, 204, "{prefix}: {}", gone.text);
     }
@@ -214,23 +193,18 @@ async fn every_route_answers_at_the_root_and_under_api_v1() {
 #[tokio::test]
 async fn responses_carry_json_and_a_request_id_and_unknown_paths_are_json_404() {
     let api = Api::new();
-    let missing = api.call(Method::GET, "/no/such/route", None, None).await;
+    let missing = api.get("/no/such/route", None).await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body["detail"], "Not Found");
     let bad = api
-        .call(
-            Method::POST,
-            "/org/create",
-            None,
-            Some(json!({ "organization_name": "x" })),
-        )
+        .post("/org/create", None, json!({ "organization_name": "x" }))
         .await;
     assert_eq!(bad.status, 422);
     for r in [&missing, &bad] {
         assert_eq!(r.headers["content-type"], "application/json");
         assert!(!r.headers["x-request-id"].is_empty());
     }
-    let no_token = api.call(Method::GET, "/org/items", None, None).await;
+    let no_token = api.get("/org/items", None).await;
     assert_eq!(no_token.status, 401);
     assert_eq!(no_token.headers["www-authenticate"], "Bearer");
 }
@@ -256,7 +230,7 @@ async fn a_known_path_with_another_method_is_json_405_with_allow() {
         assert_eq!(r.headers["allow"], allow, "{method} {path}");
         assert_eq!(r.headers["content-type"], "application/json");
     }
-    let index = api.call(Method::GET, "/api/v1/", None, None).await;
+    let index = api.get("/api/v1/", None).await;
     assert_eq!(index.status, 200, "{}", index.text);
     assert_eq!(index.body["docs"], "/docs");
 }
@@ -302,31 +276,16 @@ async fn organizations_renaming_to_one_name_have_one_winner_and_lose_nothing() {
     let mut orgs = Vec::new();
     for _ in 0..16 {
         let (name, _, token) = api.signup().await;
-        let item = api
-            .call(
-                Method::POST,
-                "/org/items",
-                Some(&token),
-                Some(json!({ "owner": name })),
-            )
-            .await;
+        let item = api.add_item(&token, json!({ "owner": name })).await;
         assert_eq!(item.status, 201);
         orgs.push((name, token));
     }
-    let replies = join_all(orgs.iter().map(|(_, t)| {
-        api.call(
-            Method::PUT,
-            "/org/update",
-            Some(t),
-            Some(json!({ "organization_name": target })),
-        )
-    }))
-    .await;
+    let replies = join_all(orgs.iter().map(|(_, t)| api.rename(t, &target))).await;
     let counts = statuses(&replies);
     assert_eq!(counts.get(&200), Some(&1), "{counts:?}");
     assert_eq!(counts.get(&400), Some(&15), "{counts:?}");
     for ((name, token), reply) in orgs.iter().zip(&replies) {
-        let items = api.call(Method::GET, "/org/items", Some(token), None).await;
+        let items = api.get("/org/items", Some(token)).await;
         assert_eq!(
             items.body["items"][0]["data"]["owner"],
             name.as_str(),
@@ -343,15 +302,8 @@ async fn rename_racing_delete_ends_deleted_with_nothing_left() {
     let api = Api::new();
     let (name, email, token) = api.signup().await;
     let new_names: Vec<String> = (0..8).map(|i| unique(&format!("rr{i}x"))).collect();
-    let renames = new_names.iter().map(|n| {
-        api.call(
-            Method::PUT,
-            "/org/update",
-            Some(&token),
-            Some(json!({ "organization_name": n })),
-        )
-    });
-    let deletes = (0..8).map(|_| api.call(Method::DELETE, "/org/delete", Some(&token), None));
+    let renames = new_names.iter().map(|n| api.rename(&token, n));
+    let deletes = (0..8).map(|_| api.delete("/org/delete", &token));
     let (renamed, deleted) = tokio::join!(join_all(renames), join_all(deletes));
     let del_counts = statuses(&deleted);
     assert!(
@@ -405,14 +357,7 @@ async fn a_token_of_one_tenant_never_reaches_anothers_items() {
     let api = Api::new();
     let (_, _, a) = api.signup().await;
     let (_, _, b) = api.signup().await;
-    let item = api
-        .call(
-            Method::POST,
-            "/org/items",
-            Some(&a),
-            Some(json!({ "secret": 42 })),
-        )
-        .await;
+    let item = api.add_item(&a, json!({ "secret": 42 })).await;
     let id = item.body["id"].as_str().unwrap();
     for method in [Method::GET, Method::DELETE] {
         let r = api
@@ -420,11 +365,9 @@ async fn a_token_of_one_tenant_never_reaches_anothers_items() {
             .await;
         assert_eq!(r.status, 404);
     }
-    let list = api.call(Method::GET, "/org/items", Some(&b), None).await;
+    let list = api.get("/org/items", Some(&b)).await;
     assert_eq!(list.body["items"], json!([]));
-    let still = api
-        .call(Method::GET, &format!("/org/items/{id}"), Some(&a), None)
-        .await;
+    let still = api.get(&format!("/org/items/{id}"), Some(&a)).await;
     assert_eq!(still.body["data"]["secret"], 42);
 }
 
@@ -434,24 +377,11 @@ async fn logs_carry_request_ids_and_never_a_secret() {
     let (name, email, token) = api.signup().await;
     let wrong = api.login(&email, "Wrong-Secret-9").await;
     assert_eq!(wrong.status, 401);
-    let item = api
-        .call(
-            Method::POST,
-            "/org/items",
-            Some(&token),
-            Some(json!({ "note": "x" })),
-        )
-        .await;
+    let item = api.add_item(&token, json!({ "note": "x" })).await;
     let request_id = item.headers["x-request-id"].to_str().unwrap().to_owned();
     let new_password = "Rotated-Passw0rd";
-    let upd = api
-        .call(
-            Method::PUT,
-            "/org/update",
-            Some(&token),
-            Some(json!({ "password": new_password, "organization_name": format!("{name}-b") })),
-        )
-        .await;
+    let body = json!({ "password": new_password, "organization_name": format!("{name}-b") });
+    let upd = api.put("/org/update", &token, body).await;
     assert_eq!(upd.status, 200, "{}", upd.text);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let log = std::fs::read_to_string(std::env::var("API_LOG").expect("API_LOG")).unwrap();
@@ -485,25 +415,15 @@ async fn a_team_forms_by_invitation_and_roles_hold() {
     let invite = |token: String, email: String, role: &'static str| {
         let api = &api;
         async move {
-            api.call(
-                Method::POST,
-                "/org/invitations",
-                Some(&token),
-                Some(json!({ "email": email, "role": role })),
-            )
-            .await
+            let body = json!({ "email": email, "role": role });
+            api.post("/org/invitations", Some(&token), body).await
         }
     };
     let accept = |token: String| {
         let api = &api;
         async move {
-            api.call(
-                Method::POST,
-                "/api/v1/invitations/accept",
-                None,
-                Some(json!({ "token": token, "password": PASSWORD })),
-            )
-            .await
+            let body = json!({ "token": token, "password": PASSWORD });
+            api.post("/api/v1/invitations/accept", None, body).await
         }
     };
     let admin_email = format!("{}@example.com", unique("adm"));
@@ -536,19 +456,12 @@ async fn a_team_forms_by_invitation_and_roles_hold() {
     assert_eq!(demote.status, 200, "{}", demote.text);
     let after = invite(admin_token, "y@example.com".into(), "member").await;
     assert_eq!(after.status, 403, "a demoted admin kept its rights");
-    let me = api.call(Method::GET, "/org/me", Some(&owner), None).await;
+    let me = api.get("/org/me", Some(&owner)).await;
     let owner_id = me.body["user_id"].as_str().unwrap().to_owned();
     let leave = api
-        .call(
-            Method::DELETE,
-            &format!("/org/members/{owner_id}"),
-            Some(&owner),
-            None,
-        )
+        .delete(&format!("/org/members/{owner_id}"), &owner)
         .await;
     assert_eq!(leave.status, 409, "the last owner left: {}", leave.text);
-    let list = api
-        .call(Method::GET, "/org/members", Some(&owner), None)
-        .await;
+    let list = api.get("/org/members", Some(&owner)).await;
     assert_eq!(list.body["members"].as_array().unwrap().len(), 3);
 }

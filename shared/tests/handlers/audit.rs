@@ -63,33 +63,18 @@ async fn a_session_is_logged_in_the_contract_shape_and_never_holds_a_secret() {
     )
     .await;
     let token = invite.body["token"].as_str().unwrap().to_owned();
-    let accepted = call(
-        &app,
-        invitations::accept,
-        &Req::post(
-            "/invitations/accept",
-            json!({ "token": token, "password": PASSWORD }),
-        ),
-    )
-    .await;
+    let accepted = call(&app, invitations::accept, &accept_req(&token, PASSWORD)).await;
     let admin_id = accepted.body["admin_id"].as_str().unwrap().to_owned();
     let role = Req::patch("/org/members/x", json!({ "role": "member" }))
         .param("user_id", &admin_id)
         .token(&o.token);
     assert_eq!(call(&app, members::change_role, &role).await.status, 200);
-    let wrong = Req::post(
-        "/admin/login",
-        json!({ "email": o.email, "password": "Wrong-passw0rd" }),
-    );
+    let wrong = login_req(&o.email, "Wrong-passw0rd");
     assert_eq!(call(&app, admin::login, &wrong).await.status, 401);
-    let rename = Req::put(
-        "/org/update",
-        json!({ "organization_name": unique("renamed") }),
-    )
-    .token(&o.token);
-    assert_eq!(call(&app, org::update, &rename).await.status, 200);
-    let password = Req::put("/org/update", json!({ "password": "N3wPassword" })).token(&o.token);
-    assert_eq!(call(&app, org::update, &password).await.status, 200);
+    let rename = rename_org(&app, &o.token, &unique("renamed")).await;
+    assert_eq!(rename.status, 200);
+    let password = update_org(&app, &o.token, json!({ "password": "N3wPassword" })).await;
+    assert_eq!(password.status, 200);
     let token = login(&app, &o.email, "N3wPassword").await;
     let all = actions(&app, &token).await;
     assert_eq!(count(&all, "user.login_succeeded:success"), 2, "{all:?}");
@@ -229,8 +214,8 @@ async fn the_log_pages_newest_first_filters_and_answers_csv() {
     .await;
     assert_eq!(rest.body["events"].as_array().unwrap().len(), 2);
     assert!(rest.body["next"].is_null());
-    let me = call(&app, org::me, &Req::get("/org/me").token(&o.token)).await;
-    let user = me.body["user_id"].as_str().unwrap();
+    let mine = me(&app, &o.token).await;
+    let user = mine.body["user_id"].as_str().unwrap();
     let mine = events(&app, &o.token, &[("actor_id", user), ("limit", "100")]).await;
     assert!(mine.body["events"].as_array().unwrap().len() >= 6);
     let future = events(&app, &o.token, &[("since", "2999-01-01T00:00:00Z")]).await;
@@ -272,16 +257,11 @@ async fn a_retried_request_id_adds_no_second_event_and_a_failed_change_none() {
     assert_eq!(count(&all, "member.role_changed:success"), 2, "{all:?}");
     // Refused changes leave no success event.
     let taken = signup(&app).await;
-    let rename =
-        Req::put("/org/update", json!({ "organization_name": taken.name })).token(&o.token);
-    assert_eq!(call(&app, org::update, &rename).await.status, 400);
+    let rename = rename_org(&app, &o.token, &taken.name).await;
+    assert_eq!(rename.status, 400);
     app.store.hooks().arm("rename.move", Fault::Codeless);
-    let stuck = Req::put(
-        "/org/update",
-        json!({ "organization_name": unique("never") }),
-    )
-    .token(&o.token);
-    assert_eq!(call(&app, org::update, &stuck).await.status, 500);
+    let stuck = rename_org(&app, &o.token, &unique("never")).await;
+    assert_eq!(stuck.status, 500);
     app.store.hooks().clear();
     let all = actions(&app, &o.token).await;
     assert_eq!(count(&all, "organization.renamed:success"), 0, "{all:?}");
@@ -297,12 +277,7 @@ async fn a_change_has_its_event_even_when_the_function_dies_right_after_it() {
     app.store
         .hooks()
         .arm("create.after_complete", Fault::Unavailable);
-    let res = call(
-        &app,
-        org::create,
-        &Req::post("/org/create", create_body(&name, &email, PASSWORD)),
-    )
-    .await;
+    let res = create_org(&app, create_body(&name, &email, PASSWORD)).await;
     assert_eq!(res.status, 503, "{}", res.text);
     app.store.hooks().clear();
     let token = login(&app, &email, PASSWORD).await;
@@ -324,23 +299,19 @@ async fn a_change_has_its_event_even_when_the_function_dies_right_after_it() {
         )
         .await;
         let invitation = invite.body["token"].as_str().unwrap().to_owned();
-        let accept = Req::post(
-            "/invitations/accept",
-            json!({ "token": invitation, "password": PASSWORD }),
-        );
+        let accept = accept_req(&invitation, PASSWORD);
         if step == "join.after_map" {
             app.store.hooks().arm(step, Fault::Unavailable);
         }
         let joined = call(&app, invitations::accept, &accept).await;
         app.store.hooks().clear();
-        let user = users_id(&app, &email).await;
+        let user = account(&app, &email).await.unwrap();
+        let user = user.get_object_id("_id").unwrap().to_hex();
         let before = count(&actions(&app, &token).await, action);
         let res = match step {
             "rename.after_complete" => {
                 app.store.hooks().arm(step, Fault::Unavailable);
-                let r = Req::put("/org/update", json!({ "organization_name": unique("rn") }))
-                    .token(&token);
-                call(&app, org::update, &r).await
+                rename_org(&app, &token, &unique("rn")).await
             }
             "leave.after_map" => {
                 app.store.hooks().arm(step, Fault::Unavailable);
@@ -363,20 +334,15 @@ async fn a_change_has_its_event_even_when_the_function_dies_right_after_it() {
     }
     // A delete that stops right after its mark: finished by the next request, and its
     // event outlives the organization (no API shows it any more).
-    let me = call(&app, org::me, &Req::get("/org/me").token(&token)).await;
-    let org_id = me.body["organization"]["id"].as_str().unwrap().to_owned();
+    let mine = me(&app, &token).await;
+    let org_id = mine.body["organization"]["id"].as_str().unwrap().to_owned();
     app.store
         .hooks()
         .arm("delete.after_mark", Fault::Unavailable);
-    let res = call(&app, org::delete, &Req::delete("/org/delete").token(&token)).await;
+    let res = delete_org(&app, &token).await;
     assert_eq!(res.status, 503, "{}", res.text);
     app.store.hooks().clear();
-    assert_eq!(
-        call(&app, org::me, &Req::get("/org/me").token(&token))
-            .await
-            .status,
-        401
-    );
+    assert_eq!(me(&app, &token).await.status, 401);
     let kept = stored_events(&app)
         .count_documents(doc! { "organization_id": &org_id, "action": "organization.deleted" })
         .await
@@ -435,18 +401,4 @@ async fn a_password_or_email_change_cut_short_is_finished_with_its_event_by_the_
     assert_eq!(count(&all, "user.email_changed:success"), 1, "{all:?}");
     let me = call(&app, org::me, &Req::get("/org/me").token(&token)).await;
     assert_eq!(me.body["email"], email.as_str());
-}
-
-async fn users_id(app: &App, email: &str) -> String {
-    app.store
-        .databases()
-        .0
-        .collection::<Document>("users")
-        .find_one(doc! { "email": email })
-        .await
-        .unwrap()
-        .unwrap()
-        .get_object_id("_id")
-        .unwrap()
-        .to_hex()
 }

@@ -4,20 +4,22 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use tenant::{admin, items};
+use tenant::{App, admin, items};
 
 use crate::common::*;
 
-fn login_req(email: &str, password: &str) -> Req {
-    Req::post(
-        "/admin/login",
-        json!({ "email": email, "password": password }),
-    )
+/// `POST /admin/login` from the client address `ip`.
+async fn login_from(app: &App, ip: &str, email: &str, password: &str) -> Res {
+    call(app, admin::login, &login_req(email, password).ip(ip)).await
 }
 
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+/// The seconds of a 429's `Retry-After`.
+fn retry_after(res: &Res) -> u64 {
+    res.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -44,7 +46,7 @@ async fn login_issues_an_hs256_token_with_the_contract_claims() {
     )
     .unwrap();
     assert_eq!(header["alg"], "HS256");
-    let c = claims_of(token);
+    let c = jwt_claims(token);
     assert_eq!(c["sub"], b["admin_id"]);
     assert_eq!(c["org_id"], o.id);
     assert_eq!(c["organization_name"], o.name);
@@ -93,33 +95,14 @@ async fn five_failures_from_one_address_close_it_there_but_not_for_the_owner_els
     let o = signup(&app).await;
     let attacker = unique("ip-");
     for _ in 0..5 {
-        let res = call(
-            &app,
-            admin::login,
-            &login_req(&o.email, "Wrong-passw0rd").ip(&attacker),
-        )
-        .await;
+        let res = login_from(&app, &attacker, &o.email, "Wrong-passw0rd").await;
         assert_eq!(res.status, 401);
     }
-    let res = call(
-        &app,
-        admin::login,
-        &login_req(&o.email, PASSWORD).ip(&attacker),
-    )
-    .await;
+    let res = login_from(&app, &attacker, &o.email, PASSWORD).await;
     assert_eq!(res.status, 429, "{}", res.text);
-    let retry: u64 = res.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&res);
     assert!((1..=900).contains(&retry), "Retry-After {retry}");
-    let owner = call(
-        &app,
-        admin::login,
-        &login_req(&o.email, PASSWORD).ip("203.0.113.9"),
-    )
-    .await;
+    let owner = login_from(&app, "203.0.113.9", &o.email, PASSWORD).await;
     assert_eq!(
         owner.status, 200,
         "five wrong passwords from one address locked the owner out everywhere: {}",
@@ -161,20 +144,11 @@ async fn a_hundred_failures_from_many_addresses_close_the_email_everywhere() {
     let app = app().await;
     let o = signup(&app).await;
     for i in 0..100 {
-        let res = call(
-            &app,
-            admin::login,
-            &login_req(&o.email, "Wrong-passw0rd").ip(&format!("198.51.100.{}", i % 25)),
-        )
-        .await;
+        let ip = format!("198.51.100.{}", i % 25);
+        let res = login_from(&app, &ip, &o.email, "Wrong-passw0rd").await;
         assert_eq!(res.status, 401, "attempt {i}: {}", res.text);
     }
-    let res = call(
-        &app,
-        admin::login,
-        &login_req(&o.email, PASSWORD).ip("203.0.113.77"),
-    )
-    .await;
+    let res = login_from(&app, "203.0.113.77", &o.email, PASSWORD).await;
     assert_eq!(res.status, 429, "{}", res.text);
     assert!(res.headers.contains_key("retry-after"));
 }
@@ -186,15 +160,10 @@ async fn a_successful_login_clears_the_count_for_that_email_and_address() {
     let ip = unique("ip-");
     for round in 0..2 {
         for _ in 0..4 {
-            let res = call(
-                &app,
-                admin::login,
-                &login_req(&o.email, "Wrong-passw0rd").ip(&ip),
-            )
-            .await;
+            let res = login_from(&app, &ip, &o.email, "Wrong-passw0rd").await;
             assert_eq!(res.status, 401, "round {round}");
         }
-        let ok = call(&app, admin::login, &login_req(&o.email, PASSWORD).ip(&ip)).await;
+        let ok = login_from(&app, &ip, &o.email, PASSWORD).await;
         assert_eq!(ok.status, 200, "round {round}: {}", ok.text);
     }
 }
@@ -206,23 +175,13 @@ async fn fifty_failures_from_one_address_close_it_for_every_email() {
     let ip = &unique("ip-");
     for i in 0..50 {
         let email = format!("{}@example.com", unique(&format!("x{i}")));
-        let res = call(
-            &app,
-            admin::login,
-            &login_req(&email, "Wrong-passw0rd").ip(ip),
-        )
-        .await;
+        let res = login_from(&app, ip, &email, "Wrong-passw0rd").await;
         assert_eq!(res.status, 401, "attempt {i}");
     }
-    let res = call(&app, admin::login, &login_req(&o.email, PASSWORD).ip(ip)).await;
+    let res = login_from(&app, ip, &o.email, PASSWORD).await;
     assert_eq!(res.status, 429);
     assert!(res.headers.contains_key("retry-after"));
-    let elsewhere = call(
-        &app,
-        admin::login,
-        &login_req(&o.email, PASSWORD).ip(&unique("ip-")),
-    )
-    .await;
+    let elsewhere = login_from(&app, &unique("ip-"), &o.email, PASSWORD).await;
     assert_eq!(elsewhere.status, 200);
 }
 
@@ -231,27 +190,13 @@ async fn logout_revokes_every_token_issued_so_far() {
     let app = app().await;
     let o = signup(&app).await;
     let second = login(&app, &o.email, PASSWORD).await;
-    let res = call(
-        &app,
-        admin::logout,
-        &Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&o.token),
-    )
-    .await;
+    let res = call(&app, admin::logout, &logout_req(&o.token)).await;
     assert_eq!(res.status, 204);
-    for t in [&o.token, &second] {
-        let r = call(&app, items::list, &Req::get("/org/items").token(t)).await;
-        assert_eq!(r.status, 401);
-    }
-    let again = call(
-        &app,
-        admin::logout,
-        &Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&o.token),
-    )
-    .await;
+    assert_revoked(&app, &[&o.token, &second], "a token survived logout").await;
+    let again = call(&app, admin::logout, &logout_req(&o.token)).await;
     assert_eq!(again.status, 401);
     let fresh = login(&app, &o.email, PASSWORD).await;
-    let r = call(&app, items::list, &Req::get("/org/items").token(&fresh)).await;
-    assert_eq!(r.status, 200);
+    assert_eq!(list_items(&app, &fresh).await.status, 200);
 }
 
 fn forge(claims: &Value, alg: Algorithm, key: &[u8]) -> String {
@@ -262,7 +207,7 @@ fn forge(claims: &Value, alg: Algorithm, key: &[u8]) -> String {
 async fn every_kind_of_bad_token_is_401() {
     let app = app().await;
     let o = signup(&app).await;
-    let good = claims_of(&o.token);
+    let good = jwt_claims(&o.token);
     let now = jsonwebtoken::get_current_timestamp() as i64;
     let with = |k: &str, v: Value| {
         let mut c = good.clone();
@@ -346,16 +291,11 @@ async fn every_kind_of_bad_token_is_401() {
         ("empty", String::new()),
     ];
     for (what, token) in cases {
-        let res = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
+        let res = list_items(&app, &token).await;
         assert_eq!(res.status, 401, "{what}: {}", res.text);
         assert_eq!(res.headers["www-authenticate"], "Bearer", "{what}");
     }
-    let ok = call(
-        &app,
-        items::list,
-        &Req::get("/org/items").token(&forge(&good, Algorithm::HS256, key)),
-    )
-    .await;
+    let ok = list_items(&app, &forge(&good, Algorithm::HS256, key)).await;
     assert_eq!(ok.status, 200, "the control token must pass");
     let basic = Req::get("/org/items").header("authorization", &format!("Basic {}", o.token));
     let scheme = call(&app, items::list, &basic).await;
@@ -380,7 +320,7 @@ async fn a_window_that_has_passed_counts_from_zero_again() {
         )
         .await
         .unwrap();
-    let res = call(&app, admin::login, &login_req(&o.email, PASSWORD).ip(&ip)).await;
+    let res = login_from(&app, &ip, &o.email, PASSWORD).await;
     assert_eq!(
         res.status, 200,
         "an expired window still counted: {}",
@@ -395,12 +335,8 @@ async fn a_window_that_has_passed_counts_from_zero_again() {
         )
         .await
         .unwrap();
-    let res = call(&app, admin::login, &login_req(&o.email, PASSWORD).ip(&ip2)).await;
+    let res = login_from(&app, &ip2, &o.email, PASSWORD).await;
     assert_eq!(res.status, 429, "{}", res.text);
-    let retry: u64 = res.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&res);
     assert!((55..=60).contains(&retry), "Retry-After {retry}");
 }

@@ -8,9 +8,9 @@ use std::hash::{Hash, Hasher};
 use futures_util::TryStreamExt;
 use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
 use serde_json::json;
+use tenant::App;
 use tenant::hooks::Fault;
 use tenant::store::{OrgDoc, PendingOp};
-use tenant::{App, items, org};
 
 use crate::common::*;
 
@@ -27,11 +27,9 @@ async fn collection_exists(app: &App, name: &str) -> bool {
         .any(|c| c == name)
 }
 
-fn create_req(name: &str, email: &str) -> Req {
-    Req::post(
-        "/org/create",
-        json!({ "organization_name": name, "email": email, "password": PASSWORD }),
-    )
+/// `POST /org/create` of `name` with `email` and [`PASSWORD`].
+async fn create(app: &App, name: &str, email: &str) -> Res {
+    create_org(app, create_body(name, email, PASSWORD)).await
 }
 
 #[tokio::test]
@@ -41,7 +39,7 @@ async fn a_create_failing_midway_leaves_nothing_behind() {
         let name = unique("half");
         let email = format!("{name}@example.com");
         app.store.hooks().arm(failpoint, Fault::Unavailable);
-        let res = call(&app, org::create, &create_req(&name, &email)).await;
+        let res = create(&app, &name, &email).await;
         assert_eq!(res.status, 503, "{failpoint}: {}", res.text);
         assert!(
             registered(&app, &name).await.is_none(),
@@ -52,7 +50,7 @@ async fn a_create_failing_midway_leaves_nothing_behind() {
             "{failpoint}: orphan collection"
         );
         app.store.hooks().clear();
-        let again = call(&app, org::create, &create_req(&name, &email)).await;
+        let again = create(&app, &name, &email).await;
         assert_eq!(again.status, 201, "{failpoint}: {}", again.text);
     }
 }
@@ -71,17 +69,12 @@ async fn an_abandoned_or_half_undone_create_is_rolled_back_by_the_next_one_to_me
         let stale = half_made_org(&app, &name, op, since);
         registry(&app).insert_one(&stale).await.unwrap();
         tenant_db(&app).create_collection(&collection).await.ok();
-        let hidden = call(
-            &app,
-            org::get,
-            &Req::get("/org/get").query("organization_name", &name),
-        )
-        .await;
+        let hidden = get_org(&app, &name).await;
         assert_eq!(
             hidden.status, 404,
             "{op:?}: a half-made organization is visible"
         );
-        let res = call(&app, org::create, &create_req(&name, &email)).await;
+        let res = create(&app, &name, &email).await;
         assert_eq!(res.status, 201, "{op:?}: {}", res.text);
         assert_ne!(res.body["id"], stale.id.to_hex());
         let count = registry(&app)
@@ -102,25 +95,9 @@ async fn a_fresh_create_in_flight_is_left_alone() {
     let stuck = half_made_org(&app, &name, PendingOp::Create, DateTime::now());
     registry(&app).insert_one(&stuck).await.unwrap();
     app.store.hooks().clear();
-    let res = call(
-        &app,
-        org::create,
-        &create_req(&name, &format!("{name}2@example.com")),
-    )
-    .await;
+    let res = create(&app, &name, &format!("{name}2@example.com")).await;
     assert_eq!(res.status, 400, "{}", res.text);
     assert!(registered(&app, &name).await.is_some());
-}
-
-async fn items_of(app: &App, token: &str) -> usize {
-    let res = call(
-        app,
-        items::list,
-        &Req::get("/org/items").query("limit", "100").token(token),
-    )
-    .await;
-    assert_eq!(res.status, 200, "{}", res.text);
-    res.body["items"].as_array().unwrap().len()
 }
 
 #[tokio::test]
@@ -133,12 +110,7 @@ async fn a_rename_failing_midway_is_finished_by_the_next_request() {
         }
         let new = unique("moved");
         app.store.hooks().arm(failpoint, Fault::Unavailable);
-        let res = call(
-            &app,
-            org::update,
-            &Req::put("/org/update", json!({ "organization_name": new })).token(&o.token),
-        )
-        .await;
+        let res = rename_org(&app, &o.token, &new).await;
         assert_eq!(res.status, 503, "{failpoint}: {}", res.text);
         let mid = registered(&app, &new).await.expect("new name reserved");
         assert_eq!(
@@ -148,7 +120,7 @@ async fn a_rename_failing_midway_is_finished_by_the_next_request() {
         );
         app.store.hooks().clear();
         assert_eq!(
-            items_of(&app, &o.token).await,
+            item_data(&app, &o.token).await.len(),
             3,
             "{failpoint}: documents lost"
         );
@@ -170,16 +142,15 @@ async fn a_delete_failing_midway_is_finished_by_the_next_request() {
     app.store
         .hooks()
         .arm("delete.after_drop", Fault::Unavailable);
-    let res = call(
-        &app,
-        org::delete,
-        &Req::delete("/org/delete").token(&o.token),
-    )
-    .await;
+    let res = delete_org(&app, &o.token).await;
     assert_eq!(res.status, 503, "{}", res.text);
     app.store.hooks().clear();
-    let res = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
-    assert_eq!(res.status, 401, "a half-deleted organization still answers");
+    assert_revoked(
+        &app,
+        &[&o.token],
+        "a half-deleted organization still answers",
+    )
+    .await;
     assert!(
         registered(&app, &o.name).await.is_none(),
         "orphan registry document"
@@ -220,12 +191,7 @@ async fn renaming_a_tenant_of_ten_thousand_documents_keeps_all_of_them() {
     let before = all(coll.clone()).await;
     assert_eq!(before.len(), 10_000);
     let new = unique("big");
-    let res = call(
-        &app,
-        org::update,
-        &Req::put("/org/update", json!({ "organization_name": new })).token(&o.token),
-    )
-    .await;
+    let res = rename_org(&app, &o.token, &new).await;
     assert_eq!(res.status, 200, "{}", res.text);
     let after_doc = registered(&app, &new).await.unwrap();
     let after = all(tenant_collection(&app, &after_doc.placement)).await;

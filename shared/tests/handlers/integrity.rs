@@ -4,11 +4,11 @@
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, DateTime, Document, doc, oid::ObjectId};
-use serde_json::{Value, json};
+use serde_json::json;
 use tenant::hooks::Fault;
 use tenant::org::lifecycle;
 use tenant::store::Placement;
-use tenant::{App, admin, items, org};
+use tenant::{App, admin};
 
 use crate::common::*;
 
@@ -38,31 +38,10 @@ async fn docs_in(app: &App, collection: &str) -> Vec<Document> {
         .unwrap()
 }
 
-async fn item_data(app: &App, token: &str) -> Vec<Value> {
-    let res = call(
-        app,
-        items::list,
-        &Req::get("/org/items").query("limit", "100").token(token),
-    )
-    .await;
-    assert_eq!(res.status, 200, "{}", res.text);
-    res.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["data"].clone())
-        .collect()
-}
-
-fn rename_req(token: &str, name: &str) -> Req {
-    Req::put("/org/update", json!({ "organization_name": name })).token(token)
-}
-
-fn create_req(name: &str) -> Req {
-    Req::post(
-        "/org/create",
-        json!({ "organization_name": name, "email": format!("{}@example.com", unique("e")), "password": PASSWORD }),
-    )
+/// `POST /org/create` of an organization named `name`, with a fresh email.
+async fn create_named(app: &App, name: &str) -> Res {
+    let email = format!("{}@example.com", unique("e"));
+    create_org(app, create_body(name, &email, PASSWORD)).await
 }
 
 #[tokio::test]
@@ -72,24 +51,14 @@ async fn a_rename_onto_a_collection_of_no_organization_is_400_and_changes_nothin
     add_item(&app, &o.token, json!({ "mine": 1 })).await;
     let target = unique("orphan");
     plant_collection(&app, &format!("org_{target}"), true).await;
-    let res = call(&app, org::update, &rename_req(&o.token, &target)).await;
+    let res = rename_org(&app, &o.token, &target).await;
     assert_eq!(res.status, 400, "{}", res.text);
     assert!(res.detail().contains("already exists"));
     // Still usable, under its old name, with its own data only.
     assert_eq!(item_data(&app, &o.token).await, vec![json!({ "mine": 1 })]);
-    let old = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &o.name),
-    )
-    .await;
+    let old = get_org(&app, &o.name).await;
     assert_eq!(old.status, 200, "{}", old.text);
-    let new = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &target),
-    )
-    .await;
+    let new = get_org(&app, &target).await;
     assert_eq!(new.status, 404);
     assert_eq!(docs_in(&app, &format!("org_{target}")).await.len(), 1);
 }
@@ -99,7 +68,7 @@ async fn a_create_never_adopts_a_collection_with_data_but_takes_over_an_empty_on
     let app = app().await;
     let taken = unique("newname");
     plant_collection(&app, &format!("org_{taken}"), true).await;
-    let res = call(&app, org::create, &create_req(&taken)).await;
+    let res = create_named(&app, &taken).await;
     assert_eq!(res.status, 400, "{}", res.text);
     assert!(res.detail().contains("already exists"));
     let none = registry(&app)
@@ -115,7 +84,7 @@ async fn a_create_never_adopts_a_collection_with_data_but_takes_over_an_empty_on
 
     let empty = unique("emptyname");
     plant_collection(&app, &format!("org_{empty}"), false).await;
-    let res = call(&app, org::create, &create_req(&empty)).await;
+    let res = create_named(&app, &empty).await;
     assert_eq!(res.status, 201, "{}", res.text);
 }
 
@@ -125,12 +94,12 @@ async fn renames_there_and_back_keep_every_item() {
     let o = signup(&app).await;
     let a = format!("{}-a", o.name);
     let b = format!("{}b", o.name);
-    let first = call(&app, org::update, &rename_req(&o.token, &a)).await;
+    let first = rename_org(&app, &o.token, &a).await;
     assert_eq!(first.status, 200, "{}", first.text);
     add_item(&app, &o.token, json!({ "n": 1 })).await;
     add_item(&app, &o.token, json!({ "n": 2 })).await;
     for name in [&b, &a, &b, &a] {
-        let res = call(&app, org::update, &rename_req(&o.token, name)).await;
+        let res = rename_org(&app, &o.token, name).await;
         assert_eq!(res.status, 200, "to {name}: {}", res.text);
         assert_eq!(
             item_data(&app, &o.token).await,
@@ -147,7 +116,7 @@ async fn a_rename_refused_by_the_server_without_a_code_is_rolled_back_not_stuck(
     add_item(&app, &o.token, json!({ "keep": true })).await;
     let new = unique("never");
     app.store.hooks().arm("rename.move", Fault::Codeless);
-    let res = call(&app, org::update, &rename_req(&o.token, &new)).await;
+    let res = rename_org(&app, &o.token, &new).await;
     assert_eq!(res.status, 500, "{}", res.text);
     assert_eq!(
         res.detail(),
@@ -160,16 +129,11 @@ async fn a_rename_refused_by_the_server_without_a_code_is_rolled_back_not_stuck(
             item_data(&app, &o.token).await,
             vec![json!({ "keep": true })]
         );
-        let old = call(
-            &app,
-            org::get,
-            &Req::get("/org/get").query("organization_name", &o.name),
-        )
-        .await;
+        let old = get_org(&app, &o.name).await;
         assert_eq!(old.status, 200, "{}", old.text);
     }
     app.store.hooks().clear();
-    let retry = call(&app, org::update, &rename_req(&o.token, &new)).await;
+    let retry = rename_org(&app, &o.token, &new).await;
     assert_eq!(retry.status, 200, "{}", retry.text);
     assert_eq!(
         item_data(&app, &o.token).await,
@@ -185,14 +149,14 @@ async fn a_rename_failing_on_every_retry_answers_503_until_the_database_returns(
     let new = unique("later");
     app.store.hooks().arm("rename.move", Fault::Unavailable);
     for _ in 0..3 {
-        let res = call(&app, org::update, &rename_req(&o.token, &new)).await;
+        let res = rename_org(&app, &o.token, &new).await;
         assert!(
             [503].contains(&res.status.as_u16()),
             "{}: {}",
             res.status,
             res.text
         );
-        let items = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
+        let items = list_items(&app, &o.token).await;
         assert_eq!(items.status, 503, "{}", items.text);
     }
     app.store.hooks().clear();
@@ -200,12 +164,7 @@ async fn a_rename_failing_on_every_retry_answers_503_until_the_database_returns(
         item_data(&app, &o.token).await,
         vec![json!({ "keep": true })]
     );
-    let now = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &new),
-    )
-    .await;
+    let now = get_org(&app, &new).await;
     assert_eq!(now.status, 200, "{}", now.text);
 }
 
@@ -218,12 +177,12 @@ async fn a_rename_whose_target_gains_a_strangers_data_midway_is_rolled_back() {
     app.store
         .hooks()
         .arm("rename.before_move", Fault::Unavailable);
-    let res = call(&app, org::update, &rename_req(&o.token, &new)).await;
+    let res = rename_org(&app, &o.token, &new).await;
     assert_eq!(res.status, 503, "{}", res.text);
     app.store.hooks().clear();
     plant_collection(&app, &format!("org_{new}"), true).await;
     // A write that raced the rename could still be settling: the rename waits...
-    let waiting = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
+    let waiting = list_items(&app, &o.token).await;
     assert_eq!(waiting.status, 503, "{}", waiting.text);
     // ...for its lease, then gives the name up.
     let long_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 120_000);
@@ -238,12 +197,7 @@ async fn a_rename_whose_target_gains_a_strangers_data_midway_is_rolled_back() {
         item_data(&app, &o.token).await,
         vec![json!({ "mine": true })]
     );
-    let old = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &o.name),
-    )
-    .await;
+    let old = get_org(&app, &o.name).await;
     assert_eq!(old.status, 200, "{}", old.text);
     assert_eq!(docs_in(&app, &format!("org_{new}")).await.len(), 1);
 }
@@ -259,17 +213,9 @@ async fn registry_documents_of_an_unknown_shape_are_ignored_not_a_500() {
         .await
         .unwrap();
     for _ in 0..2 {
-        let login = call(
-            &app,
-            admin::login,
-            &Req::post(
-                "/admin/login",
-                json!({ "email": email, "password": PASSWORD }),
-            ),
-        )
-        .await;
+        let login = call(&app, admin::login, &login_req(&email, PASSWORD)).await;
         assert_eq!(login.status, 401, "{}", login.text);
-        let create = call(&app, org::create, &create_req(&name)).await;
+        let create = create_named(&app, &name).await;
         assert_eq!(create.status, 400, "{}", create.text);
     }
 }
@@ -283,12 +229,7 @@ async fn an_item_write_racing_a_delete_leaves_nothing_behind() {
         .await
         .unwrap()
         .unwrap();
-    let deleted = call(
-        &app,
-        org::delete,
-        &Req::delete("/org/delete").token(&o.token),
-    )
-    .await;
+    let deleted = delete_org(&app, &o.token).await;
     assert_eq!(deleted.status, 204);
     // The write of a request that passed its token check before the delete.
     let late = lifecycle::store_item(
@@ -307,10 +248,7 @@ async fn an_item_write_racing_a_delete_leaves_nothing_behind() {
         "the deleted organization's collection came back"
     );
     // Whoever takes the name next starts empty.
-    let again = call(&app, org::create, &Req::post(
-            "/org/create",
-            json!({ "organization_name": o.name, "email": format!("{}@example.com", unique("n")), "password": PASSWORD })
-        )).await;
+    let again = create_named(&app, &o.name).await;
     assert_eq!(again.status, 201, "{}", again.text);
     let email = again.body["email"].as_str().unwrap().to_owned();
     let token = login(&app, &email, PASSWORD).await;
@@ -329,7 +267,7 @@ async fn an_item_write_racing_a_rename_lands_with_the_data() {
         .unwrap()
         .placement;
     let new = unique("moved");
-    let res = call(&app, org::update, &rename_req(&o.token, &new)).await;
+    let res = rename_org(&app, &o.token, &new).await;
     assert_eq!(res.status, 200, "{}", res.text);
     let org_id = ObjectId::parse_str(res.body["id"].as_str().unwrap()).unwrap();
     lifecycle::store_item(

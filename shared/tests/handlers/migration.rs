@@ -5,7 +5,7 @@
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
 use serde_json::json;
-use tenant::{App, admin, items, migrate, org};
+use tenant::{App, admin, migrate};
 
 use crate::common::*;
 
@@ -53,16 +53,9 @@ fn first_release_token(org: ObjectId, admin: ObjectId, name: &str, email: &str) 
     .unwrap()
 }
 
-#[tokio::test]
-async fn the_migration_moves_first_release_admins_once_and_their_tokens_keep_working() {
-    let app = app().await;
-    let (name, email, id, admin) = first_release_org(&app).await;
-    let token = first_release_token(id, admin, &name, &email);
-    for _ in 0..2 {
-        let report = migrate::run(&app.store).await.unwrap();
-        assert!(report.migrated <= 1);
-    }
-    let raw = registry(&app)
+/// The organization holds no embedded admin any more, and its admin has one account.
+async fn assert_migrated(app: &App, id: ObjectId, email: &str) {
+    let raw = registry(app)
         .clone_with_type::<Document>()
         .find_one(doc! { "_id": id })
         .await
@@ -70,38 +63,36 @@ async fn the_migration_moves_first_release_admins_once_and_their_tokens_keep_wor
         .unwrap();
     assert!(!raw.contains_key("password_hash") && !raw.contains_key("admin_id"));
     let users = app.store.databases().0.collection::<Document>("users");
-    assert_eq!(
-        users
-            .count_documents(doc! { "email": &email })
-            .await
-            .unwrap(),
-        1
-    );
-    let list = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
+    let accounts = users
+        .count_documents(doc! { "email": email })
+        .await
+        .unwrap();
+    assert_eq!(accounts, 1);
+}
+
+#[tokio::test]
+async fn the_migration_moves_first_release_admins_once_and_their_tokens_keep_working() {
+    let app = app().await;
+    let (name, email, id, admin) = first_release_org(&app).await;
+    let token = first_release_token(id, admin, &name, &email);
+    // (Other tests' migrations may run at the same time and take some of the work: the
+    // outcome is checked in the documents, not in a run's report.)
+    for _ in 0..2 {
+        migrate::run(&app.store).await.unwrap();
+    }
+    assert_migrated(&app, id, &email).await;
+    let list = list_items(&app, &token).await;
     assert_eq!(
         list.status, 200,
         "a first-release token stopped working: {}",
         list.text
     );
     assert_eq!(list.body["items"][0]["data"]["kept"], true);
-    let login = call(
-        &app,
-        admin::login,
-        &Req::post(
-            "/admin/login",
-            json!({ "email": email, "password": PASSWORD }),
-        ),
-    )
-    .await;
+    let login = call(&app, admin::login, &login_req(&email, PASSWORD)).await;
     assert_eq!(login.status, 200, "{}", login.text);
     assert_eq!(login.body["role"], "owner");
     assert_eq!(login.body["admin_id"], admin.to_hex());
-    let shown = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &name),
-    )
-    .await;
+    let shown = get_org(&app, &name).await;
     assert_eq!(shown.body["email"], email);
 }
 
@@ -109,18 +100,13 @@ async fn the_migration_moves_first_release_admins_once_and_their_tokens_keep_wor
 async fn a_first_release_document_met_before_the_migration_is_migrated_on_first_touch() {
     let app = app().await;
     let (name, email, id, admin) = first_release_org(&app).await;
-    let shown = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &name),
-    )
-    .await;
+    let shown = get_org(&app, &name).await;
     assert_eq!(shown.status, 200, "{}", shown.text);
     assert_eq!(shown.body["email"], email);
     let token = first_release_token(id, admin, &name, &email);
-    let me = call(&app, org::me, &Req::get("/org/me").token(&token)).await;
-    assert_eq!(me.status, 200, "{}", me.text);
-    assert_eq!(me.body["role"], "owner");
+    let mine = me(&app, &token).await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    assert_eq!(mine.body["role"], "owner");
 }
 
 #[tokio::test]
@@ -138,10 +124,10 @@ async fn a_migration_that_stopped_between_its_steps_is_finished_by_the_next_run(
         })
         .await
         .unwrap();
-    let report = migrate::run(&app.store).await.unwrap();
-    assert!(report.migrated >= 1);
+    migrate::run(&app.store).await.unwrap();
+    assert_migrated(&app, id, &email).await;
     let token = first_release_token(id, admin, &name, &email);
-    let list = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
+    let list = list_items(&app, &token).await;
     assert_eq!(list.status, 200, "{}", list.text);
 }
 

@@ -1,14 +1,24 @@
 //! Organization lifecycle: create, get, update (rename, email, password), delete.
 
-use lambda_http::http::StatusCode;
+use lambda_http::http::{Method, StatusCode};
 use mongodb::bson::doc;
 use serde_json::json;
-use tenant::{admin, items, org};
+use tenant::{App, admin, org};
 
 use crate::common::*;
 
-fn create_body(name: &str, email: &str, password: &str) -> serde_json::Value {
-    json!({ "organization_name": name, "email": email, "password": password })
+/// `POST /org/create` with a raw body of a content type.
+async fn create_raw(app: &App, body: &str, content_type: &str) -> Res {
+    let req = Req::new(Method::POST, "/org/create").raw(body, content_type);
+    call(app, org::create, &req).await
+}
+
+/// `DELETE /org/delete` by `token`, confirmed with the organization name `name`.
+async fn delete_named(app: &App, token: &str, name: &str) -> Res {
+    let req = Req::delete("/org/delete")
+        .query("organization_name", name)
+        .token(token);
+    call(app, org::delete, &req).await
 }
 
 #[tokio::test]
@@ -16,12 +26,7 @@ async fn create_answers_201_in_the_contract_shape() {
     let app = app().await;
     let name = unique("Acme-Corp-");
     let email = format!("Admin-{}@Example.COM", unique(""));
-    let res = call(
-        &app,
-        org::create,
-        &Req::post("/org/create", create_body(&name, &email, PASSWORD)),
-    )
-    .await;
+    let res = create_org(&app, create_body(&name, &email, PASSWORD)).await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
     let lower = name.to_lowercase();
     let collection = format!("org_{}", lower.replace('-', "_"));
@@ -108,7 +113,7 @@ async fn create_refuses_bad_input_with_422() {
         ),
     ];
     for (body, field) in cases {
-        let res = call(&app, org::create, &Req::post("/org/create", body.clone())).await;
+        let res = create_org(&app, body.clone()).await;
         assert_eq!(res.status, 422, "{body} -> {}", res.text);
         assert_eq!(
             res.locs(),
@@ -125,22 +130,12 @@ async fn create_refuses_bad_input_with_422() {
         (r#"{"organization_name":"x"}"#, "text/plain"),
     ];
     for (body, ct) in raw_cases {
-        let res = call(
-            &app,
-            org::create,
-            &Req::new(lambda_http::http::Method::POST, "/org/create").raw(body, ct),
-        )
-        .await;
+        let res = create_raw(&app, body, ct).await;
         assert_eq!(res.status, 422, "{body:?} as {ct} -> {}", res.text);
         assert!(res.body["detail"].is_array());
     }
     let huge = format!(r#"{{"organization_name":"{}"}}"#, "a".repeat(70_000));
-    let res = call(
-        &app,
-        org::create,
-        &Req::new(lambda_http::http::Method::POST, "/org/create").raw(&huge, "application/json"),
-    )
-    .await;
+    let res = create_raw(&app, &huge, "application/json").await;
     assert_eq!(res.status, 413);
     let count = registry(&app)
         .count_documents(doc! { "$or": [{ "name": &n }, { "email": "a@b.co" }] })
@@ -154,50 +149,34 @@ async fn duplicate_names_and_emails_are_400_in_any_letter_case() {
     let app = app().await;
     let name = unique("dup-");
     let email = format!("{name}@example.com");
-    let first = call(
-        &app,
-        org::create,
-        &Req::post("/org/create", create_body(&name, &email, PASSWORD)),
-    )
-    .await;
+    let first = create_org(&app, create_body(&name, &email, PASSWORD)).await;
     assert_eq!(first.status, 201);
-    let upper = call(
-        &app,
-        org::create,
-        &Req::post(
-            "/org/create",
-            create_body(&name.to_uppercase(), "other@example.com", PASSWORD),
-        ),
-    )
-    .await;
-    assert_eq!(upper.status, 400);
-    assert!(upper.detail().contains("already exists"), "{}", upper.text);
     let same_collection = name.replace('-', "_");
-    let mapped = call(
-        &app,
-        org::create,
-        &Req::post(
-            "/org/create",
-            create_body(&same_collection, "x@example.com", PASSWORD),
+    for (other_name, other_email, why) in [
+        (
+            name.to_uppercase(),
+            "other@example.com".to_owned(),
+            "the name in capitals",
         ),
-    )
-    .await;
-    assert_eq!(
-        mapped.status, 400,
-        "a-b and a_b share a collection: {}",
-        mapped.text
-    );
-    let email_taken = call(
-        &app,
-        org::create,
-        &Req::post(
-            "/org/create",
-            create_body(&unique("other"), &email.to_uppercase(), PASSWORD),
+        (
+            same_collection.clone(),
+            "x@example.com".to_owned(),
+            "a-b and a_b share a collection",
         ),
-    )
-    .await;
-    assert_eq!(email_taken.status, 400);
-    assert!(email_taken.detail().contains("already exists"));
+        (
+            unique("other"),
+            email.to_uppercase(),
+            "the email in capitals",
+        ),
+    ] {
+        let res = create_org(&app, create_body(&other_name, &other_email, PASSWORD)).await;
+        assert_eq!(res.status, 400, "{why}: {}", res.text);
+        assert!(
+            res.detail().contains("already exists"),
+            "{why}: {}",
+            res.text
+        );
+    }
     let count = registry(&app)
         .count_documents(
             doc! { "$or": [{ "name": &name }, { "email": &email }, { "name": &same_collection }] },
@@ -211,34 +190,19 @@ async fn duplicate_names_and_emails_are_400_in_any_letter_case() {
 async fn get_finds_by_name_in_any_case_and_never_shows_secrets() {
     let app = app().await;
     let o = signup(&app).await;
-    let res = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &o.name.to_uppercase()),
-    )
-    .await;
+    let res = get_org(&app, &o.name.to_uppercase()).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["id"], o.id);
     assert!(
         !res.text.contains("password") && !res.text.contains("$2b$") && !res.text.contains("token")
     );
-    let missing = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", "nosuchorg"),
-    )
-    .await;
+    let missing = get_org(&app, "nosuchorg").await;
     assert_eq!(missing.status, 404);
     assert!(missing.detail().contains("not found"));
     let no_param = call(&app, org::get, &Req::get("/org/get")).await;
     assert_eq!(no_param.status, 422);
     assert_eq!(no_param.locs(), vec![r#"["query","organization_name"]"#]);
-    let bad = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", "{\"$gt\":\"\"}"),
-    )
-    .await;
+    let bad = get_org(&app, "{\"$gt\":\"\"}").await;
     assert_eq!(bad.status, 422);
 }
 
@@ -250,12 +214,7 @@ async fn rename_moves_every_document_and_frees_the_old_name() {
         add_item(&app, &o.token, json!({ "n": i })).await;
     }
     let new = unique("Renamed-");
-    let res = call(
-        &app,
-        org::update,
-        &Req::put("/org/update", json!({ "organization_name": new })).token(&o.token),
-    )
-    .await;
+    let res = update_org(&app, &o.token, json!({ "organization_name": new })).await;
     assert_eq!(res.status, 200, "{}", res.text);
     let new_collection = format!("org_{}", new.to_lowercase().replace('-', "_"));
     assert_eq!(res.body["organization_name"], new.to_lowercase());
@@ -267,29 +226,17 @@ async fn rename_moves_every_document_and_frees_the_old_name() {
         !names.contains(&format!("org_{}", o.name)),
         "old collection left behind"
     );
-    let list = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
+    let list = list_items(&app, &o.token).await;
     assert_eq!(
         list.body["items"].as_array().unwrap().len(),
         5,
         "{}",
         list.text
     );
-    let old = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &o.name),
-    )
-    .await;
+    let old = get_org(&app, &o.name).await;
     assert_eq!(old.status, 404);
-    let reuse = call(
-        &app,
-        org::create,
-        &Req::post(
-            "/org/create",
-            create_body(&o.name, &format!("{}@example.com", unique("e")), PASSWORD),
-        ),
-    )
-    .await;
+    let email = format!("{}@example.com", unique("e"));
+    let reuse = create_org(&app, create_body(&o.name, &email, PASSWORD)).await;
     assert_eq!(reuse.status, 201, "old name not free: {}", reuse.text);
 }
 
@@ -299,33 +246,24 @@ async fn rename_onto_a_taken_name_is_400_and_changes_nothing() {
     let a = signup(&app).await;
     let b = signup(&app).await;
     add_item(&app, &a.token, json!({ "keep": true })).await;
-    let res = call(
+    let res = update_org(
         &app,
-        org::update,
-        &Req::put(
-            "/org/update",
-            json!({ "organization_name": b.name.to_uppercase(), "email": "new@example.com" }),
-        )
-        .token(&a.token),
+        &a.token,
+        json!({ "organization_name": b.name.to_uppercase(), "email": "new@example.com" }),
     )
     .await;
     assert_eq!(res.status, 400, "{}", res.text);
     assert!(res.detail().contains("already exists"));
-    let still = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &a.name),
-    )
-    .await;
+    let still = get_org(&app, &a.name).await;
     assert_eq!(still.status, 200);
     assert_eq!(
         still.body["email"], a.email,
         "email changed although the update failed"
     );
     assert_eq!(still.body["collection_name"], format!("org_{}", a.name));
-    let list = call(&app, items::list, &Req::get("/org/items").token(&a.token)).await;
+    let list = list_items(&app, &a.token).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
-    let b_items = call(&app, items::list, &Req::get("/org/items").token(&b.token)).await;
+    let b_items = list_items(&app, &b.token).await;
     assert_eq!(b_items.body["items"].as_array().unwrap().len(), 0);
 }
 
@@ -334,47 +272,24 @@ async fn email_and_password_changes_and_token_revocation() {
     let app = app().await;
     let a = signup(&app).await;
     let b = signup(&app).await;
-    let taken = call(
-        &app,
-        org::update,
-        &Req::put("/org/update", json!({ "email": b.email })).token(&a.token),
-    )
-    .await;
+    let taken = update_org(&app, &a.token, json!({ "email": b.email })).await;
     assert_eq!(taken.status, 400);
     let new_email = format!("{}@example.org", unique("new"));
-    let res = call(
-        &app,
-        org::update,
-        &Req::put("/org/update", json!({ "email": new_email.to_uppercase() })).token(&a.token),
-    )
-    .await;
+    let res = update_org(&app, &a.token, json!({ "email": new_email.to_uppercase() })).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["email"], new_email);
-    let res = call(
-        &app,
-        org::update,
-        &Req::put("/org/update", json!({ "password": "N3wPassword" })).token(&a.token),
-    )
-    .await;
+    let res = update_org(&app, &a.token, json!({ "password": "N3wPassword" })).await;
     assert_eq!(res.status, 200, "{}", res.text);
-    let old = call(&app, items::list, &Req::get("/org/items").token(&a.token)).await;
+    let old = list_items(&app, &a.token).await;
     assert_eq!(
         old.status, 401,
         "token issued before the password change still works"
     );
     assert_eq!(old.headers["www-authenticate"], "Bearer");
-    let wrong = call(
-        &app,
-        admin::login,
-        &Req::post(
-            "/admin/login",
-            json!({ "email": new_email, "password": PASSWORD }),
-        ),
-    )
-    .await;
+    let wrong = call(&app, admin::login, &login_req(&new_email, PASSWORD)).await;
     assert_eq!(wrong.status, 401);
     let token = login(&app, &new_email, "N3wPassword").await;
-    let ok = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
+    let ok = list_items(&app, &token).await;
     assert_eq!(ok.status, 200);
 }
 
@@ -382,31 +297,17 @@ async fn email_and_password_changes_and_token_revocation() {
 async fn update_needs_a_field_and_valid_values() {
     let app = app().await;
     let a = signup(&app).await;
+    // No field (none, an unknown one, a null), then values that break the rules.
     for body in [
         json!({}),
         json!({ "unknown": 1 }),
         json!({ "organization_name": null }),
-    ] {
-        let res = call(
-            &app,
-            org::update,
-            &Req::put("/org/update", body.clone()).token(&a.token),
-        )
-        .await;
-        assert_eq!(res.status, 422, "{body}: {}", res.text);
-    }
-    for body in [
         json!({ "organization_name": "x" }),
         json!({ "email": "nope" }),
         json!({ "password": "weak" }),
         json!({ "email": { "$gt": "" } }),
     ] {
-        let res = call(
-            &app,
-            org::update,
-            &Req::put("/org/update", body.clone()).token(&a.token),
-        )
-        .await;
+        let res = update_org(&app, &a.token, body.clone()).await;
         assert_eq!(res.status, 422, "{body}: {}", res.text);
     }
     let no_token = call(
@@ -424,61 +325,21 @@ async fn delete_checks_the_name_removes_everything_and_revokes_tokens() {
     let a = signup(&app).await;
     let b = signup(&app).await;
     add_item(&app, &a.token, json!({ "x": 1 })).await;
-    let other = call(
-        &app,
-        org::delete,
-        &Req::delete("/org/delete")
-            .query("organization_name", &b.name)
-            .token(&a.token),
-    )
-    .await;
+    let other = delete_named(&app, &a.token, &b.name).await;
     assert_eq!(other.status, 403, "{}", other.text);
-    let bogus = call(
-        &app,
-        org::delete,
-        &Req::delete("/org/delete")
-            .query("organization_name", "$where")
-            .token(&a.token),
-    )
-    .await;
+    let bogus = delete_named(&app, &a.token, "$where").await;
     assert_eq!(bogus.status, 403);
-    let res = call(
-        &app,
-        org::delete,
-        &Req::delete("/org/delete")
-            .query("organization_name", &a.name.to_uppercase())
-            .token(&a.token),
-    )
-    .await;
+    let res = delete_named(&app, &a.token, &a.name.to_uppercase()).await;
     assert_eq!(res.status, 204, "{}", res.text);
     assert!(res.text.is_empty());
-    let gone = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &a.name),
-    )
-    .await;
+    let gone = get_org(&app, &a.name).await;
     assert_eq!(gone.status, 404);
     let names = tenant_db(&app).list_collection_names().await.unwrap();
     assert!(!names.contains(&format!("org_{}", a.name)));
-    let after = call(&app, items::list, &Req::get("/org/items").token(&a.token)).await;
-    assert_eq!(after.status, 401);
-    let login = call(
-        &app,
-        admin::login,
-        &Req::post(
-            "/admin/login",
-            json!({ "email": a.email, "password": PASSWORD }),
-        ),
-    )
-    .await;
+    assert_revoked(&app, &[&a.token], "a token outlived its organization").await;
+    let login = call(&app, admin::login, &login_req(&a.email, PASSWORD)).await;
     assert_eq!(login.status, 401);
-    let again = call(
-        &app,
-        org::delete,
-        &Req::delete("/org/delete").token(&b.token),
-    )
-    .await;
+    let again = delete_org(&app, &b.token).await;
     assert_eq!(again.status, 204);
     let count = registry(&app)
         .count_documents(doc! { "email": { "$in": [&a.email, &b.email] } })
@@ -490,8 +351,7 @@ async fn delete_checks_the_name_removes_everything_and_revokes_tokens() {
 #[tokio::test]
 async fn binary_bodies_that_are_not_utf8_are_422() {
     let app = app().await;
-    let req = Req::new(lambda_http::http::Method::POST, "/org/create")
-        .binary(&[0xff, 0x05, 0xfe], "application/json");
+    let req = Req::new(Method::POST, "/org/create").binary(&[0xff, 0x05, 0xfe], "application/json");
     let res = call(&app, org::create, &req).await;
     assert_eq!(res.status, 422, "{}", res.text);
     assert_eq!(res.body["detail"][0]["type"], "json_invalid");

@@ -146,7 +146,13 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
         with(Req::patch("/org/members/x", json!({ "role": to })).param("user_id", user))
     };
     let remove = |user: &str| with(Req::delete("/org/members/x").param("user_id", user));
-    let invitation = |id: &str, resend: bool| {
+    // The invitation of the row's case ("a member's" or an owner's), revoked or resent.
+    let invitation = |case: &str, resend: bool| {
+        let id = if case == "a member's" {
+            &f.member_invitation
+        } else {
+            &f.owner_invitation
+        };
         let r = if resend {
             Req::new(Method::POST, "/org/invitations/x/resend")
         } else {
@@ -233,37 +239,11 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
         ("GET /org/invitations", _) => {
             call(app, invitations::list, &with(Req::get("/org/invitations"))).await
         }
-        ("DELETE /org/invitations/{id}", "a member's") => {
-            call(
-                app,
-                invitations::revoke,
-                &invitation(&f.member_invitation, false),
-            )
-            .await
-        }
         ("DELETE /org/invitations/{id}", _) => {
-            call(
-                app,
-                invitations::revoke,
-                &invitation(&f.owner_invitation, false),
-            )
-            .await
-        }
-        ("POST /org/invitations/{id}/resend", "a member's") => {
-            call(
-                app,
-                invitations::resend,
-                &invitation(&f.member_invitation, true),
-            )
-            .await
+            call(app, invitations::revoke, &invitation(case, false)).await
         }
         ("POST /org/invitations/{id}/resend", _) => {
-            call(
-                app,
-                invitations::resend,
-                &invitation(&f.owner_invitation, true),
-            )
-            .await
+            call(app, invitations::resend, &invitation(case, true)).await
         }
         ("PATCH /org/members/{user_id}", "member to admin") => {
             call(app, members::change_role, &role(&f.target_member, "admin")).await

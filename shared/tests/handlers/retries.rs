@@ -94,7 +94,7 @@ async fn sixteen_concurrent_requests_with_one_key_make_one_organization_or_item(
         answers.iter().map(|a| a.status).collect::<Vec<_>>()
     );
     assert!(answers.iter().all(|a| a.status == 201 || a.status == 409));
-    let list = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
+    let list = list_items(&app, &o.token).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     // Keys are per organization: the same key elsewhere is another item.
     let other = signup(&app).await;
@@ -135,7 +135,7 @@ async fn a_crash_after_the_work_before_the_answer_is_kept_still_gives_one_organi
     assert_eq!(call(&app, items::create, &item).await.status, 503);
     app.store.hooks().clear();
     assert_eq!(call(&app, items::create, &item).await.status, 201);
-    let list = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
+    let list = list_items(&app, &o.token).await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
 }
 
@@ -185,16 +185,11 @@ async fn a_request_in_flight_whose_function_died_is_taken_over_after_its_lease()
 async fn etags_change_with_the_organization_and_if_match_guards_updates() {
     let app = app().await;
     let o = signup(&app).await;
-    let get = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &o.name),
-    )
-    .await;
+    let get = get_org(&app, &o.name).await;
     let tag = get.headers["etag"].to_str().unwrap().to_owned();
     assert!(tag.starts_with('"') && tag.ends_with('"'), "{tag}");
-    let me = call(&app, org::me, &Req::get("/org/me").token(&o.token)).await;
-    assert_eq!(me.headers["etag"], tag.as_str());
+    let mine = me(&app, &o.token).await;
+    assert_eq!(mine.headers["etag"], tag.as_str());
     let stale = Req::put(
         "/org/update",
         json!({ "organization_name": unique("nope") }),
@@ -203,12 +198,7 @@ async fn etags_change_with_the_organization_and_if_match_guards_updates() {
     .header("if-match", "\"999999\"");
     let refused = call(&app, org::update, &stale).await;
     assert_eq!(refused.status, 412, "{}", refused.text);
-    let still = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", &o.name),
-    )
-    .await;
+    let still = get_org(&app, &o.name).await;
     assert_eq!(still.status, 200, "a refused update changed the name");
     assert_eq!(
         still.headers["etag"],
@@ -247,7 +237,7 @@ async fn etags_change_with_the_organization_and_if_match_guards_updates() {
         .token(&o.token)
         .header("if-match", &new_tag);
     assert_eq!(call(&app, members::change_role, &patch).await.status, 412);
-    let current = call(&app, org::me, &Req::get("/org/me").token(&o.token)).await;
+    let current = me(&app, &o.token).await;
     let current_tag = current.headers["etag"].to_str().unwrap().to_owned();
     let patch = Req::patch("/org/members/x", json!({ "role": "admin" }))
         .param("user_id", &user)

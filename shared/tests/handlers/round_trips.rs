@@ -3,6 +3,7 @@
 //! command fails here (the README's "2 round trips for an authenticated read" rests on
 //! it), and a count is deterministic where timings are not.
 
+use lambda_http::http::Method;
 use serde_json::json;
 use tenant::http::Handler;
 use tenant::{App, admin, dashboard, docs, fallback, items, members, org, service};
@@ -22,6 +23,22 @@ where
     (app.store.hooks().commands() - before, res.status.as_u16())
 }
 
+/// One row of the table: `row!(app; route, case, commands, status; handler, request)`
+/// serves the request with the handler and pairs the (commands, status) seen with the
+/// ones the table says.
+macro_rules! row {
+    ($app:expr; $route:literal, $case:literal, $commands:literal, $status:literal;
+     $handler:expr, $req:expr) => {
+        (
+            $route,
+            $case,
+            $commands,
+            $status,
+            counted($app, $handler, &$req).await,
+        )
+    };
+}
+
 #[tokio::test]
 async fn every_route_sends_exactly_the_commands_in_the_table() {
     let app = app().await;
@@ -30,14 +47,14 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     let other = signup(&app).await;
     let doomed = signup(&app).await;
     let fresh = unique("rt");
-    let renamed = unique("rt");
+    let new_org = create_body(&fresh, &format!("{fresh}@example.com"), PASSWORD);
+    let same_name = create_body(&fresh, &format!("{}@example.com", unique("x")), PASSWORD);
+    let stranger = format!("{}@example.com", unique("n"));
+    let new_email = json!({ "email": format!("{}@example.com", unique("m")) });
+    let rename = json!({ "organization_name": unique("rt") });
     let bearer = |r: Req| r.token(&o.token);
-    let login = |email: &str, password: &str| {
-        Req::post(
-            "/admin/login",
-            json!({ "email": email, "password": password }),
-        )
-    };
+    let one_item = bearer(Req::get("/org/items/x").param("id", &item));
+    let del_item = bearer(Req::delete("/org/items/x").param("id", &item));
     // (route, case, commands, status). Every request that changes something (or fails
     // a login) adds one command: its audit event (see `tenant::audit`). The commands,
     // for the record:
@@ -60,213 +77,36 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     // - invitation create: the token check, the pending invitation it may replace (an
     //   owner's may only be replaced by an owner), the member map, the write.
     let mut cases: Vec<Case> = vec![
-        (
-            "health",
-            "up",
-            1,
-            200,
-            counted(&app, service::health, &Req::get("/health")).await,
-        ),
-        (
-            "docs",
-            "openapi.json",
-            0,
-            200,
-            counted(&app, docs::docs, &Req::get("/openapi.json")).await,
-        ),
-        (
-            "dashboard",
-            "page",
-            0,
-            200,
-            counted(&app, dashboard::dashboard, &Req::get("/dashboard")).await,
-        ),
-        (
-            "fallback",
-            "405",
-            0,
-            405,
-            counted(&app, fallback::fallback, &Req::get("/org/create")).await,
-        ),
-        (
-            "org_create",
-            "new",
-            6,
-            201,
-            counted(
-                &app,
-                org::create,
-                &Req::post(
-                    "/org/create",
-                    create_body(&fresh, &format!("{fresh}@example.com"), PASSWORD),
-                ),
-            )
-            .await,
-        ),
-        (
-            "org_create",
-            "duplicate name",
-            2,
-            400,
-            counted(
-                &app,
-                org::create,
-                &Req::post(
-                    "/org/create",
-                    create_body(&fresh, &format!("{}@example.com", unique("x")), PASSWORD),
-                ),
-            )
-            .await,
-        ),
-        (
-            "org_create",
-            "invalid body",
-            0,
-            422,
-            counted(&app, org::create, &Req::post("/org/create", json!({}))).await,
-        ),
-        (
-            "org_get",
-            "found",
-            1,
-            200,
-            counted(
-                &app,
-                org::get,
-                &Req::get("/org/get").query("organization_name", &o.name),
-            )
-            .await,
-        ),
-        (
-            "admin_login",
-            "right password",
-            7,
-            200,
-            counted(&app, admin::login, &login(&o.email, PASSWORD)).await,
-        ),
-        (
-            "admin_login",
-            "wrong password",
-            5,
-            401,
-            counted(&app, admin::login, &login(&o.email, "Wrong-passw0rd")).await,
-        ),
-        (
-            "admin_login",
-            "unknown email",
-            4,
-            401,
-            counted(
-                &app,
-                admin::login,
-                &login(&format!("{}@example.com", unique("n")), PASSWORD),
-            )
-            .await,
-        ),
-        (
-            "items_list",
-            "page",
-            2,
-            200,
-            counted(&app, items::list, &bearer(Req::get("/org/items"))).await,
-        ),
-        (
-            "items_get",
-            "found",
-            2,
-            200,
-            counted(
-                &app,
-                items::get,
-                &bearer(Req::get("/org/items/x").param("id", &item)),
-            )
-            .await,
-        ),
-        (
-            "items_create",
-            "new",
-            4,
-            201,
-            counted(
-                &app,
-                items::create,
-                &bearer(Req::post("/org/items", json!({ "a": 1 }))),
-            )
-            .await,
-        ),
-        (
-            "items_delete",
-            "found",
-            3,
-            204,
-            counted(
-                &app,
-                items::delete,
-                &bearer(Req::delete("/org/items/x").param("id", &item)),
-            )
-            .await,
-        ),
-        (
-            "items_list",
-            "no token",
-            0,
-            401,
-            counted(&app, items::list, &Req::get("/org/items")).await,
-        ),
-        (
-            "org_update",
-            "email",
-            6,
-            200,
-            counted(
-                &app,
-                org::update,
-                &bearer(Req::put(
-                    "/org/update",
-                    json!({ "email": format!("{}@example.com", unique("m")) }),
-                )),
-            )
-            .await,
-        ),
-        (
-            "org_update",
-            "rename",
-            6,
-            200,
-            counted(
-                &app,
-                org::update,
-                &bearer(Req::put(
-                    "/org/update",
-                    json!({ "organization_name": renamed }),
-                )),
-            )
-            .await,
-        ),
-        (
-            "admin_logout",
-            "bearer",
-            4,
-            204,
-            counted(
-                &app,
-                admin::logout,
-                &Req::new(lambda_http::http::Method::POST, "/admin/logout").token(&other.token),
-            )
-            .await,
-        ),
-        (
-            "org_delete",
-            "own",
-            10,
-            204,
-            counted(
-                &app,
-                org::delete,
-                &Req::delete("/org/delete").token(&doomed.token),
-            )
-            .await,
-        ),
+        row!(&app; "health", "up", 1, 200; service::health, Req::get("/health")),
+        row!(&app; "docs", "openapi.json", 0, 200; docs::docs, Req::get("/openapi.json")),
+        row!(&app; "dashboard", "page", 0, 200; dashboard::dashboard, Req::get("/dashboard")),
+        row!(&app; "fallback", "405", 0, 405; fallback::fallback, Req::get("/org/create")),
+        row!(&app; "org_create", "new", 6, 201; org::create, Req::post("/org/create", new_org)),
+        row!(&app; "org_create", "duplicate name", 2, 400;
+            org::create, Req::post("/org/create", same_name)),
+        row!(&app; "org_create", "invalid body", 0, 422;
+            org::create, Req::post("/org/create", json!({}))),
+        row!(&app; "org_get", "found", 1, 200;
+            org::get, Req::get("/org/get").query("organization_name", &o.name)),
+        row!(&app; "admin_login", "right password", 7, 200;
+            admin::login, login_req(&o.email, PASSWORD)),
+        row!(&app; "admin_login", "wrong password", 5, 401;
+            admin::login, login_req(&o.email, "Wrong-passw0rd")),
+        row!(&app; "admin_login", "unknown email", 4, 401;
+            admin::login, login_req(&stranger, PASSWORD)),
+        row!(&app; "items_list", "page", 2, 200; items::list, bearer(Req::get("/org/items"))),
+        row!(&app; "items_get", "found", 2, 200; items::get, one_item),
+        row!(&app; "items_create", "new", 4, 201;
+            items::create, bearer(Req::post("/org/items", json!({ "a": 1 })))),
+        row!(&app; "items_delete", "found", 3, 204; items::delete, del_item),
+        row!(&app; "items_list", "no token", 0, 401; items::list, Req::get("/org/items")),
+        row!(&app; "org_update", "email", 6, 200;
+            org::update, bearer(Req::put("/org/update", new_email))),
+        row!(&app; "org_update", "rename", 6, 200;
+            org::update, bearer(Req::put("/org/update", rename))),
+        row!(&app; "admin_logout", "bearer", 4, 204; admin::logout, logout_req(&other.token)),
+        row!(&app; "org_delete", "own", 10, 204;
+            org::delete, Req::delete("/org/delete").token(&doomed.token)),
     ];
     cases.extend(v2_cases(&app, &o.token).await);
     let mut wrong = Vec::new();
@@ -300,7 +140,7 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
         .as_str()
         .unwrap()
         .to_owned();
-    let resend = Req::new(lambda_http::http::Method::POST, "/org/invitations/x/resend")
+    let resend = Req::new(Method::POST, "/org/invitations/x/resend")
         .param("id", &id)
         .token(owner);
     let other = Req::post(
@@ -310,10 +150,6 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
     .token(owner);
     let made = call(app, invitations::create, &other).await;
     let token = made.body["token"].as_str().unwrap().to_owned();
-    let accept = Req::post(
-        "/invitations/accept",
-        json!({ "token": token, "password": PASSWORD }),
-    );
     let patch = Req::patch("/org/members/x", json!({ "role": "admin" }))
         .param("user_id", &member_id)
         .token(owner);
@@ -326,53 +162,15 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
     //   and its organizations (the login answer), the invitation marked accepted.
     // - role change: the token check, the organization, one conditional write.
     vec![
-        (
-            "org_me",
-            "member",
-            2,
-            200,
-            counted(app, org::me, &Req::get("/org/me").token(&member_token)).await,
-        ),
-        (
-            "members_list",
-            "page",
-            2,
-            200,
-            counted(app, members::list, &Req::get("/org/members").token(owner)).await,
-        ),
-        (
-            "members_update",
-            "to admin",
-            4,
-            200,
-            counted(app, members::change_role, &patch).await,
-        ),
+        row!(app; "org_me", "member", 2, 200; org::me, Req::get("/org/me").token(&member_token)),
+        row!(app; "members_list", "page", 2, 200;
+            members::list, Req::get("/org/members").token(owner)),
+        row!(app; "members_update", "to admin", 4, 200; members::change_role, patch),
         ("invitations_create", "new", 5, 201, created),
-        (
-            "invitations_list",
-            "page",
-            2,
-            200,
-            counted(
-                app,
-                invitations::list,
-                &Req::get("/org/invitations").token(owner),
-            )
-            .await,
-        ),
-        (
-            "invitations_resend",
-            "pending",
-            4,
-            200,
-            counted(app, invitations::resend, &resend).await,
-        ),
-        (
-            "invitations_accept",
-            "new account",
-            10,
-            200,
-            counted(app, invitations::accept, &accept).await,
-        ),
+        row!(app; "invitations_list", "page", 2, 200;
+            invitations::list, Req::get("/org/invitations").token(owner)),
+        row!(app; "invitations_resend", "pending", 4, 200; invitations::resend, resend),
+        row!(app; "invitations_accept", "new account", 10, 200;
+            invitations::accept, accept_req(&token, PASSWORD)),
     ]
 }

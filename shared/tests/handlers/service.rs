@@ -1,7 +1,7 @@
 //! Health, docs, 404, and behaviour when the database is down.
 
 use lambda_http::http::Method;
-use tenant::{App, docs, fallback, items, org, service};
+use tenant::{App, docs, fallback, service};
 
 use crate::common::*;
 
@@ -39,29 +39,20 @@ async fn a_database_that_is_down_gives_503_json_never_500() {
     assert_eq!(res.status, 503);
     assert_eq!(res.body["status"], "unhealthy");
     assert_eq!(res.body["database"], "disconnected");
-    let create = call(&app, org::create, &Req::post(
-            "/org/create",
-            serde_json::json!({
-                "organization_name": unique("down"), "email": "down@example.com", "password": PASSWORD
-            })
-        )).await;
+    let body = create_body(&unique("down"), "down@example.com", PASSWORD);
+    let create = create_org(&app, body).await;
     assert_eq!(create.status, 503, "{}", create.text);
     assert!(
         !create.text.contains("127.0.0.1")
             && !create.text.to_lowercase().contains("server selection")
     );
-    let get = call(
-        &app,
-        org::get,
-        &Req::get("/org/get").query("organization_name", "anything"),
-    )
-    .await;
+    let get = get_org(&app, "anything").await;
     assert_eq!(get.status, 503);
     let token = {
         let up = crate::common::app().await;
         signup(&up).await.token
     };
-    let list = call(&app, items::list, &Req::get("/org/items").token(&token)).await;
+    let list = list_items(&app, &token).await;
     assert_eq!(list.status, 503);
 }
 
@@ -144,15 +135,12 @@ async fn functions_recover_by_themselves_when_the_database_returns() {
     server.stop();
     let down = call(&app, service::health, &Req::get("/health")).await;
     assert_eq!(down.status, 503);
-    let list = call(&app, items::list, &Req::get("/org/items").token(&o.token)).await;
+    let list = list_items(&app, &o.token).await;
     assert_eq!(list.status, 503, "{}", list.text);
     server.spawn();
     let mut status = 0;
     for _ in 0..30 {
-        status = call(&app, items::list, &Req::get("/org/items").token(&o.token))
-            .await
-            .status
-            .as_u16();
+        status = list_items(&app, &o.token).await.status.as_u16();
         if status == 200 {
             break;
         }

@@ -229,6 +229,27 @@ pub fn create_body(name: &str, email: &str, password: &str) -> Value {
     json!({ "organization_name": name, "email": email, "password": password })
 }
 
+/// `POST /admin/login` with an email and a password.
+pub fn login_req(email: &str, password: &str) -> Req {
+    Req::post(
+        "/admin/login",
+        json!({ "email": email, "password": password }),
+    )
+}
+
+/// `POST /org/invitations` by `inviter` (a token): `email` invited as `role`.
+pub fn invite_req(inviter: &str, email: &str, role: &str) -> Req {
+    Req::post("/org/invitations", json!({ "email": email, "role": role })).token(inviter)
+}
+
+/// `POST /invitations/accept` of an invitation token, with a password.
+pub fn accept_req(invitation: &str, password: &str) -> Req {
+    Req::post(
+        "/invitations/accept",
+        json!({ "token": invitation, "password": password }),
+    )
+}
+
 /// Creates an organization and logs its admin in.
 pub async fn signup(app: &App) -> Org {
     let name = unique("org");
@@ -252,8 +273,7 @@ pub async fn signup(app: &App) -> Org {
 
 /// Logs in and returns the token.
 pub async fn login(app: &App, email: &str, password: &str) -> String {
-    let body = json!({ "email": email, "password": password });
-    let res = call(app, tenant::admin::login, &Req::post("/admin/login", body)).await;
+    let res = call(app, tenant::admin::login, &login_req(email, password)).await;
     assert_eq!(res.status, 200, "{}", res.text);
     res.body["access_token"].as_str().expect("token").to_owned()
 }
@@ -343,7 +363,7 @@ pub async fn join_as(app: &App, inviter: &str, role: &str) -> (String, String, S
     let invite = call(
         app,
         tenant::invitations::create,
-        &Req::post("/org/invitations", json!({ "email": email, "role": role })).token(inviter),
+        &invite_req(inviter, &email, role),
     )
     .await;
     assert_eq!(invite.status, 201, "{}", invite.text);
@@ -351,10 +371,7 @@ pub async fn join_as(app: &App, inviter: &str, role: &str) -> (String, String, S
     let accepted = call(
         app,
         tenant::invitations::accept,
-        &Req::post(
-            "/invitations/accept",
-            json!({ "token": token, "password": PASSWORD }),
-        ),
+        &accept_req(token, PASSWORD),
     )
     .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);
