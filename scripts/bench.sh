@@ -13,9 +13,10 @@
 #
 # Knobs: BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_ONLY (functions, comma-
 # separated), LEVERS=0 skips the levers (their builds take ~10 minutes), BUILD_LEVERS=1
-# adds the release profile's LTO and codegen-units choices (a cold build of the lever
-# binaries each) and the debug build's dependency opt-level (a cold build of every
-# function each), all in target/bench-profile/: about an hour more on 2 cores,
+# adds the release profile's LTO and codegen-units choices (a build of the lever
+# binaries each) and the debug build's dependency opt-level (a build of every function
+# each), in target/bench-profile/, cold the first time (about an hour more on 2 cores;
+# BUILD_LEVERS_COLD=1 times the cold builds again),
 # KEEP_BENCH_DIR=1 keeps the run's folder under .local/. Needs wrk and zip (installed
 # with apt-get when missing).
 set -euo pipefail
@@ -65,42 +66,57 @@ bin_dir() {
   for bin in "${LEVER_BINS[@]}"; do rm -f "$dir/$bin"; cp "$from/$bin" "$dir/$bin"; done
 }
 
-# profile_variant NAME LTO CODEGEN_UNITS: a cold release build of the lever binaries
-# with that profile in a target directory of its own, then the same after a change to
-# the tenant crate (what every deploy of a code change pays); the times and org_get's
-# size go into PROFILE_EXTRAS_NAME for its row of the lever table.
+# profile_variant NAME LTO CODEGEN_UNITS: the lever binaries built with that release
+# profile in a target directory of its own (target/bench-profile/NAME). The first time
+# (or with BUILD_LEVERS_COLD=1) from nothing, timed: the cold build, kept in that
+# directory's cold-build-s; later runs bring it up to date with the code. Then the time
+# of a rebuild after a change to the tenant crate (what every deploy of a code change
+# pays) and org_get's size; all go into NAME.extras for its row of the lever table.
 profile_variant() {
-  local name=$1 lto=$2 cgu=$3 target="$ROOT/target/bench-profile/$1" start cold relink
-  rm -rf "$target"
-  log "cold release build, lto=$lto codegen-units=$cgu (${LEVER_BINS[*]})"
-  start=$(date +%s)
-  CARGO_PROFILE_RELEASE_LTO=$lto CARGO_PROFILE_RELEASE_CODEGEN_UNITS=$cgu \
+  local name=$1 lto=$2 cgu=$3 target="$ROOT/target/bench-profile/$1" start relink
+  export CARGO_PROFILE_RELEASE_LTO=$lto CARGO_PROFILE_RELEASE_CODEGEN_UNITS=$cgu
+  if [ "${BUILD_LEVERS_COLD:-0}" = 1 ] || [ ! -s "$target/cold-build-s" ]; then
+    rm -rf "$target"
+    log "cold release build, lto=$lto codegen-units=$cgu (${LEVER_BINS[*]})"
+    start=$(date +%s)
     cargo build --release -p functions --quiet --target-dir "$target" "${LEVER_BINS[@]/#/--bin=}"
-  cold=$(( $(date +%s) - start ))
+    echo $(( $(date +%s) - start )) > "$target/cold-build-s"
+  else
+    log "release build, lto=$lto codegen-units=$cgu (${LEVER_BINS[*]}); cold build timed before"
+    cargo build --release -p functions --quiet --target-dir "$target" "${LEVER_BINS[@]/#/--bin=}"
+  fi
   touch shared/src/lib.rs
   start=$(date +%s)
-  CARGO_PROFILE_RELEASE_LTO=$lto CARGO_PROFILE_RELEASE_CODEGEN_UNITS=$cgu \
-    cargo build --release -p functions --quiet --target-dir "$target" "${LEVER_BINS[@]/#/--bin=}"
+  cargo build --release -p functions --quiet --target-dir "$target" "${LEVER_BINS[@]/#/--bin=}"
   relink=$(( $(date +%s) - start ))
+  unset CARGO_PROFILE_RELEASE_LTO CARGO_PROFILE_RELEASE_CODEGEN_UNITS
   bin_dir "$RUN_DIR/bin-$name" "$target/release"
   (cd "$target/release" && zip -q -9 "$RUN_DIR/$name.zip" org_get)
-  PROFILE_EXTRAS=("cold build s=$cold" "rebuild after a tenant change s=$relink"
-    "org_get MiB=$(python3 -c "import os,sys; print(round(os.path.getsize(sys.argv[1])/2**20, 2))" "$target/release/org_get")"
-    "org_get zip MiB=$(python3 -c "import os,sys; print(round(os.path.getsize(sys.argv[1])/2**20, 2))" "$RUN_DIR/$name.zip")")
-  printf '%s\n' "${PROFILE_EXTRAS[@]}" > "$RUN_DIR/$name.extras"
+  printf '%s\n' "cold build s=$(cat "$target/cold-build-s")" \
+    "rebuild after a tenant change s=$relink" \
+    "org_get MiB=$(mib "$target/release/org_get")" \
+    "org_get zip MiB=$(mib "$RUN_DIR/$name.zip")" > "$RUN_DIR/$name.extras"
 }
 
-# dev_variant OPT_LEVEL: a cold debug build of every function (make run's build) with
-# the dependencies at that opt-level, in a target directory of its own; the time goes
-# into DEV_EXTRAS for its row of the lever table.
+mib() { python3 -c "import os,sys; print(round(os.path.getsize(sys.argv[1]) / 2**20, 2))" "$1"; }
+
+# dev_variant OPT_LEVEL: the debug build of every function (make run's build) with the
+# dependencies at that opt-level, in a target directory of its own; its cold build is
+# timed as profile_variant's is, and goes into dev-OPT_LEVEL.extras.
 dev_variant() {
   local level=$1 target="$ROOT/target/bench-profile/dev-$1" start
-  rm -rf "$target"
-  log "cold debug build, dependencies at opt-level $level"
-  start=$(date +%s)
-  cargo build -p functions --bins --quiet --target-dir "$target" \
-    --config "profile.dev.package.\"*\".opt-level=$level"
-  echo "cold build s=$(( $(date +%s) - start ))" > "$RUN_DIR/dev-$level.extras"
+  local build=(cargo build -p functions --bins --quiet --target-dir "$target"
+    --config "profile.dev.package.\"*\".opt-level=$level")
+  if [ "${BUILD_LEVERS_COLD:-0}" = 1 ] || [ ! -s "$target/cold-build-s" ]; then
+    rm -rf "$target"
+    log "cold debug build, dependencies at opt-level $level"
+    start=$(date +%s)
+    "${build[@]}"
+    echo $(( $(date +%s) - start )) > "$target/cold-build-s"
+  else
+    "${build[@]}"
+  fi
+  echo "cold build s=$(cat "$target/cold-build-s")" > "$RUN_DIR/dev-$level.extras"
 }
 
 LEVER_RUNS=()

@@ -46,6 +46,7 @@ class Scenario:
     bodies: list[str] = field(default_factory=list)
     token: str | None = None
     unique: bool = False
+    keyed: bool = False
     connections: int | None = None
     kind: str = "other"  # public read, authenticated read, write, bcrypt
 
@@ -73,6 +74,8 @@ def scenarios(base: str) -> list[Scenario]:
                  token=lister.token, kind="authenticated read"),
         Scenario("items_create", "POST /org/items", "POST", "/org/items",
                  [json.dumps(api.ITEM)], a.token, kind="write"),
+        Scenario("items_create", "POST /org/items with Idempotency-Key", "POST", "/org/items",
+                 [json.dumps(api.ITEM)], a.token, keyed=True, kind="write"),
         Scenario("org_update", "PUT /org/update (email)", "PUT", "/org/update",
                  [json.dumps({"email": a.email})], a.token, kind="write"),
     ]
@@ -112,7 +115,7 @@ def measure(base: str, scenario: Scenario, pids: list[int], seconds: int,
     conns = scenario.connections or connections
     url = base + scenario.path
     args = dict(method=scenario.method, bodies=scenario.bodies, token=scenario.token,
-                unique=scenario.unique, connections=conns)
+                unique=scenario.unique, keyed=scenario.keyed, connections=conns)
     wrk(url, seconds=1, **args)
     cpu_before = procs.total_cpu(pids) if pids else None
     run = wrk(url, seconds=seconds, **args)
@@ -185,7 +188,9 @@ def levers_table(runs: list[dict]) -> str:
             + "".join(f"{k} | " for k in extras)).rstrip()
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for run in runs:
-        by_fn = {r["function"]: r for r in run["ours"]}
+        by_fn: dict[str, dict] = {}
+        for r in run["ours"]:
+            by_fn.setdefault(r["function"], r)
         first = by_fn.get(LEVER_ROUTES[0], {})
         cells = [run.get("label", "?")]
         cells += [str(by_fn.get(f, {}).get("cpu_us", "–")) for f in LEVER_ROUTES]

@@ -16,13 +16,17 @@ wrk.headers["Content-Type"] = "application/json"
 {auth}
 local bodies = {bodies}
 local unique = {unique}
+local keyed = {keyed}
 local n = 0
 request = function()
   n = n + 1
   local body = bodies and bodies[n % #bodies + 1]
+  local name = string.format("w%d%d%d", math.random(1e6), n, os.time() % 1e5)
   if unique then
-    local name = string.format("w%d%d%d", math.random(1e6), n, os.time() % 1e5)
     body = string.format(body, name, name)
+  end
+  if keyed then
+    wrk.headers["Idempotency-Key"] = name
   end
   return wrk.format(nil, nil, nil, body)
 end
@@ -63,16 +67,18 @@ class Run:
 
 
 def wrk(url: str, method: str = "GET", bodies: list[str] | None = None,
-        token: str | None = None, unique: bool = False, connections: int = 8,
-        seconds: int = 10) -> Run:
+        token: str | None = None, unique: bool = False, keyed: bool = False,
+        connections: int = 8, seconds: int = 10) -> Run:
     """Runs wrk (2 threads) against `url`, sending `bodies` in turn (each with two `%s`,
-    filled with a fresh name, when `unique`)."""
+    filled with a fresh name, when `unique`; with a fresh `Idempotency-Key` each when
+    `keyed`)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "summary.json"
         script = Path(tmp) / "run.lua"
         auth = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
         script.write_text(LUA.format(method=lua_string(method), auth=auth, bodies=lua_list(bodies or []),
                                      unique="true" if unique else "false",
+                                     keyed="true" if keyed else "false",
                                      out=lua_string(str(out))))
         subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections),
                         "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script), url],
