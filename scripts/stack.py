@@ -139,19 +139,33 @@ class ProxyHandler(http.server.BaseHTTPRequestHandler):
         function = self.path.split("/")[2] if self.path.startswith("/.rt/") else "_"
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in ("host", "connection", "content-length")}
-        upstream = self.server.take(function)
-        try:
-            upstream.request(self.command, self.path, body=body, headers=headers)
-            reply = upstream.getresponse()
-            data = reply.read()
-        except (OSError, http.client.HTTPException) as err:
-            upstream.close()
-            self.send_error(502, f"emulator: {err}")
-            return
+        # A long poll whose connection the emulator drops (as it does when a client
+        # hangs up) is polled again: a runtime given anything but an event panics.
+        for attempt in range(100):
+            upstream = self.server.take(function)
+            try:
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                reply = upstream.getresponse()
+                data = reply.read()
+                break
+            except (OSError, http.client.HTTPException) as err:
+                upstream.close()
+                if self.command != "GET" or attempt == 99:
+                    self.send_error(502, f"emulator: {err}")
+                    return
+                time.sleep(0.05)
         if reply.will_close:
             upstream.close()
         else:
             self.server.give_back(function, upstream)
+        if reply.status >= 500 and self.command == "POST":
+            # The emulator could not hand a response on (its client hung up). AWS's
+            # Runtime API takes a response whatever became of the caller; the runtime,
+            # given a 500 here, gets a next event without a request id and panics.
+            self.send_response(202)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         self.send_response(reply.status)
         for key, value in reply.getheaders():
             if key.lower() not in ("transfer-encoding", "connection", "content-length"):
