@@ -9,6 +9,7 @@ pub mod attempts;
 pub mod audit;
 mod errors;
 pub mod idempotency;
+pub mod indexes;
 pub mod invitations;
 mod records;
 pub mod registry;

@@ -440,17 +440,8 @@ pub async fn bump_member_versions(
     user: ObjectId,
     event: Option<&str>,
 ) -> Result<(), Error> {
-    let path = member_path(user);
-    let mut update = doc! { "$inc": { format!("{path}.v"): 1_i64 } };
-    push_event(&mut update, event);
-    store
-        .organizations()
-        .update_many(
-            doc! { "_id": { "$in": orgs }, &path: { "$exists": true } },
-            update,
-        )
-        .await
-        .map(|_| ())
+    let update = doc! { "$inc": { format!("{}.v", member_path(user)): 1_i64 } };
+    write_memberships(store, orgs, user, update, event).await
 }
 
 /// Copies a user's new email into these organizations' member maps.
@@ -461,18 +452,27 @@ pub async fn set_member_email(
     email: &str,
     event: Option<&str>,
 ) -> Result<(), Error> {
-    let path = member_path(user);
-    let mut update = doc! {
-        "$set": { format!("{path}.e"): email, "updated_at": DateTime::now() },
+    let update = doc! {
+        "$set": { format!("{}.e", member_path(user)): email, "updated_at": DateTime::now() },
         "$inc": { "version": 1_i64 },
     };
+    write_memberships(store, orgs, user, update, event).await
+}
+
+/// One write of `user`'s entry in each of these organizations that still has it, with
+/// the event (if any) in each one's outbox.
+async fn write_memberships(
+    store: &Store,
+    orgs: &[ObjectId],
+    user: ObjectId,
+    mut update: Document,
+    event: Option<&str>,
+) -> Result<(), Error> {
     push_event(&mut update, event);
+    let filter = doc! { "_id": { "$in": orgs }, member_path(user): { "$exists": true } };
     store
         .organizations()
-        .update_many(
-            doc! { "_id": { "$in": orgs }, &path: { "$exists": true } },
-            update,
-        )
+        .update_many(filter, update)
         .await
         .map(|_| ())
 }
