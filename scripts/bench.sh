@@ -127,7 +127,7 @@ if [ "${BUILD_LEVERS:-0}" = 1 ]; then
     IFS=: read -r name lto cgu <<<"$p"
     profile_variant "${name// /-}" "$lto" "$cgu"
   done
-  for level in 0 1 2; do dev_variant $level; done
+  for level in 0 1; do dev_variant $level; done
 fi
 if [ "${LEVERS:-1}" != 0 ]; then
   variant before --no-default-features --features multi-thread
@@ -165,7 +165,7 @@ if [ "${BUILD_LEVERS:-0}" = 1 ]; then
     mapfile -t EXTRAS < "$RUN_DIR/${name// /-}.extras"
     bench_run "release profile lto=$lto codegen-units=$cgu" "$RUN_DIR/bin-${name// /-}"
   done
-  for level in 0 1 2; do
+  for level in 0 1; do
     mapfile -t EXTRAS < "$RUN_DIR/dev-$level.extras"
     bench_run "debug build, dependencies at opt-level $level" "$ROOT/target/bench-profile/dev-$level/debug"
   done
