@@ -31,10 +31,17 @@ pub struct OrgView {
     updated_at: Option<String>,
 }
 
-/// RFC 3339 in UTC, as the contract shows timestamps.
+/// RFC 3339 in UTC with exactly three fractional digits, as the contract shows
+/// timestamps: fixed width, so timestamps also sort as strings.
 pub fn timestamp(t: DateTime) -> String {
-    t.try_to_rfc3339_string()
-        .unwrap_or_else(|_| t.timestamp_millis().to_string())
+    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    let millis = t.timestamp_millis();
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|at| at.format(FORMAT).ok())
+        .unwrap_or_else(|| millis.to_string())
 }
 
 impl From<&OrgDoc> for OrgView {
@@ -277,4 +284,17 @@ pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
     lifecycle::delete(&app.store, caller.org, &event).await?;
     tracing::info!(org_id = %id, "organization deleted");
     no_content()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_have_three_fractional_digits_so_they_sort_as_strings() {
+        let at = |ms| timestamp(DateTime::from_millis(ms));
+        assert_eq!(at(1_767_263_400_120), "2026-01-01T10:30:00.120Z");
+        assert_eq!(at(1_767_263_400_000), "2026-01-01T10:30:00.000Z");
+        assert!(at(1_767_263_400_120) < at(1_767_263_400_123));
+    }
 }
