@@ -119,11 +119,14 @@ stop_pid() {
 # function by default, throw-away databases, a random JWT secret) with its files under
 # $1, and loads its stack.env (API_URL, API_PORT, API_LOG, MONGODB_URI, MASTER_DB,
 # TENANT_DB, JWT_SECRET). Further arguments go to stack.py. stop_stack stops them all.
+# Every stack gets the caller's MONGODB_URI (or none), never the one a previous stack's
+# stack.env loaded: that server is gone with its stack.
 STACK_PIDS=()
+CALLER_MONGODB_URI="${MONGODB_URI-}"
 start_stack() {
   local dir=$1; shift
   mkdir -p "$dir"
-  python3 "$ROOT/scripts/stack.py" --dir "$dir" "$@" 2>>"$dir/stack.err" &
+  MONGODB_URI="$CALLER_MONGODB_URI" python3 "$ROOT/scripts/stack.py" --dir "$dir" "$@" 2>>"$dir/stack.err" &
   STACK_PIDS+=("$!")
   local pid=$! i=0
   until [ -s "$dir/stack.env" ]; do

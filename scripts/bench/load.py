@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 # wrk's Lua: the request (a fresh organization name per request where `unique` is set),
-# and a JSON summary written when it is done.
+# and a JSON summary written when it is done. Names are the run's nonce, the thread's
+# number and a count: each wrk thread has a Lua state of its own whose `math.random`
+# gives the same numbers as the other's, so a random part alone repeats across threads.
 LUA = """
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("thread_no", threads)
+end
 wrk.method = {method}
 wrk.headers["Content-Type"] = "application/json"
 {auth}
@@ -21,7 +29,7 @@ local n = 0
 request = function()
   n = n + 1
   local body = bodies and bodies[n % #bodies + 1]
-  local name = string.format("w%d%d%d", math.random(1e6), n, os.time() % 1e5)
+  local name = string.format("w%sx%dx%d", {nonce}, thread_no, n)
   if unique then
     body = string.format(body, name, name)
   end
@@ -79,6 +87,7 @@ def wrk(url: str, method: str = "GET", bodies: list[str] | None = None,
         script.write_text(LUA.format(method=lua_string(method), auth=auth, bodies=lua_list(bodies or []),
                                      unique="true" if unique else "false",
                                      keyed="true" if keyed else "false",
+                                     nonce=lua_string(secrets.token_hex(4)),
                                      out=lua_string(str(out))))
         subprocess.run(["wrk", "-t", str(min(2, connections)), "-c", str(connections),
                         "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script), url],
