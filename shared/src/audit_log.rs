@@ -87,7 +87,7 @@ fn cursor(doc: &Document) -> Option<String> {
         .get_i64("occurred_ms")
         .or_else(|_| doc.get_i32("occurred_ms").map(i64::from))
         .ok()?;
-    Some(format!("{at}.{}", doc.get_str("_id").ok()?))
+    Some(format!("{at}.{}", doc.get_str("event_id").ok()?))
 }
 
 fn after(req: &Request) -> ApiResult<Option<(i64, String)>> {

@@ -83,7 +83,7 @@ pub struct Query {
     pub since_ms: Option<i64>,
     /// Up to this time (ms since the epoch).
     pub until_ms: Option<i64>,
-    /// After this position (the `next` of the previous page): (time, id).
+    /// After this position (the `next` of the previous page): (time, event id).
     pub after: Option<(i64, String)>,
 }
 
@@ -116,14 +116,14 @@ pub async fn page(
             "$or",
             vec![
                 doc! { "occurred_ms": { "$lt": ms } },
-                doc! { "occurred_ms": ms, "_id": { "$lt": id } },
+                doc! { "occurred_ms": ms, "event_id": { "$lt": id } },
             ],
         );
     }
     store
         .audit_events()
         .find(filter)
-        .sort(doc! { "occurred_ms": -1, "_id": -1 })
+        .sort(doc! { "occurred_ms": -1, "event_id": -1 })
         .limit(limit)
         .await?
         .try_collect()

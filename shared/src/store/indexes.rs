@@ -58,8 +58,8 @@ const INDEXES: &[Spec] = &[
     },
     Spec {
         collection: "audit_events",
-        name: "organization_id_1_occurred_ms_-1",
-        keys: || doc! { "organization_id": 1, "occurred_ms": -1 },
+        name: "organization_id_1_occurred_ms_-1_event_id_-1",
+        keys: || doc! { "organization_id": 1, "occurred_ms": -1, "event_id": -1 },
         unique: false,
         ttl: None,
     },
@@ -93,15 +93,26 @@ const INDEXES: &[Spec] = &[
     },
 ];
 
-/// Indexes of the first release that no longer hold (an owner's email may now be
-/// shared by several organizations).
-const OBSOLETE: &[Spec] = &[Spec {
-    collection: "organizations",
-    name: "email_1",
-    keys: || doc! { "email": 1 },
-    unique: true,
-    ttl: None,
-}];
+/// Indexes that no longer hold: the first release's unique email (an owner's email may
+/// now be shared by several organizations), and the audit log's index without
+/// `event_id`, which left MongoDB a sort in memory of an organization's every event for
+/// a page (the log pages by time, then event id).
+const OBSOLETE: &[Spec] = &[
+    Spec {
+        collection: "organizations",
+        name: "email_1",
+        keys: || doc! { "email": 1 },
+        unique: true,
+        ttl: None,
+    },
+    Spec {
+        collection: "audit_events",
+        name: "organization_id_1_occurred_ms_-1",
+        keys: || doc! { "organization_id": 1, "occurred_ms": -1 },
+        unique: false,
+        ttl: None,
+    },
+];
 
 /// Drops the obsolete indexes and creates every index that is missing (the server
 /// leaves existing ones alone); the names of those ensured, as `collection.name`.
@@ -163,7 +174,7 @@ pub async fn wrong(store: &Store) -> Result<Option<String>, Error> {
             .find(|s| s.collection == collection && has(&(s.keys)()))
         {
             return Ok(Some(format!(
-                "index {collection}.{} of the first release is still there",
+                "obsolete index {collection}.{} is still there",
                 old.name
             )));
         }

@@ -3,6 +3,7 @@
 //! crash-safely, and a document met before it ran is migrated on first touch.
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mongodb::IndexModel;
 use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
 use serde_json::json;
 use tenant::{App, admin, migrate};
@@ -138,6 +139,23 @@ async fn functions_refuse_to_start_without_the_indexes() {
         .await
         .unwrap();
     assert!(migrate::check(&bare.store).await.is_err());
+    migrate::run(&bare.store).await.unwrap();
+    if let Err(e) = migrate::check(&bare.store).await {
+        panic!("{e}")
+    }
+    // An index the service replaced (the audit log's without `event_id`) is refused, then
+    // dropped by the next migration.
+    let old = IndexModel::builder()
+        .keys(doc! { "organization_id": 1, "occurred_ms": -1 })
+        .build();
+    let audit = bare
+        .store
+        .databases()
+        .0
+        .collection::<Document>("audit_events");
+    audit.create_index(old).await.unwrap();
+    let refused = migrate::check(&bare.store).await.unwrap_err().to_string();
+    assert!(refused.contains("obsolete"), "{refused}");
     migrate::run(&bare.store).await.unwrap();
     if let Err(e) = migrate::check(&bare.store).await {
         panic!("{e}")

@@ -6,7 +6,7 @@
 use lambda_http::http::Method;
 use serde_json::json;
 use tenant::http::Handler;
-use tenant::{App, admin, dashboard, docs, fallback, items, members, org, service};
+use tenant::{App, admin, audit_log, dashboard, docs, fallback, items, members, org, service};
 
 use crate::common::*;
 
@@ -110,6 +110,11 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     ];
     cases.extend(v2_cases(&app, &o.token).await);
     let mut wrong = Vec::new();
+    for function in functions() {
+        if !cases.iter().any(|(route, ..)| *route == function) {
+            wrong.push(format!("{function}: no row in the table"));
+        }
+    }
     for (route, case, want, status, (got, got_status)) in &cases {
         println!("{route:<13} {case:<15} {got} commands, {got_status}");
         if got != want || got_status != status {
@@ -121,7 +126,22 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// The (v2) routes: members and invitations.
+/// Every function that serves a route (its binary's name), `migrate` aside.
+fn functions() -> Vec<String> {
+    let bins = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions/src/bin");
+    let mut names: Vec<String> = std::fs::read_dir(bins)
+        .expect("functions/src/bin")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .filter(|name| name != "migrate")
+        .collect();
+    names.sort();
+    names
+}
+
+/// The (v2) routes: members, invitations and the audit log.
 async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
     use tenant::invitations;
     let email = format!("{}@example.com", unique("rt"));
@@ -153,6 +173,12 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
     let patch = Req::patch("/org/members/x", json!({ "role": "admin" }))
         .param("user_id", &member_id)
         .token(owner);
+    let remove = Req::delete("/org/members/x")
+        .param("user_id", &member_id)
+        .token(owner);
+    let revoke = Req::delete("/org/invitations/x")
+        .param("id", &id)
+        .token(owner);
     // - me, members: the token check, then the organization (one read: its map).
     // - invitation create: the token check, the organization (is the email a member?),
     //   the insert; list: the token check and one query; revoke and resend: the token
@@ -161,6 +187,12 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
     //   account insert, the account (again, in join), the member map, the account read
     //   and its organizations (the login answer), the invitation marked accepted.
     // - role change: the token check, the organization, one conditional write.
+    // - removal: the token check, the organization, the conditional write (its event in
+    //   the outbox), the outbox copy, the account (forget the organization, then removed
+    //   as it was its last).
+    // - audit log: the token check, the organization with its outbox (the token check
+    //   reads no outbox), the outbox copy, the page.
+    // Every change adds one command for its audit event (see the first table's comment).
     vec![
         row!(app; "org_me", "member", 2, 200; org::me, Req::get("/org/me").token(&member_token)),
         row!(app; "members_list", "page", 2, 200;
@@ -170,6 +202,10 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
         row!(app; "invitations_list", "page", 2, 200;
             invitations::list, Req::get("/org/invitations").token(owner)),
         row!(app; "invitations_resend", "pending", 4, 200; invitations::resend, resend),
+        row!(app; "invitations_revoke", "pending", 4, 204; invitations::revoke, revoke),
+        row!(app; "members_remove", "member", 6, 204; members::remove, remove),
+        row!(app; "audit_list", "page", 4, 200;
+            audit_log::list, Req::get("/org/audit").token(owner)),
         row!(app; "invitations_accept", "new account", 10, 200;
             invitations::accept, accept_req(&token, PASSWORD)),
     ]
