@@ -10,10 +10,7 @@ use tenant::{App, admin, audit_log, invitations, items, members, org};
 use crate::common::*;
 
 async fn events(app: &App, token: &str, query: &[(&str, &str)]) -> Res {
-    let mut req = Req::get("/org/audit").token(token);
-    for (k, v) in query {
-        req = req.query(k, v);
-    }
+    let req = Req::get("/org/audit").token(token).queries(query);
     call(app, audit_log::list, &req).await
 }
 

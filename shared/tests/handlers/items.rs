@@ -38,10 +38,7 @@ async fn delete_item(app: &App, token: &str, id: &str) -> Res {
 
 /// `GET /org/items` by `token` with query parameters.
 async fn list_page(app: &App, token: &str, query: &[(&str, &str)]) -> Res {
-    let mut req = Req::get("/org/items").token(token);
-    for (k, v) in query {
-        req = req.query(k, v);
-    }
+    let req = Req::get("/org/items").token(token).queries(query);
     call(app, items::list, &req).await
 }
 

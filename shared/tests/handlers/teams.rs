@@ -84,10 +84,7 @@ async fn remove_member(app: &App, token: &str, user: &str) -> Res {
 
 /// `GET /org/members` by `token`, with query parameters.
 async fn list_members(app: &App, token: &str, query: &[(&str, &str)]) -> Res {
-    let mut req = Req::get("/org/members").token(token);
-    for (k, v) in query {
-        req = req.query(k, v);
-    }
+    let req = Req::get("/org/members").token(token).queries(query);
     call(app, members::list, &req).await
 }
 

@@ -136,6 +136,10 @@ impl Req {
         self.event["rawQueryString"] = json!(raw.finish());
         self
     }
+    /// Query parameters, in order.
+    pub fn queries(self, pairs: &[(&str, &str)]) -> Self {
+        pairs.iter().fold(self, |req, (k, v)| req.query(k, v))
+    }
     /// A path parameter.
     pub fn param(mut self, k: &str, v: &str) -> Self {
         self.event["pathParameters"][k] = json!(v);
