@@ -14,10 +14,10 @@ pub struct App {
 
 impl App {
     /// Reads the environment (and AWS secrets), builds the client and checks that
-    /// the database has the indexes the service relies on (see [`crate::migrate`]).
+    /// the database has the indexes the service relies on (see [`crate::jobs::migrate`]).
     pub async fn init() -> Result<Self, ConfigError> {
         let app = Self::with_config(Config::load().await?).await?;
-        crate::migrate::check(&app.store).await?;
+        crate::jobs::migrate::check(&app.store).await?;
         Ok(app)
     }
 

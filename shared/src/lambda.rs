@@ -62,7 +62,7 @@ where
     })
 }
 
-/// The `migrate` function: builds the store once, then runs [`crate::migrate::run`] for
+/// The `migrate` function: builds the store once, then runs [`crate::jobs::migrate::run`] for
 /// each invocation (any event) and answers its report.
 pub fn migrate() -> Result<(), lambda_http::Error> {
     runtime()?.block_on(async {
@@ -71,7 +71,7 @@ pub fn migrate() -> Result<(), lambda_http::Error> {
         let app = &App::with_config(config).await?;
         lambda_http::lambda_runtime::run(service_fn(
             move |_: LambdaEvent<serde_json::Value>| async move {
-                let report = crate::migrate::run(&app.store)
+                let report = crate::jobs::migrate::run(&app.store)
                     .await
                     .map_err(|e| e.chain())?;
                 tracing::info!(

@@ -1,32 +1,35 @@
 //! The tenant crate: everything the organization service does, as plain async
 //! handlers over an [`App`] (configuration + MongoDB client built once per cold start).
 //! Each Lambda binary in `functions/` wires one handler through [`lambda::serve`].
+//!
+//! The layers, each calling only the ones below it:
+//! - [`routes`]: one file per resource of the API (`POST /org/items` is
+//!   [`routes::items::create`]); a handler parses, authorizes, calls the core and shapes
+//!   the answer;
+//! - [`auth`]: who is calling (tokens, passwords, the login throttle) and what the
+//!   caller's role allows;
+//! - [`core`]: what the service does across documents: organization lifecycle,
+//!   memberships, the audit trail, idempotent requests, `If-Match` preconditions;
+//! - [`store`]: every MongoDB query, as a named operation.
+//!
+//! Beside them: [`http`] (request parsing, responses), [`domain`] (values parsed from
+//! input), [`config`], [`error`], [`jobs`] (what runs without a route: the deploy-time
+//! migration) and [`lambda`] (the entry point of every function).
 
 #![warn(missing_docs)]
 
-pub mod admin;
 pub mod app;
-pub mod audit;
-pub mod audit_log;
 pub mod auth;
 pub mod config;
-pub mod dashboard;
-pub mod docs;
+pub mod core;
 pub mod domain;
 pub mod error;
-pub mod fallback;
 #[cfg(feature = "test-hooks")]
 pub mod hooks;
 pub mod http;
-pub mod idempotency;
-pub mod invitations;
-pub mod items;
+pub mod jobs;
 pub mod lambda;
-pub mod members;
-pub mod migrate;
-pub mod org;
-pub mod secrets;
-pub mod service;
+pub mod routes;
 pub mod store;
 
 pub use app::App;

@@ -1,5 +1,5 @@
-//! Lambda function `admin_login`: serves `tenant::admin::login`.
+//! Lambda function `admin_login`: serves `tenant::routes::sessions::login`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::admin::login)
+    tenant::lambda::serve(tenant::routes::sessions::login)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `admin_logout`: serves `tenant::admin::logout`.
+//! Lambda function `admin_logout`: serves `tenant::routes::sessions::logout`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::admin::logout)
+    tenant::lambda::serve(tenant::routes::sessions::logout)
 }

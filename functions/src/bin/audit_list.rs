@@ -1,5 +1,5 @@
-//! Lambda function `audit_list`: serves `tenant::audit_log::list`.
+//! Lambda function `audit_list`: serves `tenant::routes::audit::list`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::audit_log::list)
+    tenant::lambda::serve(tenant::routes::audit::list)
 }

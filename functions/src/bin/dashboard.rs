@@ -1,5 +1,5 @@
-//! Lambda function `dashboard`: serves `tenant::dashboard::dashboard`.
+//! Lambda function `dashboard`: serves `tenant::routes::dashboard::dashboard`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::dashboard::dashboard)
+    tenant::lambda::serve(tenant::routes::dashboard::dashboard)
 }

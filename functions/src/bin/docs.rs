@@ -1,5 +1,5 @@
-//! Lambda function `docs`: serves `tenant::docs::docs`.
+//! Lambda function `docs`: serves `tenant::routes::docs::docs`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::docs::docs)
+    tenant::lambda::serve(tenant::routes::docs::docs)
 }

@@ -1,6 +1,6 @@
-//! Lambda function `fallback`: serves `tenant::fallback::fallback` (API Gateway's
+//! Lambda function `fallback`: serves `tenant::routes::fallback::fallback` (API Gateway's
 //! `$default` route: 405 for a known path's other methods, else 404).
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::fallback::fallback)
+    tenant::lambda::serve(tenant::routes::fallback::fallback)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `health`: serves `tenant::service::health`.
+//! Lambda function `health`: serves `tenant::routes::service::health`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::service::health)
+    tenant::lambda::serve(tenant::routes::service::health)
 }

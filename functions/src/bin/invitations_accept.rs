@@ -1,5 +1,5 @@
-//! Lambda function `invitations_accept`: serves `tenant::invitations::accept`.
+//! Lambda function `invitations_accept`: serves `tenant::routes::invitations::accept`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::invitations::accept)
+    tenant::lambda::serve(tenant::routes::invitations::accept)
 }

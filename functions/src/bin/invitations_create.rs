@@ -1,5 +1,5 @@
-//! Lambda function `invitations_create`: serves `tenant::invitations::create`.
+//! Lambda function `invitations_create`: serves `tenant::routes::invitations::create`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::invitations::create)
+    tenant::lambda::serve(tenant::routes::invitations::create)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `invitations_list`: serves `tenant::invitations::list`.
+//! Lambda function `invitations_list`: serves `tenant::routes::invitations::list`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::invitations::list)
+    tenant::lambda::serve(tenant::routes::invitations::list)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `invitations_resend`: serves `tenant::invitations::resend`.
+//! Lambda function `invitations_resend`: serves `tenant::routes::invitations::resend`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::invitations::resend)
+    tenant::lambda::serve(tenant::routes::invitations::resend)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `invitations_revoke`: serves `tenant::invitations::revoke`.
+//! Lambda function `invitations_revoke`: serves `tenant::routes::invitations::revoke`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::invitations::revoke)
+    tenant::lambda::serve(tenant::routes::invitations::revoke)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `items_create`: serves `tenant::items::create`.
+//! Lambda function `items_create`: serves `tenant::routes::items::create`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::items::create)
+    tenant::lambda::serve(tenant::routes::items::create)
 }

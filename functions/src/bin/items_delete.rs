@@ -1,5 +1,5 @@
-//! Lambda function `items_delete`: serves `tenant::items::delete`.
+//! Lambda function `items_delete`: serves `tenant::routes::items::delete`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::items::delete)
+    tenant::lambda::serve(tenant::routes::items::delete)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `items_get`: serves `tenant::items::get`.
+//! Lambda function `items_get`: serves `tenant::routes::items::get`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::items::get)
+    tenant::lambda::serve(tenant::routes::items::get)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `items_list`: serves `tenant::items::list`.
+//! Lambda function `items_list`: serves `tenant::routes::items::list`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::items::list)
+    tenant::lambda::serve(tenant::routes::items::list)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `members_list`: serves `tenant::members::list`.
+//! Lambda function `members_list`: serves `tenant::routes::members::list`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::members::list)
+    tenant::lambda::serve(tenant::routes::members::list)
 }

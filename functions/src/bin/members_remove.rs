@@ -1,5 +1,5 @@
-//! Lambda function `members_remove`: serves `tenant::members::remove`.
+//! Lambda function `members_remove`: serves `tenant::routes::members::remove`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::members::remove)
+    tenant::lambda::serve(tenant::routes::members::remove)
 }

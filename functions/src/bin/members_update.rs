@@ -1,5 +1,5 @@
-//! Lambda function `members_update`: serves `tenant::members::change_role`.
+//! Lambda function `members_update`: serves `tenant::routes::members::change_role`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::members::change_role)
+    tenant::lambda::serve(tenant::routes::members::change_role)
 }

@@ -1,4 +1,4 @@
-//! Lambda function `migrate`: the deploy-time step, `tenant::migrate::run` (indexes),
+//! Lambda function `migrate`: the deploy-time step, `tenant::jobs::migrate::run` (indexes),
 //! invoked once after each deploy; it has no route.
 
 fn main() -> Result<(), lambda_http::Error> {

@@ -1,5 +1,5 @@
-//! Lambda function `org_create`: serves `tenant::org::create`.
+//! Lambda function `org_create`: serves `tenant::routes::organizations::create`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::org::create)
+    tenant::lambda::serve(tenant::routes::organizations::create)
 }

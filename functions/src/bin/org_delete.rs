@@ -1,5 +1,5 @@
-//! Lambda function `org_delete`: serves `tenant::org::delete`.
+//! Lambda function `org_delete`: serves `tenant::routes::organizations::delete`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::org::delete)
+    tenant::lambda::serve(tenant::routes::organizations::delete)
 }

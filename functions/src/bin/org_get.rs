@@ -1,5 +1,5 @@
-//! Lambda function `org_get`: serves `tenant::org::get`.
+//! Lambda function `org_get`: serves `tenant::routes::organizations::get`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::org::get)
+    tenant::lambda::serve(tenant::routes::organizations::get)
 }

@@ -1,5 +1,5 @@
-//! Lambda function `org_me`: serves `tenant::org::me`.
+//! Lambda function `org_me`: serves `tenant::routes::organizations::me`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::org::me)
+    tenant::lambda::serve(tenant::routes::organizations::me)
 }

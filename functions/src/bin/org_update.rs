@@ -1,5 +1,5 @@
-//! Lambda function `org_update`: serves `tenant::org::update`.
+//! Lambda function `org_update`: serves `tenant::routes::organizations::update`.
 
 fn main() -> Result<(), lambda_http::Error> {
-    tenant::lambda::serve(tenant::org::update)
+    tenant::lambda::serve(tenant::routes::organizations::update)
 }

@@ -4,7 +4,10 @@ use cpu_time::ProcessTime;
 use criterion::Criterion;
 use serde_json::json;
 use tenant::http::Handler;
-use tenant::{App, items, org, service};
+use tenant::{
+    App,
+    routes::{items, organizations, service},
+};
 use testkit::{Req, add_item, app, call, signup};
 use tokio::runtime::Runtime;
 
@@ -45,7 +48,7 @@ pub fn bench(c: &mut Criterion) {
     });
     cpu_of(c, &rt, &app, "health", service::health, Req::get("/health"));
     let get = Req::get("/org/get").query("organization_name", &org);
-    cpu_of(c, &rt, &app, "org_get", org::get, get);
+    cpu_of(c, &rt, &app, "org_get", organizations::get, get);
     let one = Req::get("/org/items/x").param("id", &item).token(&token);
     cpu_of(c, &rt, &app, "items_get", items::get, one);
     let page = Req::get("/org/items").token(&token);

@@ -7,8 +7,8 @@ use serde_json::json;
 use tenant::auth::jwt;
 use tenant::config::Config;
 use tenant::http::JsonBody;
-use tenant::items::check_numbers;
-use tenant::org::NewOrganization;
+use tenant::routes::items::check_numbers;
+use tenant::routes::organizations::NewOrganization;
 use testkit::{PASSWORD, Req, SECRET, create_body};
 
 fn config() -> Config {

@@ -1,7 +1,8 @@
-//! Authentication: tokens, passwords, the login throttle, the bearer check, and who may
-//! do what.
+//! Authentication: tokens, passwords and their check at login, the login throttle, the
+//! bearer check, and who may do what.
 
 pub mod jwt;
+pub mod login;
 pub mod password;
 pub mod permissions;
 pub mod throttle;
@@ -10,12 +11,12 @@ use lambda_http::Request;
 use mongodb::bson::oid::ObjectId;
 
 use crate::app::App;
-use crate::audit::{Actor, Context, Event, Outcome};
+use crate::core::audit::{self, Actor, Context, Event, Outcome};
+use crate::core::lifecycle::{self, Settled};
+use crate::core::membership;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::http::bearer_token;
-use crate::org::lifecycle::{self, Settled};
-use crate::org::membership;
 use crate::store::{OrgDoc, registry};
 pub use permissions::{Action, require};
 
@@ -55,7 +56,7 @@ impl Caller {
         };
         let mut denied = event.clone();
         denied.outcome = Outcome::Denied;
-        crate::store::audit::record(&app.store, self.org.id, &[denied]).await?;
+        audit::record(&app.store, self.org.id, &[denied]).await?;
         Err(refused)
     }
 }

@@ -1,15 +1,16 @@
-//! Audit events (`audit_events` in the master database): one document per event and
-//! organization, kept `AUDIT_RETENTION_DAYS` by a TTL index (also after the
+//! The audit trail's queries (`audit_events` in the master database): one document per
+//! event and organization, kept `AUDIT_RETENTION_DAYS` by a TTL index (also after the
 //! organization is gone; the API no longer shows them then). Ids are derived from the
-//! request, so writing an event twice keeps one.
+//! request, so writing an event twice keeps one. The event type and its writer are
+//! [`crate::core::audit`].
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, DateTime, Document, doc, oid::ObjectId};
 use mongodb::error::Error;
 use mongodb::options::InsertManyOptions;
 
-use super::{OrgDoc, Store, is_duplicate};
-use crate::audit::Event;
+use super::{Store, is_duplicate};
+use crate::core::audit::Event;
 
 fn bson<T: serde::Serialize>(value: &T) -> Result<Bson, Error> {
     mongodb::bson::to_bson(value).map_err(Error::custom)
@@ -33,13 +34,9 @@ fn document(store: &Store, org: ObjectId, event: &Event) -> Result<Document, Err
     })
 }
 
-/// Stores events of `org` (one command; those stored before are kept as they are).
-pub async fn record(store: &Store, org: ObjectId, events: &[Event]) -> Result<(), Error> {
-    record_many(store, events.iter().map(|e| (org, e))).await
-}
-
-/// Stores events, each for its organization, in one command.
-pub async fn record_many<'a>(
+/// Stores events, each for its organization, in one command (those stored before are
+/// kept as they are: ids are derived from the request).
+pub async fn insert<'a>(
     store: &Store,
     events: impl IntoIterator<Item = (ObjectId, &'a Event)>,
 ) -> Result<(), Error> {
@@ -60,16 +57,6 @@ pub async fn record_many<'a>(
         Err(e) if !is_duplicate(&e) => Err(e),
         _ => Ok(()),
     }
-}
-
-/// Copies the events of an organization's outbox into the log.
-pub async fn drain(store: &Store, org: &OrgDoc) -> Result<(), Error> {
-    let events: Vec<Event> = org
-        .audit_outbox
-        .iter()
-        .filter_map(|e| Event::from_outbox(e))
-        .collect();
-    record(store, org.id, &events).await
 }
 
 /// What `GET /org/audit` asks for.

@@ -5,13 +5,16 @@
 use mongodb::bson::{Document, doc};
 use serde_json::{Value, json};
 use tenant::hooks::Fault;
-use tenant::{App, admin, audit_log, invitations, items, members, org};
+use tenant::{
+    App,
+    routes::{audit, invitations, items, members, organizations, sessions},
+};
 
 use crate::common::*;
 
 async fn events(app: &App, token: &str, query: &[(&str, &str)]) -> Res {
     let req = Req::get("/org/audit").token(token).queries(query);
-    call(app, audit_log::list, &req).await
+    call(app, audit::list, &req).await
 }
 
 async fn actions(app: &App, token: &str) -> Vec<String> {
@@ -67,7 +70,7 @@ async fn a_session_is_logged_in_the_contract_shape_and_never_holds_a_secret() {
         .token(&o.token);
     assert_eq!(call(&app, members::change_role, &role).await.status, 200);
     let wrong = login_req(&o.email, "Wrong-passw0rd");
-    assert_eq!(call(&app, admin::login, &wrong).await.status, 401);
+    assert_eq!(call(&app, sessions::login, &wrong).await.status, 401);
     let rename = rename_org(&app, &o.token, &unique("renamed")).await;
     assert_eq!(rename.status, 200);
     let password = update_org(&app, &o.token, json!({ "password": "N3wPassword" })).await;
@@ -149,12 +152,15 @@ async fn refusals_are_logged_as_denied() {
     let elsewhere = Req::delete("/org/delete")
         .query("organization_name", &other.name)
         .token(&o.token);
-    assert_eq!(call(&app, org::delete, &elsewhere).await.status, 403);
+    assert_eq!(
+        call(&app, organizations::delete, &elsewhere).await.status,
+        403
+    );
     let into_other = Req::post(
         "/admin/login",
         json!({ "email": o.email, "password": PASSWORD, "organization_name": other.name }),
     );
-    assert_eq!(call(&app, admin::login, &into_other).await.status, 403);
+    assert_eq!(call(&app, sessions::login, &into_other).await.status, 403);
     assert_eq!(
         count(
             &actions(&app, &other.token).await,
@@ -370,7 +376,7 @@ async fn a_password_or_email_change_cut_short_is_finished_with_its_event_by_the_
         .arm("password.after_hash", Fault::Unavailable);
     let res = call(
         &app,
-        org::update,
+        organizations::update,
         &update(json!({ "password": "N3wPassword" })),
     )
     .await;
@@ -378,7 +384,7 @@ async fn a_password_or_email_change_cut_short_is_finished_with_its_event_by_the_
     app.store.hooks().clear();
     let me = Req::get("/org/me").token(&o.token);
     assert_eq!(
-        call(&app, org::me, &me).await.status,
+        call(&app, organizations::me, &me).await.status,
         401,
         "a token from before the change still works"
     );
@@ -391,11 +397,14 @@ async fn a_password_or_email_change_cut_short_is_finished_with_its_event_by_the_
         .hooks()
         .arm("email.after_account", Fault::Unavailable);
     let changed = Req::put("/org/update", json!({ "email": email })).token(&token);
-    assert_eq!(call(&app, org::update, &changed).await.status, 503);
+    assert_eq!(
+        call(&app, organizations::update, &changed).await.status,
+        503
+    );
     app.store.hooks().clear();
     let token = login(&app, &email, "N3wPassword").await;
     let all = actions(&app, &token).await;
     assert_eq!(count(&all, "user.email_changed:success"), 1, "{all:?}");
-    let me = call(&app, org::me, &Req::get("/org/me").token(&token)).await;
+    let me = call(&app, organizations::me, &Req::get("/org/me").token(&token)).await;
     assert_eq!(me.body["email"], email.as_str());
 }

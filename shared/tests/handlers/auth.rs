@@ -4,13 +4,16 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use tenant::{App, admin, items};
+use tenant::{
+    App,
+    routes::{items, sessions},
+};
 
 use crate::common::*;
 
 /// `POST /admin/login` from the client address `ip`.
 async fn login_from(app: &App, ip: &str, email: &str, password: &str) -> Res {
-    call(app, admin::login, &login_req(email, password).ip(ip)).await
+    call(app, sessions::login, &login_req(email, password).ip(ip)).await
 }
 
 /// The seconds of a 429's `Retry-After`.
@@ -28,7 +31,7 @@ async fn login_issues_an_hs256_token_with_the_contract_claims() {
     let o = signup(&app).await;
     let res = call(
         &app,
-        admin::login,
+        sessions::login,
         &login_req(&o.email.to_uppercase(), PASSWORD),
     )
     .await;
@@ -64,10 +67,15 @@ async fn login_issues_an_hs256_token_with_the_contract_claims() {
 async fn wrong_password_and_unknown_email_get_the_same_401() {
     let app = app().await;
     let o = signup(&app).await;
-    let wrong = call(&app, admin::login, &login_req(&o.email, "Wrong-passw0rd")).await;
+    let wrong = call(
+        &app,
+        sessions::login,
+        &login_req(&o.email, "Wrong-passw0rd"),
+    )
+    .await;
     let unknown = call(
         &app,
-        admin::login,
+        sessions::login,
         &login_req(&format!("{}@nowhere.example", unique("u")), PASSWORD),
     )
     .await;
@@ -78,7 +86,7 @@ async fn wrong_password_and_unknown_email_get_the_same_401() {
     }
     let bad = call(
         &app,
-        admin::login,
+        sessions::login,
         &Req::post(
             "/admin/login",
             json!({ "email": { "$gt": "" }, "password": { "$gt": "" } }),
@@ -119,7 +127,7 @@ async fn one_address_that_keeps_trying_never_closes_the_email_elsewhere() {
     for _ in 0..120 {
         let res = call(
             &app,
-            admin::login,
+            sessions::login,
             &login_req(&o.email, "Wrong-passw0rd").ip(&attacker),
         )
         .await;
@@ -128,7 +136,7 @@ async fn one_address_that_keeps_trying_never_closes_the_email_elsewhere() {
     assert_eq!(refused, 115, "five 401s, then 429s");
     let owner = call(
         &app,
-        admin::login,
+        sessions::login,
         &login_req(&o.email, PASSWORD).ip("203.0.113.10"),
     )
     .await;
@@ -190,10 +198,10 @@ async fn logout_revokes_every_token_issued_so_far() {
     let app = app().await;
     let o = signup(&app).await;
     let second = login(&app, &o.email, PASSWORD).await;
-    let res = call(&app, admin::logout, &logout_req(&o.token)).await;
+    let res = call(&app, sessions::logout, &logout_req(&o.token)).await;
     assert_eq!(res.status, 204);
     assert_revoked(&app, &[&o.token, &second], "a token survived logout").await;
-    let again = call(&app, admin::logout, &logout_req(&o.token)).await;
+    let again = call(&app, sessions::logout, &logout_req(&o.token)).await;
     assert_eq!(again.status, 401);
     let fresh = login(&app, &o.email, PASSWORD).await;
     assert_eq!(list_items(&app, &fresh).await.status, 200);

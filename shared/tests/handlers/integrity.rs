@@ -5,10 +5,10 @@
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, DateTime, Document, doc, oid::ObjectId};
 use serde_json::json;
+use tenant::core::lifecycle;
 use tenant::hooks::Fault;
-use tenant::org::lifecycle;
 use tenant::store::Placement;
-use tenant::{App, admin};
+use tenant::{App, routes::sessions};
 
 use crate::common::*;
 
@@ -213,7 +213,7 @@ async fn registry_documents_of_an_unknown_shape_are_ignored_not_a_500() {
         .await
         .unwrap();
     for _ in 0..2 {
-        let login = call(&app, admin::login, &login_req(&email, PASSWORD)).await;
+        let login = call(&app, sessions::login, &login_req(&email, PASSWORD)).await;
         assert_eq!(login.status, 401, "{}", login.text);
         let create = create_named(&app, &name).await;
         assert_eq!(create.status, 400, "{}", create.text);

@@ -2,7 +2,7 @@
 
 use lambda_http::http::Method;
 use serde_json::{Value, json};
-use tenant::{App, items};
+use tenant::{App, routes::items};
 
 use crate::common::*;
 

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mongodb::IndexModel;
 use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
 use serde_json::json;
-use tenant::{App, admin, migrate};
+use tenant::{App, jobs::migrate, routes::sessions};
 
 use crate::common::*;
 
@@ -89,7 +89,7 @@ async fn the_migration_moves_first_release_admins_once_and_their_tokens_keep_wor
         list.text
     );
     assert_eq!(list.body["items"][0]["data"]["kept"], true);
-    let login = call(&app, admin::login, &login_req(&email, PASSWORD)).await;
+    let login = call(&app, sessions::login, &login_req(&email, PASSWORD)).await;
     assert_eq!(login.status, 200, "{}", login.text);
     assert_eq!(login.body["role"], "owner");
     assert_eq!(login.body["admin_id"], admin.to_hex());

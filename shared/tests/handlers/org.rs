@@ -3,14 +3,17 @@
 use lambda_http::http::{Method, StatusCode};
 use mongodb::bson::doc;
 use serde_json::json;
-use tenant::{App, admin, org};
+use tenant::{
+    App,
+    routes::{organizations, sessions},
+};
 
 use crate::common::*;
 
 /// `POST /org/create` with a raw body of a content type.
 async fn create_raw(app: &App, body: &str, content_type: &str) -> Res {
     let req = Req::new(Method::POST, "/org/create").raw(body, content_type);
-    call(app, org::create, &req).await
+    call(app, organizations::create, &req).await
 }
 
 /// `DELETE /org/delete` by `token`, confirmed with the organization name `name`.
@@ -18,7 +21,7 @@ async fn delete_named(app: &App, token: &str, name: &str) -> Res {
     let req = Req::delete("/org/delete")
         .query("organization_name", name)
         .token(token);
-    call(app, org::delete, &req).await
+    call(app, organizations::delete, &req).await
 }
 
 #[tokio::test]
@@ -199,7 +202,7 @@ async fn get_finds_by_name_in_any_case_and_never_shows_secrets() {
     let missing = get_org(&app, "nosuchorg").await;
     assert_eq!(missing.status, 404);
     assert!(missing.detail().contains("not found"));
-    let no_param = call(&app, org::get, &Req::get("/org/get")).await;
+    let no_param = call(&app, organizations::get, &Req::get("/org/get")).await;
     assert_eq!(no_param.status, 422);
     assert_eq!(no_param.locs(), vec![r#"["query","organization_name"]"#]);
     let bad = get_org(&app, "{\"$gt\":\"\"}").await;
@@ -286,7 +289,7 @@ async fn email_and_password_changes_and_token_revocation() {
         "token issued before the password change still works"
     );
     assert_eq!(old.headers["www-authenticate"], "Bearer");
-    let wrong = call(&app, admin::login, &login_req(&new_email, PASSWORD)).await;
+    let wrong = call(&app, sessions::login, &login_req(&new_email, PASSWORD)).await;
     assert_eq!(wrong.status, 401);
     let token = login(&app, &new_email, "N3wPassword").await;
     let ok = list_items(&app, &token).await;
@@ -312,7 +315,7 @@ async fn update_needs_a_field_and_valid_values() {
     }
     let no_token = call(
         &app,
-        org::update,
+        organizations::update,
         &Req::put("/org/update", json!({ "email": "a@b.co" })),
     )
     .await;
@@ -337,7 +340,7 @@ async fn delete_checks_the_name_removes_everything_and_revokes_tokens() {
     let names = tenant_db(&app).list_collection_names().await.unwrap();
     assert!(!names.contains(&format!("org_{}", a.name)));
     assert_revoked(&app, &[&a.token], "a token outlived its organization").await;
-    let login = call(&app, admin::login, &login_req(&a.email, PASSWORD)).await;
+    let login = call(&app, sessions::login, &login_req(&a.email, PASSWORD)).await;
     assert_eq!(login.status, 401);
     let again = delete_org(&app, &b.token).await;
     assert_eq!(again.status, 204);
@@ -352,7 +355,7 @@ async fn delete_checks_the_name_removes_everything_and_revokes_tokens() {
 async fn binary_bodies_that_are_not_utf8_are_422() {
     let app = app().await;
     let req = Req::new(Method::POST, "/org/create").binary(&[0xff, 0x05, 0xfe], "application/json");
-    let res = call(&app, org::create, &req).await;
+    let res = call(&app, organizations::create, &req).await;
     assert_eq!(res.status, 422, "{}", res.text);
     assert_eq!(res.body["detail"][0]["type"], "json_invalid");
 }

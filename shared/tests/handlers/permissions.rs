@@ -6,7 +6,10 @@
 use futures_util::future::join_all;
 use lambda_http::http::Method;
 use serde_json::json;
-use tenant::{App, admin, invitations, items, members, org};
+use tenant::{
+    App,
+    routes::{invitations, items, members, organizations, sessions},
+};
 
 use crate::common::*;
 
@@ -28,7 +31,12 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let app = app().await;
     let o = signup(&app).await;
-    let me = call(&app, org::me, &Req::get("/org/me").token(&o.token)).await;
+    let me = call(
+        &app,
+        organizations::me,
+        &Req::get("/org/me").token(&o.token),
+    )
+    .await;
     let (_, admin, admin_id) = join_as(&app, &o.token, "admin").await;
     let (_, member, member_id) = join_as(&app, &o.token, "member").await;
     let (_, _, target_member) = join_as(&app, &o.token, "member").await;
@@ -167,7 +175,7 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
         ))
     };
     match (route, case) {
-        ("GET /org/me", _) => call(app, org::me, &with(Req::get("/org/me"))).await,
+        ("GET /org/me", _) => call(app, organizations::me, &with(Req::get("/org/me"))).await,
         ("GET /org/members", _) => call(app, members::list, &with(Req::get("/org/members"))).await,
         ("POST /org/items", _) => {
             call(
@@ -193,26 +201,26 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
         ("PUT /org/update", "own email") => {
             let email = format!("{}@example.com", unique("ch"));
             let r = with(Req::put("/org/update", json!({ "email": email })));
-            call(app, org::update, &r).await
+            call(app, organizations::update, &r).await
         }
         ("PUT /org/update", "own password") => {
             let r = with(Req::put(
                 "/org/update",
                 json!({ "password": "N3wPassword" }),
             ));
-            call(app, org::update, &r).await
+            call(app, organizations::update, &r).await
         }
         ("PUT /org/update", _) => {
             let r = with(Req::put(
                 "/org/update",
                 json!({ "organization_name": unique("rn") }),
             ));
-            call(app, org::update, &r).await
+            call(app, organizations::update, &r).await
         }
         ("POST /admin/logout", _) => {
             call(
                 app,
-                admin::logout,
+                sessions::logout,
                 &with(Req::new(Method::POST, "/admin/logout")),
             )
             .await
@@ -258,10 +266,20 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
             call(app, members::change_role, &role(&f.target_owner, "admin")).await
         }
         ("GET /org/audit", _) => {
-            call(app, tenant::audit_log::list, &with(Req::get("/org/audit"))).await
+            call(
+                app,
+                tenant::routes::audit::list,
+                &with(Req::get("/org/audit")),
+            )
+            .await
         }
         ("DELETE /org/delete", _) => {
-            call(app, org::delete, &with(Req::delete("/org/delete"))).await
+            call(
+                app,
+                organizations::delete,
+                &with(Req::delete("/org/delete")),
+            )
+            .await
         }
         _ => panic!("no request for the row {route} ({case})"),
     }
@@ -299,7 +317,7 @@ async fn every_row_of_the_table_for_every_role() {
 
 #[tokio::test]
 async fn every_route_that_needs_a_token_has_a_row() {
-    let doc: serde_json::Value = serde_json::from_str(tenant::docs::OPENAPI).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(tenant::routes::docs::OPENAPI).unwrap();
     let mut missing = Vec::new();
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {

@@ -5,7 +5,10 @@ use futures_util::future::join_all;
 use mongodb::bson::{DateTime, Document, doc};
 use serde_json::json;
 use tenant::hooks::Fault;
-use tenant::{App, items, members, org};
+use tenant::{
+    App,
+    routes::{items, members, organizations},
+};
 
 use crate::common::*;
 
@@ -29,16 +32,21 @@ async fn the_same_key_and_body_replay_the_first_answer() {
     let app = app().await;
     let name = unique("idem");
     let key = unique("key-");
-    let first = call(&app, org::create, &create_with_key(&name, &key)).await;
+    let first = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(first.status, 201, "{}", first.text);
     assert!(!first.headers.contains_key("idempotent-replayed"));
-    let again = call(&app, org::create, &create_with_key(&name, &key)).await;
+    let again = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(again.status, 201, "{}", again.text);
     assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(again.body, first.body);
     assert_eq!(organizations_named(&app, &name).await, 1);
     // The same key with another body.
-    let other = call(&app, org::create, &create_with_key(&unique("other"), &key)).await;
+    let other = call(
+        &app,
+        organizations::create,
+        &create_with_key(&unique("other"), &key),
+    )
+    .await;
     assert_eq!(other.status, 422, "{}", other.text);
     assert!(
         other
@@ -47,14 +55,29 @@ async fn the_same_key_and_body_replay_the_first_answer() {
     );
     // A 4xx after the work started is kept and replayed as such.
     let dup_key = unique("dup-");
-    let dup = call(&app, org::create, &create_with_key(&name, &dup_key)).await;
+    let dup = call(
+        &app,
+        organizations::create,
+        &create_with_key(&name, &dup_key),
+    )
+    .await;
     assert_eq!(dup.status, 400);
-    let dup_again = call(&app, org::create, &create_with_key(&name, &dup_key)).await;
+    let dup_again = call(
+        &app,
+        organizations::create,
+        &create_with_key(&name, &dup_key),
+    )
+    .await;
     assert_eq!(dup_again.status, 400);
     assert_eq!(dup_again.headers["idempotent-replayed"], "true");
     // Keys are 1-255 printable ASCII.
     for bad in ["x".repeat(256), "tab\there".into()] {
-        let res = call(&app, org::create, &create_with_key(&unique("k"), &bad)).await;
+        let res = call(
+            &app,
+            organizations::create,
+            &create_with_key(&unique("k"), &bad),
+        )
+        .await;
         assert_eq!(res.status, 422, "{bad:?}: {}", res.text);
     }
 }
@@ -65,7 +88,7 @@ async fn sixteen_concurrent_requests_with_one_key_make_one_organization_or_item(
     let name = unique("race");
     let key = unique("key-");
     let req = create_with_key(&name, &key);
-    let answers = join_all((0..16).map(|_| call(&app, org::create, &req))).await;
+    let answers = join_all((0..16).map(|_| call(&app, organizations::create, &req))).await;
     for a in &answers {
         assert!(
             a.status == 201 || (a.status == 409 && a.headers.contains_key("retry-after")),
@@ -114,10 +137,10 @@ async fn a_crash_after_the_work_before_the_answer_is_kept_still_gives_one_organi
     app.store
         .hooks()
         .arm("idempotency.before_store", Fault::Unavailable);
-    let first = call(&app, org::create, &create_with_key(&name, &key)).await;
+    let first = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(first.status, 503, "{}", first.text);
     app.store.hooks().clear();
-    let retry = call(&app, org::create, &create_with_key(&name, &key)).await;
+    let retry = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(
         retry.status, 201,
         "a retry of a create whose answer was lost: {}",
@@ -149,7 +172,7 @@ async fn a_request_in_flight_whose_function_died_is_taken_over_after_its_lease()
         .databases()
         .0
         .collection::<Document>("idempotency");
-    let first = call(&app, org::create, &create_with_key(&name, &key)).await;
+    let first = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(first.status, 201);
     // As if the first request were still running: 409 with Retry-After.
     records
@@ -159,7 +182,7 @@ async fn a_request_in_flight_whose_function_died_is_taken_over_after_its_lease()
         )
         .await
         .unwrap();
-    let busy = call(&app, org::create, &create_with_key(&name, &key)).await;
+    let busy = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(busy.status, 409, "{}", busy.text);
     let retry_after: u64 = busy.headers["retry-after"]
         .to_str()
@@ -175,7 +198,7 @@ async fn a_request_in_flight_whose_function_died_is_taken_over_after_its_lease()
         )
         .await
         .unwrap();
-    let taken = call(&app, org::create, &create_with_key(&name, &key)).await;
+    let taken = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(taken.status, 201, "{}", taken.text);
     assert_eq!(taken.body["id"], first.body["id"]);
     assert_eq!(organizations_named(&app, &name).await, 1);
@@ -196,7 +219,7 @@ async fn etags_change_with_the_organization_and_if_match_guards_updates() {
     )
     .token(&o.token)
     .header("if-match", "\"999999\"");
-    let refused = call(&app, org::update, &stale).await;
+    let refused = call(&app, organizations::update, &stale).await;
     assert_eq!(refused.status, 412, "{}", refused.text);
     let still = get_org(&app, &o.name).await;
     assert_eq!(still.status, 200, "a refused update changed the name");
@@ -209,7 +232,7 @@ async fn etags_change_with_the_organization_and_if_match_guards_updates() {
     let ok = Req::put("/org/update", json!({ "organization_name": new_name }))
         .token(&o.token)
         .header("if-match", &tag);
-    let updated = call(&app, org::update, &ok).await;
+    let updated = call(&app, organizations::update, &ok).await;
     assert_eq!(updated.status, 200, "{}", updated.text);
     let new_tag = updated.headers["etag"].to_str().unwrap().to_owned();
     assert_ne!(new_tag, tag);
@@ -226,7 +249,10 @@ async fn etags_change_with_the_organization_and_if_match_guards_updates() {
     )
     .token(&o.token)
     .header("if-match", &new_tag);
-    let (ra, rb) = tokio::join!(call(&app, org::update, &a), call(&app, org::update, &b));
+    let (ra, rb) = tokio::join!(
+        call(&app, organizations::update, &a),
+        call(&app, organizations::update, &b)
+    );
     let mut statuses = [ra.status.as_u16(), rb.status.as_u16()];
     statuses.sort();
     assert_eq!(statuses, [200, 412]);
@@ -260,7 +286,12 @@ fn idempotency_records(app: &App) -> mongodb::Collection<Document> {
 async fn a_key_used_again_after_its_record_expired_makes_something_new() {
     let app = app().await;
     let key = unique("key-");
-    let first = call(&app, org::create, &create_with_key(&unique("old"), &key)).await;
+    let first = call(
+        &app,
+        organizations::create,
+        &create_with_key(&unique("old"), &key),
+    )
+    .await;
     assert_eq!(first.status, 201, "{}", first.text);
     idempotency_records(&app)
         .update_one(
@@ -270,7 +301,7 @@ async fn a_key_used_again_after_its_record_expired_makes_something_new() {
         .await
         .unwrap();
     let name = unique("new");
-    let second = call(&app, org::create, &create_with_key(&name, &key)).await;
+    let second = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(second.status, 201, "{}", second.text);
     assert_eq!(second.body["organization_name"], name.as_str());
     assert_ne!(second.body["id"], first.body["id"]);
@@ -282,7 +313,10 @@ async fn fingerprints_are_keyed_by_the_service_secret() {
     let app = app().await;
     let key = unique("key-");
     let request = create_with_key(&unique("fp"), &key);
-    assert_eq!(call(&app, org::create, &request).await.status, 201);
+    assert_eq!(
+        call(&app, organizations::create, &request).await.status,
+        201
+    );
     let stored = idempotency_records(&app)
         .find_one(doc! { "_id": format!("org.create|{key}") })
         .await
@@ -300,7 +334,7 @@ async fn fingerprints_are_keyed_by_the_service_secret() {
     ]))
     .await
     .unwrap();
-    let res = call(&other, org::create, &request).await;
+    let res = call(&other, organizations::create, &request).await;
     assert_eq!(res.status, 422, "{}", res.text);
     assert!(!format!("{stored:?}").contains(PASSWORD));
 }
@@ -317,7 +351,7 @@ async fn item_answers_kept_for_retries_go_with_their_organization() {
     let records = idempotency_records(&app);
     assert_eq!(records.count_documents(owned.clone()).await.unwrap(), 1);
     let delete = Req::delete("/org/delete").token(&o.token);
-    assert_eq!(call(&app, org::delete, &delete).await.status, 204);
+    assert_eq!(call(&app, organizations::delete, &delete).await.status, 204);
     assert_eq!(
         records.count_documents(owned).await.unwrap(),
         0,
@@ -352,7 +386,7 @@ async fn a_retry_of_an_item_create_that_died_before_its_event_writes_it_once() {
     assert_eq!(call(&app, items::create, &again).await.status, 201);
     let log = call(
         &app,
-        tenant::audit_log::list,
+        tenant::routes::audit::list,
         &Req::get("/org/audit")
             .query("action", "item.created")
             .token(&o.token),

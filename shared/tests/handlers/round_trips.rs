@@ -6,7 +6,10 @@
 use lambda_http::http::Method;
 use serde_json::json;
 use tenant::http::Handler;
-use tenant::{App, admin, audit_log, dashboard, docs, fallback, items, members, org, service};
+use tenant::{
+    App,
+    routes::{audit, dashboard, docs, fallback, items, members, organizations, service, sessions},
+};
 
 use crate::common::*;
 
@@ -81,19 +84,19 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         row!(&app; "docs", "openapi.json", 0, 200; docs::docs, Req::get("/openapi.json")),
         row!(&app; "dashboard", "page", 0, 200; dashboard::dashboard, Req::get("/dashboard")),
         row!(&app; "fallback", "405", 0, 405; fallback::fallback, Req::get("/org/create")),
-        row!(&app; "org_create", "new", 6, 201; org::create, Req::post("/org/create", new_org)),
+        row!(&app; "org_create", "new", 6, 201; organizations::create, Req::post("/org/create", new_org)),
         row!(&app; "org_create", "duplicate name", 2, 400;
-            org::create, Req::post("/org/create", same_name)),
+            organizations::create, Req::post("/org/create", same_name)),
         row!(&app; "org_create", "invalid body", 0, 422;
-            org::create, Req::post("/org/create", json!({}))),
+            organizations::create, Req::post("/org/create", json!({}))),
         row!(&app; "org_get", "found", 1, 200;
-            org::get, Req::get("/org/get").query("organization_name", &o.name)),
+            organizations::get, Req::get("/org/get").query("organization_name", &o.name)),
         row!(&app; "admin_login", "right password", 7, 200;
-            admin::login, login_req(&o.email, PASSWORD)),
+            sessions::login, login_req(&o.email, PASSWORD)),
         row!(&app; "admin_login", "wrong password", 5, 401;
-            admin::login, login_req(&o.email, "Wrong-passw0rd")),
+            sessions::login, login_req(&o.email, "Wrong-passw0rd")),
         row!(&app; "admin_login", "unknown email", 4, 401;
-            admin::login, login_req(&stranger, PASSWORD)),
+            sessions::login, login_req(&stranger, PASSWORD)),
         row!(&app; "items_list", "page", 2, 200; items::list, bearer(Req::get("/org/items"))),
         row!(&app; "items_get", "found", 2, 200; items::get, one_item),
         row!(&app; "items_create", "new", 4, 201;
@@ -101,12 +104,12 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         row!(&app; "items_delete", "found", 3, 204; items::delete, del_item),
         row!(&app; "items_list", "no token", 0, 401; items::list, Req::get("/org/items")),
         row!(&app; "org_update", "email", 6, 200;
-            org::update, bearer(Req::put("/org/update", new_email))),
+            organizations::update, bearer(Req::put("/org/update", new_email))),
         row!(&app; "org_update", "rename", 6, 200;
-            org::update, bearer(Req::put("/org/update", rename))),
-        row!(&app; "admin_logout", "bearer", 4, 204; admin::logout, logout_req(&other.token)),
+            organizations::update, bearer(Req::put("/org/update", rename))),
+        row!(&app; "admin_logout", "bearer", 4, 204; sessions::logout, logout_req(&other.token)),
         row!(&app; "org_delete", "own", 10, 204;
-            org::delete, Req::delete("/org/delete").token(&doomed.token)),
+            organizations::delete, Req::delete("/org/delete").token(&doomed.token)),
     ];
     cases.extend(v2_cases(&app, &o.token).await);
     let mut wrong = Vec::new();
@@ -143,7 +146,7 @@ fn functions() -> Vec<String> {
 
 /// The (v2) routes: members, invitations and the audit log.
 async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
-    use tenant::invitations;
+    use tenant::routes::invitations;
     let email = format!("{}@example.com", unique("rt"));
     let (_, member_token, member_id) = join_as(app, owner, "member").await;
     let invite = Req::post("/org/invitations", json!({ "email": email })).token(owner);
@@ -194,7 +197,7 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
     //   reads no outbox), the outbox copy, the page.
     // Every change adds one command for its audit event (see the first table's comment).
     vec![
-        row!(app; "org_me", "member", 2, 200; org::me, Req::get("/org/me").token(&member_token)),
+        row!(app; "org_me", "member", 2, 200; organizations::me, Req::get("/org/me").token(&member_token)),
         row!(app; "members_list", "page", 2, 200;
             members::list, Req::get("/org/members").token(owner)),
         row!(app; "members_update", "to admin", 4, 200; members::change_role, patch),
@@ -205,7 +208,7 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
         row!(app; "invitations_revoke", "pending", 4, 204; invitations::revoke, revoke),
         row!(app; "members_remove", "member", 6, 204; members::remove, remove),
         row!(app; "audit_list", "page", 4, 200;
-            audit_log::list, Req::get("/org/audit").token(owner)),
+            audit::list, Req::get("/org/audit").token(owner)),
         row!(app; "invitations_accept", "new account", 10, 200;
             invitations::accept, accept_req(&token, PASSWORD)),
     ]

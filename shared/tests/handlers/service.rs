@@ -1,7 +1,10 @@
 //! Health, docs, 404, and behaviour when the database is down.
 
 use lambda_http::http::Method;
-use tenant::{App, docs, fallback, service};
+use tenant::{
+    App,
+    routes::{docs, fallback, service},
+};
 
 use crate::common::*;
 

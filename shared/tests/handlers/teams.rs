@@ -5,7 +5,10 @@ use futures_util::future::join_all;
 use lambda_http::http::Method;
 use mongodb::bson::{Document, doc};
 use serde_json::json;
-use tenant::{App, admin, invitations, members};
+use tenant::{
+    App,
+    routes::{invitations, members, sessions},
+};
 
 use crate::common::*;
 
@@ -63,7 +66,7 @@ async fn login_to(app: &App, email: &str, org: Option<&str>) -> Res {
     if let Some(name) = org {
         body["organization_name"] = json!(name);
     }
-    call(app, admin::login, &Req::post("/admin/login", body)).await
+    call(app, sessions::login, &Req::post("/admin/login", body)).await
 }
 
 /// `PATCH /org/members/{user}` by `token`: the member's new role.
@@ -461,14 +464,14 @@ async fn logout_and_password_change_end_the_users_tokens_in_every_organization()
     let joined = invite_and_accept(&app, &b.token, &a.email, "member").await;
     let in_b = access_token(&joined);
     let in_a = login(&app, &a.email, PASSWORD).await;
-    let logout = call(&app, admin::logout, &logout_req(&in_a)).await;
+    let logout = call(&app, sessions::logout, &logout_req(&in_a)).await;
     assert_eq!(logout.status, 204);
     assert_revoked(&app, &[&in_a, &in_b, &a.token], "a token survived logout").await;
     let in_b = access_token(&login_to(&app, &a.email, Some(&b.name)).await);
     let change = update_org(&app, &in_b, json!({ "password": "N3wPassword" })).await;
     assert_eq!(change.status, 200, "{}", change.text);
     assert_revoked(&app, &[&in_b], "a token survived the password change").await;
-    let new = call(&app, admin::login, &login_req(&a.email, "N3wPassword")).await;
+    let new = call(&app, sessions::login, &login_req(&a.email, "N3wPassword")).await;
     assert_eq!(new.status, 200, "{}", new.text);
 }
 

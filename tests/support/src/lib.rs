@@ -50,7 +50,9 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
 /// A fresh app, on databases with their indexes (as after the deploy-time step).
 pub async fn app() -> App {
     let app = App::with_config(config(&[])).await.expect("app");
-    tenant::migrate::run(&app.store).await.expect("migrate");
+    tenant::jobs::migrate::run(&app.store)
+        .await
+        .expect("migrate");
     app
 }
 
@@ -260,7 +262,7 @@ pub async fn signup(app: &App) -> Org {
     let email = format!("{name}@example.com");
     let res = call(
         app,
-        tenant::org::create,
+        tenant::routes::organizations::create,
         &Req::post("/org/create", create_body(&name, &email, PASSWORD)),
     )
     .await;
@@ -277,7 +279,12 @@ pub async fn signup(app: &App) -> Org {
 
 /// Logs in and returns the token.
 pub async fn login(app: &App, email: &str, password: &str) -> String {
-    let res = call(app, tenant::admin::login, &login_req(email, password)).await;
+    let res = call(
+        app,
+        tenant::routes::sessions::login,
+        &login_req(email, password),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.text);
     res.body["access_token"].as_str().expect("token").to_owned()
 }
@@ -286,7 +293,7 @@ pub async fn login(app: &App, email: &str, password: &str) -> String {
 pub async fn add_item(app: &App, token: &str, data: Value) -> String {
     let res = call(
         app,
-        tenant::items::create,
+        tenant::routes::items::create,
         &Req::post("/org/items", data).token(token),
     )
     .await;
@@ -366,7 +373,7 @@ pub async fn join_as(app: &App, inviter: &str, role: &str) -> (String, String, S
     let email = format!("{}@example.com", unique("m"));
     let invite = call(
         app,
-        tenant::invitations::create,
+        tenant::routes::invitations::create,
         &invite_req(inviter, &email, role),
     )
     .await;
@@ -374,7 +381,7 @@ pub async fn join_as(app: &App, inviter: &str, role: &str) -> (String, String, S
     let token = invite.body["token"].as_str().expect("token");
     let accepted = call(
         app,
-        tenant::invitations::accept,
+        tenant::routes::invitations::accept,
         &accept_req(token, PASSWORD),
     )
     .await;

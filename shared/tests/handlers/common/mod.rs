@@ -6,7 +6,10 @@ pub use testkit::*;
 use lambda_http::http::Method;
 use mongodb::bson::{Document, doc};
 use serde_json::{Value, json};
-use tenant::{App, items, org};
+use tenant::{
+    App,
+    routes::{items, organizations},
+};
 
 /// `POST /admin/logout` with a token.
 pub fn logout_req(token: &str) -> Req {
@@ -15,14 +18,14 @@ pub fn logout_req(token: &str) -> Req {
 
 /// `POST /org/create` with a JSON body.
 pub async fn create_org(app: &App, body: Value) -> Res {
-    call(app, org::create, &Req::post("/org/create", body)).await
+    call(app, organizations::create, &Req::post("/org/create", body)).await
 }
 
 /// `GET /org/get`: an organization found by its name.
 pub async fn get_org(app: &App, name: &str) -> Res {
     call(
         app,
-        org::get,
+        organizations::get,
         &Req::get("/org/get").query("organization_name", name),
     )
     .await
@@ -30,14 +33,14 @@ pub async fn get_org(app: &App, name: &str) -> Res {
 
 /// `GET /org/me`: the organization and role of a token.
 pub async fn me(app: &App, token: &str) -> Res {
-    call(app, org::me, &Req::get("/org/me").token(token)).await
+    call(app, organizations::me, &Req::get("/org/me").token(token)).await
 }
 
 /// `PUT /org/update` with a JSON body, by a token.
 pub async fn update_org(app: &App, token: &str, body: Value) -> Res {
     call(
         app,
-        org::update,
+        organizations::update,
         &Req::put("/org/update", body).token(token),
     )
     .await
@@ -45,7 +48,12 @@ pub async fn update_org(app: &App, token: &str, body: Value) -> Res {
 
 /// `DELETE /org/delete` of the token's own organization (no name to check).
 pub async fn delete_org(app: &App, token: &str) -> Res {
-    call(app, org::delete, &Req::delete("/org/delete").token(token)).await
+    call(
+        app,
+        organizations::delete,
+        &Req::delete("/org/delete").token(token),
+    )
+    .await
 }
 
 /// `GET /org/items`: the first page of the token's items.

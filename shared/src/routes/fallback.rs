@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
-use crate::docs::{OPENAPI, index};
 use crate::error::{ApiError, ApiResult};
 use crate::http::route_path;
+use crate::routes::docs::{OPENAPI, index};
 
 /// A documented path, split into segments (`{id}` matches any one segment), and the
 /// methods it serves as an `Allow` value.

@@ -1,4 +1,5 @@
-//! The audit log: one event per state-changing request, and one per refusal (403).
+//! The audit trail: its event type and its writer (one event per state-changing
+//! request, and one per refusal, 403). Its queries are [`crate::store::audit`].
 //!
 //! Write order, without transactions, within one extra round trip per request:
 //! - a change that is a write to the organization's document (created, renamed,
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Role;
 use crate::http::{request_id, source_ip, user_agent};
+use crate::store::{OrgDoc, Store};
 
 /// Whether the action happened or was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,4 +219,27 @@ impl Event {
 fn hashed(seed: &str) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, seed.as_bytes());
     crate::store::invitations::hex(&digest.as_ref()[..16])
+}
+
+/// Records events of `org` (one command; those recorded before are kept as they are).
+pub async fn record(store: &Store, org: ObjectId, events: &[Event]) -> mongodb::error::Result<()> {
+    record_many(store, events.iter().map(|e| (org, e))).await
+}
+
+/// Records events, each in its organization's log, in one command.
+pub async fn record_many<'a>(
+    store: &Store,
+    events: impl IntoIterator<Item = (ObjectId, &'a Event)>,
+) -> mongodb::error::Result<()> {
+    crate::store::audit::insert(store, events).await
+}
+
+/// Copies the events of an organization's outbox into its log.
+pub async fn drain(store: &Store, org: &OrgDoc) -> mongodb::error::Result<()> {
+    let events: Vec<Event> = org
+        .audit_outbox
+        .iter()
+        .filter_map(|e| Event::from_outbox(e))
+        .collect();
+    record(store, org.id, &events).await
 }

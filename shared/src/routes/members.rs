@@ -1,4 +1,5 @@
-//! Member routes: list, change a role, remove (or leave).
+//! Members: `GET /org/members`, `PATCH /org/members/{user_id}` (a role) and
+//! `DELETE /org/members/{user_id}` (remove, or leave).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -6,15 +7,13 @@ use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
 
 use crate::app::App;
-use crate::audit::Target;
 use crate::auth::{Action, Caller, authenticate};
+use crate::core::audit::{self, Target};
+use crate::core::{lifecycle, membership, preconditions};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{JsonBody, json, no_content, page_limit, path_param, query};
-use crate::org::lifecycle;
-use crate::org::membership;
-use crate::org::{precondition, timestamp, unchanged};
-use crate::store::audit as log;
+use crate::http::{JsonBody, if_match, json, no_content, page_limit, path_param, query};
+use crate::routes::views::timestamp;
 use crate::store::{Member, OrgDoc, registry};
 
 /// A member as the API shows it.
@@ -121,6 +120,7 @@ pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let user = target(&req)?;
     let input = RoleChange::try_from(JsonBody::parse(&req)?)?;
+    let condition = if_match(&req);
     let mut claimed = false;
     for _ in 0..3 {
         let (org, member) = current(app, &caller, user).await?;
@@ -135,19 +135,19 @@ pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
         caller.authorize(app, action, &event).await?;
         if member.role == input.role {
             if !claimed {
-                unchanged(&req, org.version)?;
+                preconditions::unchanged(&condition, org.version)?;
             }
             return json(StatusCode::OK, &MemberView::new(user, &member));
         }
         if !claimed {
-            precondition(app, &req, caller.org.id).await?;
+            preconditions::claim(&app.store, caller.org.id, &condition).await?;
             claimed = true;
         }
         let roles = (member.role, input.role);
         let text = event.to_outbox();
         match registry::set_role(&app.store, caller.org.id, user, roles, Some(&text)).await? {
             Some(org) => {
-                log::drain(&app.store, &org).await?;
+                audit::drain(&app.store, &org).await?;
                 let member = org.member(user).ok_or_else(not_a_member)?;
                 tracing::info!(user_id = %user, role = %input.role, "role changed");
                 return json(StatusCode::OK, &MemberView::new(user, member));

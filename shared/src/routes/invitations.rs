@@ -1,5 +1,6 @@
-//! Invitation routes: invite, list, revoke, resend, and accept (no bearer: the token
-//! is the credential). A token is 32 random bytes, URL-safe base64, shown once and
+//! Invitations: `POST` and `GET /org/invitations`, `DELETE /org/invitations/{id}`
+//! (revoke), `POST /org/invitations/{id}/resend`, and `POST /invitations/accept` (no
+//! bearer: the token is the credential). A token is 32 random bytes, URL-safe base64, shown once and
 //! stored only as its SHA-256; it is good once, until it expires, is replaced, resent
 //! or revoked.
 
@@ -9,16 +10,16 @@ use lambda_http::{Body, Request, Response};
 use mongodb::bson::DateTime;
 use serde::Serialize;
 
-use crate::admin::{LoginView, any_password, check_password};
 use crate::app::App;
-use crate::audit::{Actor, Context, Event, Outcome, Target};
+use crate::auth::login::{any_password, check_password};
 use crate::auth::{Action, authenticate, password};
+use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
+use crate::core::lifecycle;
+use crate::core::membership::{self, Memberships};
 use crate::domain::{Email, Password, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{JsonBody, json, no_content, page_limit, path_param, query};
-use crate::org::membership::{self, Memberships};
-use crate::org::{lifecycle, timestamp};
-use crate::store::audit as log;
+use crate::routes::views::{LoginView, timestamp};
 use crate::store::invitations::{self, InvitationDoc, Status, hex, id_for};
 use crate::store::users;
 
@@ -156,7 +157,7 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
         claimed_ms: None,
     };
     let saved = invitations::save_pending(&app.store, &invitation).await?;
-    log::record(&app.store, org.id, &[event]).await?;
+    audit::record(&app.store, org.id, &[event]).await?;
     tracing::info!(invitation = %saved.id, "invitation created");
     json(
         StatusCode::CREATED,
@@ -240,7 +241,7 @@ pub async fn revoke(app: &App, req: Request) -> ApiResult<Response<Body>> {
     invitations::revoke(&app.store, caller.org.id, &invitation.id)
         .await?
         .ok_or_else(not_pending)?;
-    log::record(&app.store, caller.org.id, &[event]).await?;
+    audit::record(&app.store, caller.org.id, &[event]).await?;
     tracing::info!(invitation = %invitation.id, "invitation revoked");
     no_content()
 }
@@ -263,7 +264,7 @@ pub async fn resend(app: &App, req: Request) -> ApiResult<Response<Body>> {
     )
     .await?
     .ok_or_else(not_pending)?;
-    log::record(&app.store, caller.org.id, &[event]).await?;
+    audit::record(&app.store, caller.org.id, &[event]).await?;
     tracing::info!(invitation = %saved.id, "invitation resent");
     json(
         StatusCode::OK,

@@ -7,10 +7,9 @@
 
 use mongodb::bson::{DateTime, oid::ObjectId};
 
-use crate::audit::Event;
+use crate::core::audit::{self, Event};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
-use crate::store::audit as log;
 use crate::store::users::{self, UserDoc};
 use crate::store::{Member, OrgDoc, PendingOp, Store, failpoint, is_duplicate, registry};
 
@@ -128,11 +127,11 @@ pub async fn join(
     for _ in 0..3 {
         if let Some(joined) = registry::add_member(store, org, user, member, Some(&event)).await? {
             failpoint!(store, "join.after_map");
-            log::drain(store, &joined).await?;
+            audit::drain(store, &joined).await?;
             return Ok(true);
         }
         // Already a member, or an operation is in flight: look.
-        let current = super::lifecycle::reload_settled(store, org).await?;
+        let current = crate::core::lifecycle::reload_settled(store, org).await?;
         if current.member(user).is_some() {
             return Ok(false);
         }
@@ -155,7 +154,7 @@ pub async fn leave(
         return Ok(false);
     };
     failpoint!(store, "leave.after_map");
-    log::drain(store, &left).await?;
+    audit::drain(store, &left).await?;
     forget(store, user, org).await?;
     Ok(true)
 }
@@ -176,7 +175,7 @@ pub async fn revoke_tokens(store: &Store, user: ObjectId, event: Option<&Event>)
         let text = event.map(Event::to_outbox);
         registry::bump_member_versions(store, &account.orgs, user, text.as_deref()).await?;
         if let Some(event) = event {
-            log::record_many(store, account.orgs.iter().map(|o| (*o, event))).await?;
+            audit::record_many(store, account.orgs.iter().map(|o| (*o, event))).await?;
         }
     }
     Ok(())
@@ -248,7 +247,7 @@ pub async fn sync_email(store: &Store, account: &UserDoc, event: Option<&Event>)
     )
     .await?;
     if let Some(event) = event {
-        log::record_many(store, account.orgs.iter().map(|o| (*o, event))).await?;
+        audit::record_many(store, account.orgs.iter().map(|o| (*o, event))).await?;
     }
     users::email_synced(store, account.id, &account.email).await?;
     Ok(())

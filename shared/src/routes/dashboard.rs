@@ -12,9 +12,9 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::http::route_path;
 
-const INDEX_HTML: &str = include_str!("../static/dashboard/index.html");
-const APP_JS: &str = include_str!("../static/dashboard/app.js");
-const APP_CSS: &str = include_str!("../static/dashboard/app.css");
+const INDEX_HTML: &str = include_str!("../../static/dashboard/index.html");
+const APP_JS: &str = include_str!("../../static/dashboard/app.js");
+const APP_CSS: &str = include_str!("../../static/dashboard/app.css");
 
 /// The policy of every console response: only this origin's script, style and API.
 /// The audit log's "Download CSV" needs nothing more: it fetches the CSV from this

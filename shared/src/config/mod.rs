@@ -1,4 +1,7 @@
-//! Typed settings read from the environment once per cold start.
+//! Typed settings read from the environment once per cold start (secrets from AWS
+//! Secrets Manager where the environment names them: [`secrets`]).
+
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -101,7 +104,12 @@ impl Config {
     /// Reads the process environment, fetching secrets from AWS where ARNs are given.
     pub async fn load() -> Result<Self, ConfigError> {
         let mut vars: HashMap<String, String> = std::env::vars().collect();
-        crate::secrets::resolve(&mut vars).await?;
+        secrets::resolve(&mut vars)
+            .await
+            .map_err(|e| ConfigError::Secret {
+                name: e.name,
+                why: e.why,
+            })?;
         Self::from_vars(&vars)
     }
 

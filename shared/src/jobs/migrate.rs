@@ -27,7 +27,7 @@ pub async fn run(store: &Store) -> Result<Report, crate::error::ApiError> {
     let indexes = indexes::ensure(store).await?;
     let legacy = crate::store::registry::legacy(store).await?;
     for org in &legacy {
-        crate::org::membership::migrate_admin(store, org).await?;
+        crate::core::membership::migrate_admin(store, org).await?;
     }
     Ok(Report {
         indexes,

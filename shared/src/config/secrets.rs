@@ -2,7 +2,16 @@
 
 use std::collections::HashMap;
 
-use crate::config::ConfigError;
+/// A secret that could not be read: the variable that names it, and why (never the
+/// secret's value).
+#[derive(Debug, thiserror::Error)]
+#[error("could not read {name} from AWS: {why}")]
+pub struct SecretError {
+    /// The variable naming the secret (`JWT_SECRET_ARN`, ...).
+    pub name: &'static str,
+    /// What went wrong.
+    pub why: String,
+}
 
 /// Each variable that may instead name a Secrets Manager secret (ARN or name).
 const SECRET_VARS: &[(&str, &str)] = &[
@@ -12,7 +21,7 @@ const SECRET_VARS: &[(&str, &str)] = &[
 
 /// Replaces `X` by the value of the secret named in `X_SECRET_ARN`, where one is set.
 /// Nothing is asked of AWS when no such variable is set.
-pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), ConfigError> {
+pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), SecretError> {
     let wanted: Vec<(&'static str, &'static str, String)> = SECRET_VARS
         .iter()
         .filter_map(|(arn_var, target)| {
@@ -31,16 +40,15 @@ pub async fn resolve(vars: &mut HashMap<String, String>) -> Result<(), ConfigErr
             .secret_id(&id)
             .send()
             .await
-            .map_err(|e| ConfigError::Secret {
+            .map_err(|e| SecretError {
                 name: arn_var,
                 why: sdk_error(e),
             })?;
-        let text = out.secret_string().ok_or_else(|| ConfigError::Secret {
+        let text = out.secret_string().ok_or_else(|| SecretError {
             name: arn_var,
             why: "the secret holds binary data; store the value as a plain string".into(),
         })?;
-        let value =
-            secret_value(target, text).map_err(|why| ConfigError::Secret { name: arn_var, why })?;
+        let value = secret_value(target, text).map_err(|why| SecretError { name: arn_var, why })?;
         vars.insert(target.to_owned(), value);
     }
     Ok(())

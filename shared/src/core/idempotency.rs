@@ -24,8 +24,8 @@ use secrecy::ExposeSecret;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{body_bytes, route_path};
-use crate::store::failpoint;
-use crate::store::idempotency::{self as records, Answer, Claim};
+use crate::store::idempotency::{Answer, Claim};
+use crate::store::{self, failpoint};
 
 /// How long a running request holds its key before a retry may take it over.
 const LEASE_MS: i64 = 30_000;
@@ -89,7 +89,8 @@ where
     };
     let id = format!("{scope}|{key}");
     let fingerprint = fingerprint(app, req);
-    let claimed = records::claim(&app.store, &id, owner, &fingerprint, LEASE_MS, TTL_MS).await?;
+    let claimed =
+        store::idempotency::claim(&app.store, &id, owner, &fingerprint, LEASE_MS, TTL_MS).await?;
     let nonce = match claimed {
         Claim::Done(answer) => return replay(&answer),
         Claim::InFlight(retry_after) => return Err(ApiError::InFlight { retry_after }),
@@ -107,19 +108,19 @@ where
         Err(err) => err.status(),
     };
     if status.is_server_error() {
-        records::abandon(&app.store, &id).await?;
+        store::idempotency::abandon(&app.store, &id).await?;
         return result;
     }
     let stored: ApiResult<()> = async {
         failpoint!(app.store, "idempotency.before_store");
-        records::finish(&app.store, &id, &answer_of(&result)).await?;
+        store::idempotency::finish(&app.store, &id, &answer_of(&result)).await?;
         Ok(())
     }
     .await;
     if let Err(err) = stored {
         // The work is done but its answer is not kept: a retry runs it again, and finds
         // what it made (see `derived_id`).
-        let _ = records::abandon(&app.store, &id).await;
+        let _ = store::idempotency::abandon(&app.store, &id).await;
         return Err(err);
     }
     result

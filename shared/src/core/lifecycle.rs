@@ -16,10 +16,9 @@ use std::time::Duration;
 use mongodb::bson::{Bson, DateTime, oid::ObjectId};
 
 use super::membership;
-use crate::audit::{self, Actor, Event, Outcome, Target};
+use crate::core::audit::{self, Actor, Event, Outcome, Target};
 use crate::domain::{Email, OrganizationName, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::store::audit as log;
 use crate::store::{
     OrgDoc, Pending, PendingOp, Placement, Store, failpoint, idempotency, invitations,
     is_duplicate, member_key, registry, tenants,
@@ -123,7 +122,7 @@ pub async fn create(
             .await?
             .ok_or_else(|| ApiError::busy("create was undone while in flight"))?;
         failpoint!(store, "create.after_complete");
-        log::drain(store, &done).await?;
+        audit::drain(store, &done).await?;
         Ok(())
     }
     .await;
@@ -288,7 +287,7 @@ pub async fn rename(
                 };
             }
             Ok(Some(updated)) => {
-                log::drain(store, &updated).await?;
+                audit::drain(store, &updated).await?;
                 return Ok(updated);
             }
             // No match: an operation is in flight, or (on servers that report a unique
@@ -477,7 +476,7 @@ async fn finish_rename(store: &Store, org: OrgDoc) -> ApiResult<Renamed> {
     match registry::complete_rename(store, org.id, &to, event).await? {
         Some(org) => {
             failpoint!(store, "rename.after_complete");
-            log::drain(store, &org).await?;
+            audit::drain(store, &org).await?;
             Ok(Renamed::Done(org))
         }
         None => Ok(Renamed::MovedOn(Box::pin(settled(store, org.id)).await?)),
@@ -545,7 +544,7 @@ async fn finish_delete(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     let Some(full) = registry::by_id(store, org.id).await? else {
         return Ok(());
     };
-    log::drain(store, &full).await?;
+    audit::drain(store, &full).await?;
     let Placement {
         database,
         collection,

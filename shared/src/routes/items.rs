@@ -1,4 +1,5 @@
-//! Tenant data: documents in the tenant's own collection and nowhere else.
+//! Items, the tenant's data (`/org/items` and `/org/items/{id}`): documents in the
+//! tenant's own collection and nowhere else.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -7,15 +8,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::app::App;
-use crate::audit::Target;
 use crate::auth::{Action, Caller, authenticate};
+use crate::core::audit::{self, Target};
+use crate::core::{idempotency, lifecycle};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{
     JsonBody, body_bytes, json, json_text, no_content, page_limit, path_param, query,
 };
-use crate::idempotency;
-use crate::org::{lifecycle, timestamp};
-use crate::store::audit as log;
+use crate::routes::views::timestamp;
 use crate::store::{failpoint, tenants};
 
 /// Deepest nesting of objects and arrays accepted in an item.
@@ -219,7 +219,7 @@ async fn store(
         && let Some(made) = tenants::find_item(&app.store, &org.placement, id).await?
     {
         // Made by an earlier try, which may have died before its event.
-        log::record(&app.store, org.id, &[event]).await?;
+        audit::record(&app.store, org.id, &[event]).await?;
         return json(StatusCode::CREATED, &view(&made));
     }
     let created_at = DateTime::now();
@@ -233,7 +233,7 @@ async fn store(
     )
     .await?;
     failpoint!(app.store, "item.before_event");
-    log::record(&app.store, org.id, &[event]).await?;
+    audit::record(&app.store, org.id, &[event]).await?;
     let item = ItemView {
         id: id.to_hex(),
         data,
@@ -310,7 +310,7 @@ pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let event = caller
         .event(&req, "item.deleted")
         .target(Target::new("item", id, None));
-    log::record(&app.store, caller.org.id, &[event]).await?;
+    audit::record(&app.store, caller.org.id, &[event]).await?;
     no_content()
 }
 

@@ -1,4 +1,5 @@
-//! `GET /org/audit`: the organization's audit log, newest first, as JSON or CSV.
+//! The audit log: `GET /org/audit`, the organization's events, newest first, as JSON or
+//! CSV.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -8,10 +9,11 @@ use serde_json::Value;
 
 use crate::app::App;
 use crate::auth::{Action, authenticate};
+use crate::core::{audit, lifecycle};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{json, page_limit, query};
-use crate::org::{lifecycle, timestamp};
-use crate::store::audit::{self as log, Query};
+use crate::routes::views::timestamp;
+use crate::store::{self, audit::Query};
 
 /// An event as the API shows it.
 #[derive(Debug, Serialize)]
@@ -126,8 +128,8 @@ pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
     };
     // Events whose copy into the log a crash interrupted are in the outbox: copy first.
     let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
-    log::drain(&app.store, &org).await?;
-    let mut docs = log::page(&app.store, org.id, &filter, limit as i64 + 1).await?;
+    audit::drain(&app.store, &org).await?;
+    let mut docs = store::audit::page(&app.store, org.id, &filter, limit as i64 + 1).await?;
     let more = docs.len() > limit;
     docs.truncate(limit);
     let next = more.then(|| docs.last().and_then(cursor)).flatten();

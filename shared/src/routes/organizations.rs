@@ -1,62 +1,21 @@
-//! Organization routes: create, get, me, update (rename; one's own email or
-//! password), delete.
-
-pub mod lifecycle;
-pub mod membership;
+//! Organizations: `POST /org/create`, `GET /org/get`, `GET /org/me`, `PUT /org/update`
+//! (rename; one's own email or password) and `DELETE /org/delete`.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use mongodb::bson::{DateTime, oid::ObjectId};
+use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
 
 use crate::app::App;
-use crate::audit::{Context, Target};
 use crate::auth::{Action, authenticate, password};
+use crate::core::audit::{self, Context, Outcome, Target};
+use crate::core::lifecycle::{self, Settled};
+use crate::core::{idempotency, membership, preconditions};
 use crate::domain::{Email, OrganizationName, Password};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{JsonBody, if_match, json, json_tagged, no_content, query, required_query};
-use crate::idempotency;
-use crate::store::{OrgDoc, PendingOp, registry};
-use lifecycle::Settled;
-
-/// The organization as the API shows it (never a hash or secret).
-#[derive(Debug, Serialize)]
-pub struct OrgView {
-    id: String,
-    organization_name: String,
-    email: String,
-    collection_name: String,
-    connection_details: String,
-    created_at: String,
-    updated_at: Option<String>,
-}
-
-/// RFC 3339 in UTC with exactly three fractional digits, as the contract shows
-/// timestamps: fixed width, so timestamps also sort as strings.
-pub fn timestamp(t: DateTime) -> String {
-    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    let millis = t.timestamp_millis();
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|at| at.format(FORMAT).ok())
-        .unwrap_or_else(|| millis.to_string())
-}
-
-impl From<&OrgDoc> for OrgView {
-    fn from(org: &OrgDoc) -> Self {
-        Self {
-            id: org.id.to_hex(),
-            organization_name: org.name.clone(),
-            email: org.owner_email().to_owned(),
-            collection_name: org.collection_name.clone(),
-            connection_details: format!("Collection: {}", org.collection_name),
-            created_at: timestamp(org.created_at),
-            updated_at: org.updated_at.map(timestamp),
-        }
-    }
-}
+use crate::routes::views::OrgView;
+use crate::store::{PendingOp, registry};
 
 /// The body of `POST /org/create`.
 pub struct NewOrganization {
@@ -213,7 +172,7 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
         Some(p) => Some(password::hash(p.expose(), app.config.bcrypt_cost).await?),
         None => None,
     };
-    precondition(app, &req, caller.org.id).await?;
+    preconditions::claim(&app.store, caller.org.id, &if_match(&req)).await?;
     let id = caller.org.id;
     let me = Target::new("user", caller.user, Some(&caller.email));
     let renamed = match &input.name {
@@ -242,25 +201,6 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
     json_tagged(StatusCode::OK, &OrgView::from(&org), org.version)
 }
 
-/// An `If-Match` precondition on the organization `id`: kept in one conditional write
-/// (two requests with the same `If-Match` at once: one goes on, the other is 412).
-pub async fn precondition(app: &App, req: &Request, id: ObjectId) -> ApiResult<()> {
-    match if_match(req) {
-        None | Some(None) => Ok(()),
-        Some(Some(versions)) if registry::claim_version(&app.store, id, &versions).await? => Ok(()),
-        Some(Some(_)) => Err(ApiError::PreconditionFailed),
-    }
-}
-
-/// The same precondition for a request that changes nothing, against the version of
-/// the organization as read.
-pub fn unchanged(req: &Request, version: i64) -> ApiResult<()> {
-    match if_match(req) {
-        Some(Some(versions)) if !versions.contains(&version) => Err(ApiError::PreconditionFailed),
-        _ => Ok(()),
-    }
-}
-
 /// `DELETE /org/delete[?organization_name=NAME]`: removes the organization, its
 /// memberships, invitations and collection (and the accounts left without any
 /// organization); every token of it stops working. Owners only.
@@ -272,8 +212,8 @@ pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
         let same = OrganizationName::parse(&named).is_ok_and(|n| n.as_str() == caller.org.name);
         if !same {
             let mut denied = event.clone();
-            denied.outcome = crate::audit::Outcome::Denied;
-            crate::store::audit::record(&app.store, caller.org.id, &[denied]).await?;
+            denied.outcome = Outcome::Denied;
+            audit::record(&app.store, caller.org.id, &[denied]).await?;
             return Err(ApiError::Forbidden(
                 "You may only delete your own organization".into(),
             ));
@@ -284,17 +224,4 @@ pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
     lifecycle::delete(&app.store, caller.org, &event).await?;
     tracing::info!(org_id = %id, "organization deleted");
     no_content()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_have_three_fractional_digits_so_they_sort_as_strings() {
-        let at = |ms| timestamp(DateTime::from_millis(ms));
-        assert_eq!(at(1_767_263_400_120), "2026-01-01T10:30:00.120Z");
-        assert_eq!(at(1_767_263_400_000), "2026-01-01T10:30:00.000Z");
-        assert!(at(1_767_263_400_120) < at(1_767_263_400_123));
-    }
 }

@@ -9,8 +9,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::{json, route_path};
 
 /// The OpenAPI 3 document of the contract.
-pub const OPENAPI: &str = include_str!("../static/openapi.json");
-const DOCS_HTML: &str = include_str!("../static/docs.html");
+pub const OPENAPI: &str = include_str!("../../static/openapi.json");
+const DOCS_HTML: &str = include_str!("../../static/docs.html");
 
 fn raw(content_type: &'static str, body: &'static str) -> ApiResult<Response<Body>> {
     Response::builder()

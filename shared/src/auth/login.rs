@@ -1,0 +1,69 @@
+//! Passwords at the door: the login's check (throttled, the same answer and timing
+//! whether or not the email has an account), shared by login and by accepting an
+//! invitation with an existing account.
+
+use crate::app::App;
+use crate::auth::{password, throttle};
+use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
+use crate::core::membership::{self, Memberships};
+use crate::domain::Email;
+use crate::error::{ApiError, ApiResult};
+use crate::store::users;
+
+/// Any string up to a sane length: login does not apply the password rules, it
+/// only compares.
+pub fn any_password(raw: &str) -> Result<String, String> {
+    if raw.is_empty() || raw.len() > 1024 {
+        return Err("Password must be 1 to 1024 bytes long".into());
+    }
+    Ok(raw.to_owned())
+}
+
+/// The user's account if `given` is its password: the same 401 text and the same
+/// bcrypt work whether or not the email has an account. Throttled per (email, IP),
+/// per email and per IP.
+pub async fn check_password(
+    app: &App,
+    email: &Email,
+    given: &str,
+    context: &Context,
+) -> ApiResult<Memberships> {
+    let refused = || ApiError::Unauthorized("Incorrect email or password".into());
+    throttle::enter(&app.store, email.as_str(), &context.ip).await?;
+    let user = users::by_email(&app.store, email.as_str()).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = password::verify(given, stored, app.config.bcrypt_cost).await?;
+    let user = match user {
+        Some(user) if ok => user,
+        Some(user) => {
+            // A failed login for an email that has an account: in each of its
+            // organizations' logs, by an anonymous actor.
+            let event = Event::new(
+                context,
+                "user.login_failed",
+                Outcome::Success,
+                Actor::anonymous(Some(email.as_str())),
+            )
+            .target(Target::new("user", user.id, Some(email.as_str())));
+            audit::record_many(&app.store, user.orgs.iter().map(|o| (*o, &event))).await?;
+            return Err(refused());
+        }
+        None => return Err(refused()),
+    };
+    // Changes a crash cut short: finished, with their events, before the memberships
+    // (and the token versions in them) are read.
+    if user.email_sync {
+        let event = user.email_event.as_deref().and_then(Event::from_outbox);
+        membership::sync_email(&app.store, &user, event.as_ref()).await?;
+    }
+    if let Some(event) = &user.password_event {
+        membership::finish_password(&app.store, user.id, event).await?;
+    }
+    // An account that belongs nowhere (left by a step that did not run) is removed.
+    let account = membership::tidy(&app.store, user).await?;
+    if account.orgs.is_empty() && !account.creating {
+        return Err(refused());
+    }
+    throttle::succeeded(&app.store, email.as_str(), &context.ip).await?;
+    Ok(account)
+}

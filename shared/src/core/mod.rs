@@ -1,0 +1,9 @@
+//! What the service does across documents, under the routes: the organization's
+//! lifecycle (create, rename, delete, without transactions), memberships, the audit
+//! trail, idempotent requests and `If-Match` preconditions.
+
+pub mod audit;
+pub mod idempotency;
+pub mod lifecycle;
+pub mod membership;
+pub mod preconditions;

@@ -1,0 +1,3 @@
+//! What runs without a route: the deploy-time migration (the `migrate` function).
+
+pub mod migrate;
