@@ -46,7 +46,10 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        let url = format!("{}{}", self.base, path);
+        let route = url.strip_prefix(&base()).unwrap_or(path).to_owned();
+        let verb = method.to_string();
+        let mut req = self.http.request(method, url);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -57,6 +60,8 @@ impl Api {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+        testkit::openapi::check(&verb, &route, status.as_u16(), content_type, &text);
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Reply {
             status,

@@ -2,6 +2,8 @@
 //! as Lambda delivers them), the test configuration, and typed helpers that every
 //! handler test, end-to-end test and benchmark shares.
 
+pub mod openapi;
+
 use std::collections::HashMap;
 
 use base64::Engine;
@@ -210,12 +212,22 @@ impl Res {
     }
 }
 
-/// Serves one request with a handler, as the Lambda function does.
+/// Serves one request with a handler, as the Lambda function does; the response must
+/// be one the OpenAPI document describes ([`openapi::check`]).
 pub async fn call<H>(app: &App, handler: H, req: &Req) -> Res
 where
     H: for<'a> Handler<'a> + Sync,
 {
-    Res::from(tenant::http::run(app, req.build(), &handler).await)
+    let request = req.build();
+    let method = request.method().to_string();
+    let path = tenant::http::route_path(&request).to_owned();
+    let res = Res::from(tenant::http::run(app, request, &handler).await);
+    let content_type = res
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok());
+    openapi::check(&method, &path, res.status.as_u16(), content_type, &res.text);
+    res
 }
 
 /// An organization made for a test, with its admin's credentials and token.
