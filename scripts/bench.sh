@@ -134,10 +134,10 @@ if [ "${LEVERS:-1}" != 0 ]; then
   variant glibc --no-default-features
   variant multi --features multi-thread
   log "cargo build -p functions (the debug build of make run)"
-  cargo build -p functions --bins --quiet
+  cargo build -p functions -p devtools --bins --quiet
 fi
 log "cargo build --release -p functions"
-cargo build --release -p functions --bins --quiet
+cargo build --release -p functions -p devtools --bins --quiet
 
 start_stack "$RUN_DIR/stack" --profile release "${STACK_ENV[@]}"
 other=()

@@ -1,5 +1,10 @@
 """Starts NX-27017, the local MongoDB wire-compatible server, with one fix of ours.
 
+It also clears a stale pid file before the server starts: nx-27017 refuses to start while
+its pid file names a process that exists, and a server that was killed leaves its file
+behind, with a pid that can stay taken for a while (a zombie, until the machine's init
+reaps the orphan) or be reused by another program.
+
 NX-27017 0.8.1 (PyPI `nx-27017`, the newest release) renames a collection by renaming
 the *cached* collection handle of the old name in place, and keeps that handle under
 the old name. After X -> Y -> X the name X points at a handle of the table Y, which no
@@ -16,6 +21,7 @@ Usage: the same arguments as the `nx-27017` command, e.g.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from nx_27017 import handler as nx_handler
@@ -53,6 +59,25 @@ def handle_command(self: Any, msg: dict[str, Any]) -> tuple[int, dict[str, Any]]
 
 nx_handler.NeoSQLiteHandler.handle_command = handle_command
 
+
+def clear_stale_pid_file(argv: list[str]) -> None:
+    """Removes the `--pid-file` when the process it names is gone, a zombie, or not a
+    local server (a pid reused by another program)."""
+    if "--pid-file" not in argv[:-1]:
+        return
+    path = Path(argv[argv.index("--pid-file") + 1])
+    try:
+        pid = int(path.read_text().strip())
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        path.unlink(missing_ok=True)
+        return
+    if state == "Z" or not (b"nx-27017" in cmdline or b"local_mongo" in cmdline):
+        path.unlink(missing_ok=True)
+
+
 if __name__ == "__main__":
+    clear_stale_pid_file(sys.argv)
     sys.argv[0] = "nx-27017"
     sys.exit(main())

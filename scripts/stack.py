@@ -6,18 +6,21 @@ Why the functions are started here (`cargo lambda watch --only-lambda-apis`), as
 cargo-lambda 1.9.2's source and by experiment:
 
 - The emulator answers a function's response POST with 200 before it has read the body
-  (AWS's Runtime API answers 202 once it has it). The runtime's HTTP client (hyper, in
-  lambda_runtime 1.x) takes the early answer as the end of the exchange and may drop
-  the connection while the rest of a body larger than the ~16 KB the socket took at
-  once is still unsent: the body is cut, and the emulator answers the client with its
-  own text/plain 500, or never answers. So the functions talk to the emulator through
-  a small proxy here ([`RuntimeProxy`]) that reads each response body whole before it
-  passes it on and acknowledges it, as AWS does.
+  (cargo-lambda's `functions_router.rs`; AWS's Runtime API answers 202 once it has it),
+  and the runtime's HTTP client may then cut a body over ~16 KB. So the functions talk to
+  the emulator through `runtime-proxy` (tools/src/bin/runtime-proxy.rs, a native dev
+  tool of the workspace, never deployed), which reads each body whole before it passes
+  it on and acknowledges it, as AWS does.
 - With `--concurrency N` the emulator never sees its instances become idle (it keys them
   by one id and the Runtime API by another), so it keeps starting processes (8 per
   function at the first request) and never reaps them.
 - Its `--timeout` applies to the functions' long polls of the Runtime API as well: it
   answers them 408 without a request id, and the runtime panics. It is not used.
+
+Nothing the stack starts outlives it: each child is asked by the kernel to die with the
+stack (PR_SET_PDEATHSIG), also when the stack itself is killed, and a closed terminal
+(SIGHUP) stops the stack as Ctrl-C does. A stack that finds the children of an earlier
+one in its folder (their pids in DIR/children) stops them before it starts.
 
 Here each function gets a fixed number of processes (`--instances`), each polling the
 Runtime API for the next request: N concurrent requests to one function are served by
@@ -37,8 +40,7 @@ of the function processes, one `function pid` per line.
 from __future__ import annotations
 
 import argparse
-import http.client
-import http.server
+import ctypes
 import os
 import secrets
 import shlex
@@ -46,7 +48,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -75,112 +76,49 @@ def wait_port(port: int, limit: float, proc: subprocess.Popen | None = None) -> 
     raise SystemExit(f"stack: nothing listens on port {port} after {limit:.0f}s")
 
 
+def runtime_proxy(bin_dir: Path) -> Path:
+    """The Runtime API proxy binary: beside the functions, else in a build of it."""
+    for candidate in (bin_dir / "runtime-proxy", ROOT / "target" / "debug" / "runtime-proxy",
+                      ROOT / "target" / "release" / "runtime-proxy"):
+        if candidate.exists():
+            return candidate
+    raise SystemExit("stack: runtime-proxy is not built (cargo build -p devtools)")
+
+
 def functions() -> list[str]:
     """Every Lambda binary: one file per function in functions/src/bin/."""
     return sorted(p.stem for p in (ROOT / "functions" / "src" / "bin").glob("*.rs"))
 
 
-class Upstream(http.client.HTTPConnection):
-    """A connection to the emulator that sends each write at once (see ProxyHandler)."""
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+PR_SET_PDEATHSIG = 1
 
 
-class RuntimeProxy(http.server.ThreadingHTTPServer):
-    """Passes the functions' Runtime API calls to the emulator, each request body read
-    whole first, over connections that are kept open and used again (a function's next
-    call goes over the connection of its last one, so the emulator, which reads the
-    rest of a body only as the next request on its connection comes in, always gets
-    every byte, and no connection closes on a body it has not read)."""
-
-    daemon_threads = True
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.idle: dict[str, list[http.client.HTTPConnection]] = {}
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), ProxyHandler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def take(self, function: str) -> http.client.HTTPConnection:
-        """The function's connection used last, or a new one."""
-        with self.lock:
-            idle = self.idle.get(function)
-            if idle:
-                return idle.pop()
-        return Upstream("127.0.0.1", self.upstream_port)
-
-    def give_back(self, function: str, conn: http.client.HTTPConnection) -> None:
-        with self.lock:
-            self.idle.setdefault(function, []).append(conn)
+def die_with(parent: int) -> None:
+    """In a child, before it runs: the kernel kills it when the stack goes, however the
+    stack goes (SIGKILL included). A stack gone already means exit now."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
-class ProxyHandler(http.server.BaseHTTPRequestHandler):
-    """One Runtime API call: the long poll for the next event, or a result."""
-
-    protocol_version = "HTTP/1.1"
-    server: RuntimeProxy
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; with Nagle's algorithm on, the second
-        # waits for the peer's delayed ACK: 40 ms per request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def forward(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else None
-        function = self.path.split("/")[2] if self.path.startswith("/.rt/") else "_"
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() not in ("host", "connection", "content-length")}
-        # A long poll whose connection the emulator drops (as it does when a client
-        # hangs up) is polled again: a runtime given anything but an event panics.
-        for attempt in range(100):
-            upstream = self.server.take(function)
-            try:
-                upstream.request(self.command, self.path, body=body, headers=headers)
-                reply = upstream.getresponse()
-                data = reply.read()
-                break
-            except (OSError, http.client.HTTPException) as err:
-                upstream.close()
-                if self.command != "GET" or attempt == 99:
-                    self.send_error(502, f"emulator: {err}")
-                    return
-                time.sleep(0.05)
-        if reply.will_close:
-            upstream.close()
-        else:
-            self.server.give_back(function, upstream)
-        if reply.status >= 500 and self.command == "POST":
-            # The emulator could not hand a response on (its client hung up). AWS's
-            # Runtime API takes a response whatever became of the caller; the runtime,
-            # given a 500 here, gets a next event without a request id and panics.
-            self.send_response(202)
-            self.send_header("content-length", "0")
-            self.end_headers()
-            return
-        self.send_response(reply.status)
-        for key, value in reply.getheaders():
-            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(key, value)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
+def stop_leftovers(record: Path) -> None:
+    """Stops the children that an earlier stack in this folder left running (one that
+    was killed before its children were asked to die with it), by the pids it wrote,
+    where each pid still runs the same command line."""
+    if not record.exists():
+        return
+    for line in record.read_text().splitlines():
+        pid_text, _, cmdline = line.partition(" ")
         try:
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the function went away (stopped); the emulator has what it needs
-
-    do_GET = do_POST = forward
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Quiet: the emulator and the functions log what matters."""
+            pid = int(pid_text)
+            if Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").strip() \
+                    == cmdline.encode().strip():
+                os.killpg(pid, signal.SIGKILL)
+                print(f"stack: stopped {cmdline} (pid {pid}), left by an earlier stack",
+                      file=sys.stderr, flush=True)
+        except (ValueError, OSError):
+            pass
+    record.unlink()
 
 
 class Stack:
@@ -190,13 +128,22 @@ class Stack:
         self.dir = run_dir
         self.procs: list[subprocess.Popen] = []
         self.log = (run_dir / "api.log").open("ab", buffering=0)
+        self.record = run_dir / "children"
+        stop_leftovers(self.record)
 
     def start(self, argv: list[str], env: dict[str, str] | None = None,
-              log: Path | None = None) -> subprocess.Popen:
+              log: Path | None = None, stdout: int | None = None) -> subprocess.Popen:
         out = log.open("ab") if log else self.log
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        parent = os.getpid()
+        # A session of its own: a signal meant for the terminal reaches the stack alone,
+        # which stops its children in order.
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=stdout or out,
+                                stderr=out if stdout else subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=lambda: die_with(parent))
         self.procs.append(proc)
+        with self.record.open("a") as f:
+            f.write(f"{proc.pid} {' '.join(map(str, argv))}\n")
         return proc
 
     def stop(self) -> None:
@@ -210,6 +157,7 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        self.record.unlink(missing_ok=True)
 
 
 def mongo(stack: Stack, db: Path, port: int) -> str:
@@ -283,7 +231,9 @@ def main() -> int:
         raise SystemExit(f"stack: not built: {', '.join(missing)} (cargo build -p functions)")
 
     stack = Stack(run_dir)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # A closed terminal (SIGHUP) stops the stack as SIGTERM and Ctrl-C do.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(0))
     try:
         suffix = secrets.token_hex(4)
         app_env = {
@@ -310,13 +260,15 @@ def main() -> int:
                                 "--only-lambda-apis", "--invoke-address", "127.0.0.1",
                                 "--invoke-port", str(port)], log=run_dir / "emulator.log")
         wait_port(port, 60, emulator)
-        proxy = RuntimeProxy(port)
+        proxy = stack.start([str(runtime_proxy(bin_dir)), "--listen", "0",
+                             "--upstream", str(port)], stdout=subprocess.PIPE)
+        proxy_port = int(proxy.stdout.readline())
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_LAMBDA_")}
         url = f"http://127.0.0.1:{port}"
 
         def lambda_env(name: str) -> dict[str, str]:
             return base_env | app_env | {
-                "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{proxy.port}/.rt/{name}",
+                "AWS_LAMBDA_RUNTIME_API": f"http://127.0.0.1:{proxy_port}/.rt/{name}",
                 "AWS_LAMBDA_FUNCTION_NAME": name,
                 "AWS_LAMBDA_FUNCTION_VERSION": "1",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",

@@ -25,7 +25,7 @@ log "building"
 cargo build --workspace --all-targets --quiet
 # The functions as they are deployed: without the test hooks (testkit turns them on
 # in a workspace build).
-cargo build -p functions --bins --quiet
+cargo build -p functions -p devtools --bins --quiet
 
 status=0
 OUT="$RUN_DIR/results.log"
@@ -53,6 +53,7 @@ step "unit and handler tests (cargo test)" \
 step "end-to-end tests over HTTP (cargo test -p e2e)" \
   with_stack e2e --instances 4 -- cargo test -p e2e
 step "Secrets Manager through aws-config, against moto" scripts/secrets-test.sh
+step "make run after its terminal is closed (SIGHUP), and after its stack is killed" scripts/run-test.sh
 step "workflow lint (actionlint)" scripts/lint-workflows.sh
 step "schemathesis against /openapi.json (small budget; make fuzz for more)" \
   with_stack fuzz -- env FUZZ_PHASES="${FUZZ_PHASES:-examples,coverage,fuzzing,stateful}" \
