@@ -9,7 +9,9 @@
 # Side by side: OTHER_URL=http://... OTHER_PID=<pid> make bench sends the same requests
 # to another implementation of the same HTTP contract in the same run and counts its
 # process's CPU the same way (it must be running already, on the same database server
-# for a fair comparison; the v2 routes are skipped where it lacks them).
+# for a fair comparison; the v2 routes are skipped where it lacks them). The stack then
+# runs as make run does, two processes per function (INSTANCES); BENCH_PROFILE=debug
+# measures make run's own build instead of the release build.
 #
 # Knobs: BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_ONLY (functions, comma-
 # separated), LEVERS=0 skips the levers (their builds take ~10 minutes), BUILD_LEVERS=1
@@ -139,9 +141,14 @@ fi
 log "cargo build --release -p functions"
 cargo build --release -p functions -p devtools --bins --quiet
 
-start_stack "$RUN_DIR/stack" --profile release "${STACK_ENV[@]}"
-other=()
-[ -z "${OTHER_URL:-}" ] || other=(--other-url "$OTHER_URL" --other-pid "${OTHER_PID:?set OTHER_PID too}")
+# Side by side (OTHER_URL), the stack runs as `make run` runs it: two processes per
+# function (INSTANCES), the release build unless BENCH_PROFILE=debug (make run's build).
+other=() side=()
+if [ -n "${OTHER_URL:-}" ]; then
+  other=(--other-url "$OTHER_URL" --other-pid "${OTHER_PID:?set OTHER_PID too}")
+  side=(--instances "${INSTANCES:-2}")
+fi
+start_stack "$RUN_DIR/stack" --profile "${BENCH_PROFILE:-release}" "${side[@]}" "${STACK_ENV[@]}"
 python3 scripts/bench --url "$API_URL" --pids "$RUN_DIR/stack/pids" "${other[@]}" \
   --seconds "$SECONDS_EACH" --connections "$CLIENTS" \
   ${BENCH_ONLY:+--only "$BENCH_ONLY"} --json "$RUN_DIR/routes.json" --write BENCHMARKS.md

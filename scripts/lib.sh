@@ -126,6 +126,8 @@ CALLER_MONGODB_URI="${MONGODB_URI-}"
 start_stack() {
   local dir=$1; shift
   mkdir -p "$dir"
+  # A stack.env left by an earlier stack in this folder would be taken for this one's.
+  rm -f "$dir/stack.env"
   MONGODB_URI="$CALLER_MONGODB_URI" python3 "$ROOT/scripts/stack.py" --dir "$dir" "$@" 2>>"$dir/stack.err" &
   STACK_PIDS+=("$!")
   local pid=$! i=0

@@ -60,6 +60,16 @@ def item(base: str, who: Tenant) -> str:
     return body["id"]
 
 
+def first_item(base: str, who: Tenant) -> str | None:
+    """An item of `who`, or None where the server at `base` has no items routes."""
+    status, body = call(base, "POST", "/org/items", ITEM, who.token)
+    if status == 404:
+        return None
+    if status != 201:
+        raise SystemExit(f"bench: item at {base} answered {status}: {body}")
+    return body["id"]
+
+
 def has_teams(base: str, who: Tenant) -> bool:
     """Whether the server at `base` has the v2 routes (members, invitations, audit)."""
     return call(base, "GET", "/org/me", token=who.token)[0] == 200

@@ -48,7 +48,9 @@ pub fn conforms(
         if matches!(status, 404 | 405) {
             return validate("/components/schemas/HTTPError", &json_body(body)?);
         }
-        return Err(format!("no operation {method} of a documented path matches {path}"));
+        return Err(format!(
+            "no operation {method} of a documented path matches {path}"
+        ));
     };
     let responses = &document()["paths"][&template][&method]["responses"];
     let key = [status.to_string(), "default".to_owned()]
@@ -59,13 +61,17 @@ pub fn conforms(
                 .as_object()
                 .map(|r| r.keys().collect())
                 .unwrap_or_default();
-            format!("status {status} is not documented for {method} {template} (only {documented:?})")
+            format!(
+                "status {status} is not documented for {method} {template} (only {documented:?})"
+            )
         })?;
     let Some(content) = responses[&key].get("content").and_then(Value::as_object) else {
         return if body.is_empty() {
             Ok(())
         } else {
-            Err(format!("a body, where {key} of {method} {template} has none"))
+            Err(format!(
+                "a body, where {key} of {method} {template} has none"
+            ))
         };
     };
     let media = content_type
@@ -168,7 +174,10 @@ fn validate(pointer: &str, instance: &Value) -> Result<(), String> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(format!("the body does not match {pointer}: {}", errors.join("; ")))
+        Err(format!(
+            "the body does not match {pointer}: {}",
+            errors.join("; ")
+        ))
     }
 }
 
@@ -180,7 +189,10 @@ mod tests {
     fn documented_answers_pass_and_drift_fails() {
         let org = r#"{"id":"6b1680a128877e92d8b4c627","organization_name":"acme","email":"a@acme.com","collection_name":"org_acme","connection_details":"Collection: org_acme","created_at":"2026-12-07T09:47:13.251Z","updated_at":null}"#;
         let json = Some("application/json");
-        assert_eq!(conforms("GET", "/org/get?organization_name=acme", 200, json, org), Ok(()));
+        assert_eq!(
+            conforms("GET", "/org/get?organization_name=acme", 200, json, org),
+            Ok(())
+        );
         assert_eq!(conforms("GET", "/api/v1/org/get", 200, json, org), Ok(()));
         // A field of the wrong type, a status the route never answers, a body on 204.
         let drift = org.replace("\"updated_at\":null", "\"updated_at\":7");
