@@ -1,4 +1,4 @@
-"""Starts NX-27017, the local MongoDB wire-compatible server, with one fix of ours.
+"""Starts NX-27017, the local MongoDB wire-compatible server, with two fixes of ours.
 
 It also clears a stale pid file before the server starts: nx-27017 refuses to start while
 its pid file names a process that exists, and a server that was killed leaves its file
@@ -10,9 +10,19 @@ the *cached* collection handle of the old name in place, and keeps that handle u
 the old name. After X -> Y -> X the name X points at a handle of the table Y, which no
 longer exists: every read of X fails with `no such table: Y`, and the data of X cannot
 be reached. Its own `Connection.rename_collection` moves the cache entry correctly, so
-this launcher routes `renameCollection` there and leaves every other command, error
-reply and gap of the server as it is (the service must cope with those, as it must
-with real MongoDB).
+this launcher routes `renameCollection` there.
+
+NX-27017 0.8.1 also misreads the filter of a write (`update`, `findAndModify`, `delete`)
+that holds `$or` beside other fields: the other fields apply only to the `$or`'s first
+branch, so `{org: B, $or: [{status: pending}, {status: accepting}]}` updates an
+`accepting` document of any organization. Plain reads are right, and the same filter
+written `{$and: [{org: B}, {$or: [...]}]}` is right too. This launcher rewrites such
+write filters into that form. The service's own code keeps `$or` out of write filters
+anyway, so that it never depends on this fix; a probe test
+(`store_probe::or_beside_other_fields_in_a_write_filter`) shows the fix holds.
+
+Every other command, error reply and gap of the server is left as it is (the service
+must cope with those, as it must with real MongoDB).
 
 Usage: the same arguments as the `nx-27017` command, e.g.
     python scripts/local_mongo.py --db .local/data/mongo.db -p 27018
@@ -43,9 +53,39 @@ def _collection(namespace: str) -> str:
     return namespace.split(".", 1)[1] if "." in namespace else namespace
 
 
+def _and_form(query: Any) -> Any:
+    """`{a: 1, $or: [...]}` as `{$and: [{a: 1}, {$or: [...]}]}`; any other filter as is."""
+    if not isinstance(query, dict) or "$or" not in query or len(query) == 1:
+        return query
+    rest = {k: v for k, v in query.items() if k != "$or"}
+    return {"$and": [rest, {"$or": query["$or"]}]}
+
+
+def _correct_write_filters(body: dict[str, Any], msg: dict[str, Any]) -> None:
+    """Rewrites the filters of a write command in place (see the module's docstring)."""
+    if "findAndModify" in body or "findandmodify" in body:
+        if "query" in body:
+            body["query"] = _and_form(body["query"])
+        return
+    key = "updates" if "update" in body else "deletes" if "delete" in body else None
+    if key is None:
+        return
+    statements = body.get(key) or []
+    # The statements come in the body, or as an OP_MSG document sequence.
+    for kind, section in msg.get("sections", ()):
+        if kind == "payload" and isinstance(section, dict):
+            statements = list(statements) + list(section.get(key, ()))
+    for statement in statements:
+        if isinstance(statement, dict) and "q" in statement:
+            statement["q"] = _and_form(statement["q"])
+
+
 def handle_command(self: Any, msg: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """`renameCollection` through the connection's own rename; everything else as is."""
+    """`renameCollection` through the connection's own rename; write filters corrected;
+    everything else as is."""
     body = _command_body(msg)
+    if body is not None:
+        _correct_write_filters(body, msg)
     if body is None or "renameCollection" not in body or not body.get("to"):
         return _handle_command(self, msg)
     db_name = body.get("$db", "admin")

@@ -36,23 +36,56 @@ impl OrganizationName {
     }
 }
 
-/// An admin's email address: ASCII, valid, at most 254 bytes, kept lowercased.
+/// An email address in its one canonical form: ASCII, at most 254 bytes, trimmed and
+/// lowercased, in the dot-atom form only (no quoted local part, no comment, no IP
+/// literal), so that two spellings of one mailbox, or a string that only reads like an
+/// address, never pass for different accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
+/// The characters of an atom (RFC 5322 `atext`), besides letters and digits.
+const ATEXT: &[u8] = b"!#$%&'*+/=?^_`{|}~-";
+
+/// `local` is dot-atoms: atoms of `atext` joined by single dots.
+fn is_dot_atom(local: &str) -> bool {
+    (1..=64).contains(&local.len())
+        && local.split('.').all(|atom| {
+            !atom.is_empty()
+                && atom
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || ATEXT.contains(&b))
+        })
+}
+
+/// `domain` is a host name of at least two labels of letters, digits and inner hyphens.
+fn is_host_name(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 impl Email {
-    /// Parses and lowercases an email address.
+    /// Parses an email address into its canonical form.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         let invalid = || "Value is not a valid email address".to_owned();
-        if raw.len() > 254 || !raw.is_ascii() || raw.bytes().any(|b| b.is_ascii_control()) {
+        if raw.len() > 254 || !raw.is_ascii() {
             return Err(invalid());
         }
-        let parsed: email_address::EmailAddress = raw.parse().map_err(|_| invalid())?;
-        let domain = parsed.domain();
-        if !domain.contains('.') || domain.starts_with('[') {
+        let (local, domain) = raw.split_once('@').ok_or_else(invalid)?;
+        if !is_dot_atom(local) || !is_host_name(domain) {
             return Err(invalid());
         }
+        raw.parse::<email_address::EmailAddress>()
+            .map_err(|_| invalid())?;
         Ok(Self(raw.to_ascii_lowercase()))
     }
 
@@ -184,9 +217,28 @@ mod tests {
             "аdmin@acme.com",
             "a@b.com\0",
             "$gt@",
+            // Only the dot-atom form: no quoted local part, comment or IP literal.
+            "\"r1x-oa@example.com\"@evil.example",
+            "\"r1x-ma\"@example.com",
+            "a(comment)@example.com",
+            "a@[127.0.0.1]",
+            "a..b@example.com",
+            ".a@example.com",
+            "a.@example.com",
+            "a@-example.com",
+            "a@example..com",
+            "a b@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
+        for good in [
+            "first.last+tag@sub.example.com",
+            "o'brien@example.ie",
+            " A@B.CO ",
+        ] {
+            assert!(Email::parse(good).is_ok(), "{good:?} refused");
+        }
+        assert_eq!(Email::parse(" A@B.CO ").unwrap().as_str(), "a@b.co");
     }
 
     #[test]

@@ -234,9 +234,21 @@ fn jwt_secret(raw: Option<&str>, local: bool) -> Result<SecretString, ConfigErro
 }
 
 impl JwtSettings {
-    /// The key bytes.
+    /// The key bytes of the tokens' HS256 signatures.
     pub fn key(&self) -> &[u8] {
         self.secret.expose_secret().as_bytes()
+    }
+
+    /// A key of its own for `purpose`, derived from the secret: HMAC-SHA256 of
+    /// `organization-service/<purpose>` under the secret. No two uses share a key, so
+    /// (for instance) an idempotency fingerprint is never a MAC under the JWT key.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        use aws_lc_rs::hmac;
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.key());
+        let tag = hmac::sign(&key, format!("organization-service/{purpose}").as_bytes());
+        let mut out = [0; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
     }
 }
 
@@ -284,6 +296,16 @@ mod tests {
         let c = Config::from_vars(&vars(&[URI, ("APP_ENV", "local")])).unwrap();
         assert!(c.local);
         assert_eq!(c.jwt.key(), LOCAL_DEV_SECRET.as_bytes());
+    }
+
+    #[test]
+    fn each_purpose_has_a_key_of_its_own() {
+        let c = Config::from_vars(&vars(&[URI, STRONG])).unwrap();
+        let a = c.jwt.derived_key("idempotency-fingerprint");
+        let b = c.jwt.derived_key("api-key");
+        assert_ne!(a, b);
+        assert_ne!(&a[..], c.jwt.key());
+        assert_eq!(a, c.jwt.derived_key("idempotency-fingerprint"));
     }
 
     #[test]

@@ -189,6 +189,11 @@ impl Event {
         self
     }
 
+    /// An event id derived from `seed` (for an action that happens once per seed).
+    pub fn id_of(seed: &str) -> String {
+        hashed(seed)
+    }
+
     fn first_target(&self) -> &str {
         self.targets.first().map_or("", |t| t.id.as_str())
     }

@@ -13,13 +13,13 @@
 //! (or answering "already exists"), while the same key used again after its record
 //! expired makes something new. Fingerprints are keyed hashes (HMAC with the service's
 //! secret): a create's body holds a password, which must not be stored under a fast,
-//! unkeyed hash.
+//! unkeyed hash. Their key is derived from the service's secret for this use alone
+//! ([`crate::config::JwtSettings::derived_key`]), never the JWT key itself.
 
 use aws_lc_rs::hmac;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use mongodb::bson::oid::ObjectId;
-use secrecy::ExposeSecret;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -62,8 +62,10 @@ fn derived_id(scope: &str, key: &str, nonce: &str) -> ObjectId {
 fn fingerprint(app: &App, req: &Request) -> String {
     let path = route_path(req);
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
-    let secret = app.config.jwt.secret.expose_secret().as_bytes();
-    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let key = hmac::Key::new(
+        hmac::HMAC_SHA256,
+        &app.config.jwt.derived_key("idempotency-fingerprint"),
+    );
     let mut ctx = hmac::Context::with_key(&key);
     ctx.update(format!("idempotency\n{} {path}\n", req.method()).as_bytes());
     ctx.update(body_bytes(req));

@@ -95,6 +95,7 @@ pub async fn create_account(
         email_event: None,
         password_event: None,
     };
+    failpoint!(store, "account.insert");
     for attempt in 0..2 {
         match users::insert(store, &user).await {
             Ok(()) => return Ok(user),

@@ -1,7 +1,8 @@
 //! What the service does across documents, under the routes: the organization's
-//! lifecycle (create, rename, delete, without transactions), memberships, the audit
-//! trail, idempotent requests and `If-Match` preconditions.
+//! lifecycle (create, rename, delete, without transactions), memberships, accepting
+//! invitations, the audit trail, idempotent requests and `If-Match` preconditions.
 
+pub mod acceptance;
 pub mod audit;
 pub mod idempotency;
 pub mod lifecycle;

@@ -102,8 +102,9 @@ pub enum IfMatch {
     Absent,
     /// `*`: any current version.
     Any,
-    /// The versions its tags name (a tag that is not one of ours names none, so it
-    /// never matches).
+    /// The versions its tags name. RFC 9110's strong comparison: a tag matches only
+    /// when it is byte for byte one of ours (`"7"`, not `"07"`, `"+7"` or `W/"7"`), so
+    /// a tag that is not one of ours names none and never matches.
     Versions(Vec<i64>),
 }
 
@@ -119,9 +120,9 @@ pub fn if_match(req: &Request) -> IfMatch {
     let versions = value
         .split(',')
         .filter_map(|tag| {
-            let tag = tag.trim();
-            let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+            let inner = tag.trim().strip_prefix('"')?.strip_suffix('"')?;
+            let version: i64 = inner.parse().ok()?;
+            (etag(version) == tag.trim()).then_some(version)
         })
         .collect();
     IfMatch::Versions(versions)
@@ -144,4 +145,37 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_if_match(value: &str) -> Request {
+        let mut req = Request::default();
+        req.headers_mut()
+            .insert("if-match", value.parse().expect("a header value"));
+        req
+    }
+
+    #[test]
+    fn if_match_compares_tags_byte_for_byte() {
+        assert_eq!(
+            if_match(&with_if_match("\"7\"")),
+            IfMatch::Versions(vec![7])
+        );
+        assert_eq!(
+            if_match(&with_if_match("\"3\", \"7\"")),
+            IfMatch::Versions(vec![3, 7])
+        );
+        assert_eq!(if_match(&with_if_match(" * ")), IfMatch::Any);
+        for other in ["\"07\"", "\"+7\"", "W/\"7\"", "7", "\" 7\"", "\"7.0\""] {
+            assert_eq!(
+                if_match(&with_if_match(other)),
+                IfMatch::Versions(vec![]),
+                "{other}"
+            );
+        }
+        assert_eq!(if_match(&Request::default()), IfMatch::Absent);
+    }
 }

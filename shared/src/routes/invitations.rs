@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::auth::login::{any_password, check_password};
 use crate::auth::{Action, authenticate, password};
+use crate::core::acceptance::{self, CLAIM_LEASE_MS};
 use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
 use crate::core::lifecycle;
 use crate::core::membership::{self, Memberships};
@@ -26,9 +27,6 @@ use crate::store::users;
 /// Days an invitation lasts by default, and the bounds.
 const DEFAULT_DAYS: i64 = 7;
 const DAYS: std::ops::RangeInclusive<i64> = 1..=30;
-/// How long a claim on an invitation holds before another accept may take it over (the
-/// request that claimed it died).
-const CLAIM_LEASE_MS: i64 = 60_000;
 const MS_PER_DAY: i64 = 24 * 3600 * 1000;
 
 /// An invitation as the API shows it; `token` only when it was just made.
@@ -110,6 +108,10 @@ fn not_pending() -> ApiError {
     ApiError::Conflict("The invitation is not pending".into())
 }
 
+fn being_accepted() -> ApiError {
+    ApiError::Conflict("The invitation is being accepted; try again in a moment".into())
+}
+
 /// `POST /org/invitations`: invites an email (replacing its pending invitation, whose
 /// token stops working); 409 for a current member.
 pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
@@ -123,13 +125,17 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
     caller
         .authorize(app, Action::Invite(input.role), &event)
         .await?;
-    // Replacing a pending invitation ends it: as much as revoking it may.
-    if let Some(pending) = invitations::by_id(&app.store, caller.org.id, &id).await?
-        && pending.status == Status::Pending
-    {
-        caller
-            .authorize(app, Action::Invite(pending.role), &event)
-            .await?;
+    // Replacing a pending invitation ends it: as much as revoking it may, whether or
+    // not an accept of it is under way.
+    if let Some(current) = invitations::by_id(&app.store, caller.org.id, &id).await? {
+        if matches!(current.status, Status::Pending | Status::Accepting) {
+            caller
+                .authorize(app, Action::Invite(current.role), &event)
+                .await?;
+        }
+        if acceptance::settled(&app.store, current).await?.status == Status::Accepting {
+            return Err(being_accepted());
+        }
     }
     let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
     if org
@@ -202,10 +208,15 @@ pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let more = found.len() > limit;
     found.truncate(limit);
     let next = more.then(|| found.last().map(|i| i.id.clone())).flatten();
-    let invitations = found
-        .iter()
-        .map(|i| InvitationView::new(i, None, now))
-        .collect();
+    // Claims whose request died are settled on the way: accepted, or pending again.
+    let mut invitations = Vec::with_capacity(found.len());
+    for invitation in found {
+        let invitation = acceptance::settled(&app.store, invitation).await?;
+        let view = InvitationView::new(&invitation, None, now);
+        if status.as_deref().is_none_or(|s| s == view.status) {
+            invitations.push(view);
+        }
+    }
     json(StatusCode::OK, &Page { invitations, next })
 }
 
@@ -232,6 +243,10 @@ async fn managed(
     caller
         .authorize(app, Action::Invite(invitation.role), &event)
         .await?;
+    let invitation = acceptance::settled(&app.store, invitation).await?;
+    if invitation.status == Status::Accepting {
+        return Err(being_accepted());
+    }
     Ok((caller, invitation, event))
 }
 
@@ -332,7 +347,7 @@ pub async fn accept(app: &App, req: Request) -> ApiResult<Response<Body>> {
             Some(password::hash(password.expose(), app.config.bcrypt_cost).await?)
         }
     };
-    let claimed = invitations::claim(&app.store, &token_hash, now, CLAIM_LEASE_MS)
+    let claimed = acceptance::claim(&app.store, &token_hash, now)
         .await?
         .ok_or_else(gone)?;
     let org_id = claimed.org().ok_or_else(gone)?;
@@ -340,7 +355,8 @@ pub async fn accept(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let account = match joined {
         Ok(account) => account,
         Err(err) => {
-            invitations::unclaim(&app.store, &claimed).await?;
+            // Accepted if the membership was made before the failure; else pending again.
+            acceptance::settle(&app.store, &claimed).await?;
             return Err(err);
         }
     };
@@ -371,18 +387,19 @@ async fn join(
             let id = mongodb::bson::oid::ObjectId::new();
             membership::create_account(&app.store, id, &invitation.email, hash, org)
                 .await
-                .map_err(|_| {
-                    ApiError::Conflict(
+                .map_err(|err| match err {
+                    ApiError::Duplicate(_) => ApiError::Conflict(
                         "An account for this email was made meanwhile; accept with its password"
                             .into(),
-                    )
+                    ),
+                    other => other,
                 })?
                 .id
         }
         (None, None) => return Err(ApiError::internal("no account and no password")),
     };
     let member = membership::new_member(invitation.role, &invitation.email, DateTime::now());
-    let event = Event::new(
+    let mut event = Event::new(
         context,
         "invitation.accepted",
         Outcome::Success,
@@ -395,6 +412,8 @@ async fn join(
     ))
     .target(Target::new("user", user, Some(&invitation.email)))
     .meta("role", invitation.role.as_str());
+    // The claim's own id: it tells later whether this claim made its membership.
+    event.id = acceptance::accepted_event_id(invitation);
     membership::join(&app.store, org, user, &member, &event).await?;
     let account = users::by_id(&app.store, user).await?.ok_or_else(gone)?;
     membership::tidy(&app.store, account).await

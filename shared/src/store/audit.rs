@@ -59,6 +59,16 @@ pub async fn insert<'a>(
     }
 }
 
+/// Whether the event `event_id` is in the log of `org`.
+pub async fn exists(store: &Store, org: ObjectId, event_id: &str) -> Result<bool, Error> {
+    let found = store
+        .audit_events()
+        .find_one(doc! { "_id": format!("{event_id}:{}", org.to_hex()) })
+        .projection(doc! { "_id": 1 })
+        .await?;
+    Ok(found.is_some())
+}
+
 /// What `GET /org/audit` asks for.
 #[derive(Debug, Default)]
 pub struct Query {

@@ -149,12 +149,19 @@ pub async fn list(
 ) -> Result<Vec<InvitationDoc>, Error> {
     let mut filter = doc! { "org_id": org.to_hex() };
     match status {
+        // An invitation being accepted is still pending (until its accept ends).
         Some("pending") => {
-            filter.insert("status", Status::Pending);
+            filter.insert(
+                "status",
+                doc! { "$in": [Status::Pending, Status::Accepting] },
+            );
             filter.insert("expires_ms", doc! { "$gt": now_ms });
         }
         Some("expired") => {
-            filter.insert("status", Status::Pending);
+            filter.insert(
+                "status",
+                doc! { "$in": [Status::Pending, Status::Accepting] },
+            );
             filter.insert("expires_ms", doc! { "$lte": now_ms });
         }
         Some(other) => {
@@ -219,51 +226,79 @@ pub async fn resend(
     Ok(parse(done))
 }
 
-/// The invitation of a token that can be accepted now (pending and not expired, or
-/// claimed by a request that died longer ago than `lease_ms`).
+/// The invitation of a token that can be accepted now: pending and not expired, or
+/// claimed by a request that died longer ago than `lease_ms` (which
+/// [`crate::core::invitations::claim`] settles before it takes it over).
 pub async fn pending(
     store: &Store,
     token_hash: &str,
     now_ms: i64,
     lease_ms: i64,
 ) -> Result<Option<InvitationDoc>, Error> {
-    Ok(parse(
-        store
-            .invitations()
-            .find_one(claimable(token_hash, now_ms, lease_ms))
-            .await?,
-    ))
-}
-
-fn claimable(token_hash: &str, now_ms: i64, lease_ms: i64) -> Document {
-    doc! {
+    // A read: `$or` beside other fields is read right by every server.
+    let filter = doc! {
         "token_hash": token_hash,
         "expires_ms": { "$gt": now_ms },
         "$or": [
             { "status": Status::Pending },
             { "status": Status::Accepting, "claimed_ms": { "$lt": now_ms - lease_ms } },
         ],
-    }
+    };
+    Ok(parse(store.invitations().find_one(filter).await?))
 }
 
-/// Claims the invitation of a token for accepting it: one request at a time, once. A
-/// claim older than `lease_ms` (its request died) can be taken over. `None` for an
-/// unknown, used, revoked, replaced or expired token.
+/// Claims the pending invitation of a token for accepting it: one request at a time,
+/// once. `None` when the token has no pending, unexpired invitation. (A plain filter:
+/// NX-27017 misreads a write filter with `$or` beside other fields, and a claim must
+/// never match another invitation.)
 pub async fn claim(
     store: &Store,
     token_hash: &str,
     now_ms: i64,
-    lease_ms: i64,
 ) -> Result<Option<InvitationDoc>, Error> {
     let claimed = store
         .invitations()
         .find_one_and_update(
-            claimable(token_hash, now_ms, lease_ms),
+            doc! { "token_hash": token_hash, "expires_ms": { "$gt": now_ms }, "status": Status::Pending },
             doc! { "$set": { "status": Status::Accepting, "claimed_ms": now_ms } },
         )
         .return_document(ReturnDocument::After)
         .await?;
     Ok(parse(claimed))
+}
+
+/// The unexpired invitation of a token whose claim is older than `lease_ms` (the
+/// request that claimed it died), if any.
+pub async fn stuck(
+    store: &Store,
+    token_hash: &str,
+    now_ms: i64,
+    lease_ms: i64,
+) -> Result<Option<InvitationDoc>, Error> {
+    let filter = doc! {
+        "token_hash": token_hash,
+        "expires_ms": { "$gt": now_ms },
+        "status": Status::Accepting,
+        "claimed_ms": { "$lt": now_ms - lease_ms },
+    };
+    Ok(parse(store.invitations().find_one(filter).await?))
+}
+
+/// Takes over the claim of `stuck` for a request of `now_ms`, unless someone else did.
+pub async fn take_over(
+    store: &Store,
+    stuck: &InvitationDoc,
+    now_ms: i64,
+) -> Result<Option<InvitationDoc>, Error> {
+    let taken = store
+        .invitations()
+        .find_one_and_update(
+            doc! { "_id": &stuck.id, "status": Status::Accepting, "claimed_ms": stuck.claimed_ms },
+            doc! { "$set": { "claimed_ms": now_ms } },
+        )
+        .return_document(ReturnDocument::After)
+        .await?;
+    Ok(parse(taken))
 }
 
 /// Gives a claim back (the accept did not go through).
@@ -278,12 +313,12 @@ pub async fn unclaim(store: &Store, invitation: &InvitationDoc) -> Result<(), Er
         .map(|_| ())
 }
 
-/// Marks a claimed invitation accepted.
+/// Marks a claimed invitation accepted (the claim of `invitation`, not a later one).
 pub async fn accepted(store: &Store, invitation: &InvitationDoc) -> Result<(), Error> {
     store
         .invitations()
         .update_one(
-            doc! { "_id": &invitation.id, "status": Status::Accepting },
+            doc! { "_id": &invitation.id, "status": Status::Accepting, "claimed_ms": invitation.claimed_ms },
             doc! { "$set": { "status": Status::Accepted }, "$unset": { "claimed_ms": "" } },
         )
         .await

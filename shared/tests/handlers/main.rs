@@ -11,6 +11,7 @@ mod items;
 mod migration;
 mod org;
 mod permissions;
+mod red_team;
 mod retries;
 mod round_trips;
 mod service;

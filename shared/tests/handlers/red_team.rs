@@ -1,0 +1,300 @@
+//! What a red team found in v2 (issue 20), one test per case: crash states that must
+//! not reopen a used invitation, the local server's `$or` misreading, `If-Match` that
+//! compares tags byte for byte, an outage during accept, and emails in their one
+//! canonical form.
+
+use mongodb::bson::{DateTime, Document, doc};
+use serde_json::json;
+use tenant::App;
+use tenant::hooks::Fault;
+use tenant::routes::{invitations, members, organizations};
+
+use crate::common::*;
+
+fn invitations_of(app: &App) -> mongodb::Collection<Document> {
+    app.store.databases().0.collection("invitations")
+}
+
+/// Leaves the invitation `id` as an accept that died midway leaves it: `accepting`,
+/// claimed `age_ms` ago.
+async fn plant_accepting(app: &App, id: &str, age_ms: i64) {
+    let claimed = DateTime::now().timestamp_millis() - age_ms;
+    let planted = invitations_of(app)
+        .update_one(
+            doc! { "_id": id },
+            doc! { "$set": { "status": "accepting", "claimed_ms": claimed } },
+        )
+        .await
+        .unwrap();
+    assert_eq!(planted.matched_count, 1, "no invitation {id}");
+}
+
+/// Invites `email` as `role` by `inviter`: (invitation id, token).
+async fn invite(app: &App, inviter: &str, email: &str, role: &str) -> (String, String) {
+    let res = call(app, invitations::create, &invite_req(inviter, email, role)).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    (
+        res.body["id"].as_str().unwrap().to_owned(),
+        res.body["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// The invitations of a token's organization with `status` (a query filter).
+async fn listed(app: &App, token: &str, status: &str) -> Vec<serde_json::Value> {
+    let req = Req::get("/org/invitations")
+        .query("status", status)
+        .token(token);
+    let res = call(app, invitations::list, &req).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    res.body["invitations"].as_array().unwrap().clone()
+}
+
+/// Case 1: a token that made its membership stays used, also when the crash left its
+/// invitation `accepting` past the lease and the member was removed since.
+#[tokio::test]
+async fn a_used_token_stays_used_after_a_crash_left_its_invitation_accepting() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let email = format!("{}@example.com", unique("used"));
+    let (id, token) = invite(&app, &o.token, &email, "admin").await;
+    let joined = call(&app, invitations::accept, &accept_req(&token, PASSWORD)).await;
+    assert_eq!(joined.status, 200, "{}", joined.text);
+    let user = joined.body["admin_id"].as_str().unwrap().to_owned();
+    plant_accepting(&app, &id, 61_000).await;
+    let removal = Req::delete("/org/members/x")
+        .param("user_id", &user)
+        .token(&o.token);
+    assert_eq!(call(&app, members::remove, &removal).await.status, 204);
+    let again = call(&app, invitations::accept, &accept_req(&token, PASSWORD)).await;
+    assert_eq!(again.status, 404, "{}", again.text);
+    let stored = invitations_of(&app)
+        .find_one(doc! { "_id": &id })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.get_str("status").unwrap(), "accepted");
+    let accepted = listed(&app, &o.token, "accepted").await;
+    assert!(accepted.iter().any(|i| i["id"] == id));
+}
+
+/// Case 2: an invitation left `accepting` by an accept that died before the membership
+/// is pending again for the list, its filter and the routes that manage it.
+#[tokio::test]
+async fn an_invitation_left_accepting_is_pending_for_the_list_and_the_routes() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let email = format!("{}@example.com", unique("stuck"));
+    let (id, _) = invite(&app, &o.token, &email, "member").await;
+    plant_accepting(&app, &id, 61_000).await;
+    let pending = listed(&app, &o.token, "pending").await;
+    assert!(
+        pending
+            .iter()
+            .any(|i| i["id"] == id && i["status"] == "pending")
+    );
+    let resend = Req::post("/org/invitations/x/resend", json!({}))
+        .param("id", &id)
+        .token(&o.token);
+    let resent = call(&app, invitations::resend, &resend).await;
+    assert_eq!(resent.status, 200, "{}", resent.text);
+    plant_accepting(&app, &id, 61_000).await;
+    let revoke = Req::delete("/org/invitations/x")
+        .param("id", &id)
+        .token(&o.token);
+    assert_eq!(call(&app, invitations::revoke, &revoke).await.status, 204);
+    // Within its lease an accept may still be running: neither pending work nor a refusal
+    // with the wrong reason.
+    let (id, _) = invite(
+        &app,
+        &o.token,
+        &format!("{}@example.com", unique("live")),
+        "member",
+    )
+    .await;
+    plant_accepting(&app, &id, 1_000).await;
+    let revoke = Req::delete("/org/invitations/x")
+        .param("id", &id)
+        .token(&o.token);
+    let busy = call(&app, invitations::revoke, &revoke).await;
+    assert_eq!(busy.status, 409, "{}", busy.text);
+    assert!(busy.detail().contains("being accepted"), "{}", busy.text);
+}
+
+/// Case 3: who may replace an owner's invitation does not depend on its status.
+#[tokio::test]
+async fn only_an_owner_replaces_an_owners_invitation_while_it_is_being_accepted() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let (_, admin, _) = join_as(&app, &o.token, "admin").await;
+    let cfo = format!("{}@example.com", unique("cfo"));
+    let (id, _) = invite(&app, &o.token, &cfo, "owner").await;
+    for age in [1_000, 61_000] {
+        plant_accepting(&app, &id, age).await;
+        let replaced = call(
+            &app,
+            invitations::create,
+            &invite_req(&admin, &cfo, "admin"),
+        )
+        .await;
+        assert_eq!(
+            replaced.status, 403,
+            "claimed {age} ms ago: {}",
+            replaced.text
+        );
+    }
+    let stored = invitations_of(&app)
+        .find_one(doc! { "_id": &id })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.get_str("role").unwrap(), "owner");
+}
+
+/// Case 4: the local server (NX-27017 0.8.1) reads a write filter with `$or` beside
+/// other fields as if those fields applied only to the first branch. The launcher
+/// (scripts/local_mongo.py) corrects it; this probe fails on the server as shipped.
+#[tokio::test]
+async fn store_probe_or_beside_other_fields_in_a_write_filter() {
+    let app = app().await;
+    let probe = app
+        .store
+        .databases()
+        .0
+        .collection::<Document>(&unique("or_probe_"));
+    probe
+        .insert_many([
+            doc! { "_id": "a", "org": "A", "status": "accepting", "claimed": 1 },
+            doc! { "_id": "b", "org": "B", "status": "pending", "claimed": 0 },
+        ])
+        .await
+        .unwrap();
+    let filter = doc! {
+        "org": "B",
+        "$or": [{ "status": "pending" }, { "status": "accepting", "claimed": { "$lt": 5 } }],
+    };
+    let hit = probe
+        .find_one_and_update(filter.clone(), doc! { "$set": { "hit": 1 } })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        hit.get_str("_id").unwrap(),
+        "b",
+        "findAndModify matched {hit}"
+    );
+    probe
+        .update_one(filter, doc! { "$set": { "hit": 2 } })
+        .await
+        .unwrap();
+    let a = probe.find_one(doc! { "_id": "a" }).await.unwrap().unwrap();
+    assert!(
+        !a.contains_key("hit"),
+        "an update matched another org's document: {a}"
+    );
+}
+
+/// Case 4, through the API: a valid token claims its own invitation, never another
+/// organization's stuck one.
+#[tokio::test]
+async fn a_token_never_claims_another_organizations_stuck_invitation() {
+    let app = app().await;
+    let a = signup(&app).await;
+    let b = signup(&app).await;
+    let a_email = format!("{}@example.com", unique("a"));
+    let (a_id, _) = invite(&app, &a.token, &a_email, "owner").await;
+    plant_accepting(&app, &a_id, 61_000).await;
+    let b_email = format!("{}@example.com", unique("b"));
+    let (_, b_token) = invite(&app, &b.token, &b_email, "member").await;
+    let joined = call(&app, invitations::accept, &accept_req(&b_token, PASSWORD)).await;
+    assert_eq!(joined.status, 200, "{}", joined.text);
+    assert_eq!(joined.body["organization_name"], b.name.as_str());
+    assert_eq!(joined.body["role"], "member");
+    let me = me(&app, joined.body["access_token"].as_str().unwrap()).await;
+    assert_eq!(me.body["email"], b_email.as_str());
+    let stuck = invitations_of(&app)
+        .find_one(doc! { "_id": &a_id })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stuck.get_str("status").unwrap(), "accepting");
+}
+
+/// Case 7: `If-Match` compares tags byte for byte (RFC 9110 strong comparison).
+#[tokio::test]
+async fn if_match_needs_the_tag_byte_for_byte() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let tag = get_org(&app, &o.name).await.headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let version = tag.trim_matches('"');
+    for other in [
+        format!("\"0{version}\""),
+        format!("\"+{version}\""),
+        format!("W/{tag}"),
+    ] {
+        let req = Req::put(
+            "/org/update",
+            json!({ "email": format!("{}@example.com", unique("e")) }),
+        )
+        .header("if-match", &other)
+        .token(&o.token);
+        let res = call(&app, organizations::update, &req).await;
+        assert_eq!(
+            res.status, 412,
+            "If-Match {other} against {tag}: {}",
+            res.text
+        );
+    }
+    let req = Req::put(
+        "/org/update",
+        json!({ "email": format!("{}@example.com", unique("e")) }),
+    )
+    .header("if-match", &tag)
+    .token(&o.token);
+    assert_eq!(call(&app, organizations::update, &req).await.status, 200);
+}
+
+/// Case 10: a database outage while the account is made answers 503, and the invitation
+/// can be accepted once the database is back.
+#[tokio::test]
+async fn an_outage_during_accept_is_503_and_the_token_still_works() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let (_, token) = invite(
+        &app,
+        &o.token,
+        &format!("{}@example.com", unique("out")),
+        "member",
+    )
+    .await;
+    app.store.hooks().arm("account.insert", Fault::Unavailable);
+    let down = call(&app, invitations::accept, &accept_req(&token, PASSWORD)).await;
+    app.store.hooks().clear();
+    assert_eq!(down.status, 503, "{}", down.text);
+    let up = call(&app, invitations::accept, &accept_req(&token, PASSWORD)).await;
+    assert_eq!(up.status, 200, "{}", up.text);
+}
+
+/// Case 15: only the dot-atom form of an address: no quoted local part that reads like
+/// another address.
+#[tokio::test]
+async fn quoted_local_parts_are_refused_at_sign_up_and_invitation() {
+    let app = app().await;
+    let name = unique("q");
+    let signup = create_org(
+        &app,
+        create_body(&name, "\"r1x-oa@example.com\"@evil.example", PASSWORD),
+    )
+    .await;
+    assert_eq!(signup.status, 422, "{}", signup.text);
+    let o = crate::common::signup(&app).await;
+    let invited = call(
+        &app,
+        invitations::create,
+        &invite_req(&o.token, "\"r1x-ma\"@example.com", "member"),
+    )
+    .await;
+    assert_eq!(invited.status, 422, "{}", invited.text);
+}
