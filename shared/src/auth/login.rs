@@ -8,7 +8,7 @@ use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
 use crate::core::membership::{self, Memberships};
 use crate::domain::Email;
 use crate::error::{ApiError, ApiResult};
-use crate::store::users;
+use crate::store::{registry, users};
 
 /// Any string up to a sane length: login does not apply the password rules, it
 /// only compares.
@@ -30,7 +30,15 @@ pub async fn check_password(
 ) -> ApiResult<Memberships> {
     let refused = || ApiError::Unauthorized("Incorrect email or password".into());
     throttle::enter(&app.store, email.as_str(), &context.ip).await?;
-    let user = users::by_email(&app.store, email.as_str()).await?;
+    let mut user = users::by_email(&app.store, email.as_str()).await?;
+    if user.is_none()
+        && let Some(legacy) = registry::legacy_of(&app.store, email.as_str()).await?
+    {
+        // A first-release admin whose document no request has met since the migration
+        // (written by a function of the first release while the new one rolled out).
+        membership::migrate_admin(&app.store, &legacy).await?;
+        user = users::by_email(&app.store, email.as_str()).await?;
+    }
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = password::verify(given, stored, app.config.bcrypt_cost).await?;
     let user = match user {

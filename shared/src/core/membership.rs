@@ -255,7 +255,10 @@ pub async fn sync_email(store: &Store, account: &UserDoc, event: Option<&Event>)
 }
 
 /// Moves a first-release organization's embedded admin into `users` and the member
-/// map (idempotent; each step conditional).
+/// map (idempotent; each step conditional). The admin's account is the one of its
+/// email: a new one with the admin's id and hash, or, when the email has an account
+/// already, that account, which keeps its own password (the first release's hash of
+/// that email is dropped, and its tokens, of another user id, end).
 pub async fn migrate_admin(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     let (Some(admin), Some(email), Some(hash)) =
         (org.admin_id, org.email.clone(), org.password_hash.clone())
@@ -272,17 +275,23 @@ pub async fn migrate_admin(store: &Store, org: &OrgDoc) -> ApiResult<()> {
         email_event: None,
         password_event: None,
     };
-    match users::insert(store, &user).await {
-        Ok(()) => {}
-        Err(e) if is_duplicate(&e) => users::add_org(store, admin, org.id).await?,
+    let owner = match users::insert(store, &user).await {
+        Ok(()) => admin,
+        // The admin's id (a run before this one made it) or the email (an account of
+        // its own): the account of the email decides.
+        Err(e) if is_duplicate(&e) => match users::by_email(store, &email).await? {
+            Some(account) => account.id,
+            None => admin,
+        },
         Err(e) => return Err(e.into()),
-    }
+    };
+    users::add_org(store, owner, org.id).await?;
     let member = Member {
         role: Role::Owner,
         ver: org.token_version.unwrap_or(0),
         joined_at: org.created_at,
         email,
     };
-    registry::migrate_admin(store, org, &member).await?;
+    registry::migrate_admin(store, org, owner, &member).await?;
     Ok(())
 }

@@ -9,15 +9,25 @@ use crate::http::IfMatch;
 use crate::store::{Store, registry};
 
 /// Moves the organization `id` on from the version `condition` names, in one write;
-/// 412 when it names another. Nothing to do without a condition, or with `*`.
-pub async fn claim(store: &Store, id: ObjectId, condition: &IfMatch) -> ApiResult<()> {
+/// 412 when it names another. Nothing to do without a condition, or with `*`. The
+/// version claimed, for [`release`] when the request then changes nothing.
+pub async fn claim(store: &Store, id: ObjectId, condition: &IfMatch) -> ApiResult<Option<i64>> {
     match condition {
-        IfMatch::Absent | IfMatch::Any => Ok(()),
-        IfMatch::Versions(versions) if registry::claim_version(store, id, versions).await? => {
-            Ok(())
-        }
-        IfMatch::Versions(_) => Err(ApiError::PreconditionFailed),
+        IfMatch::Absent | IfMatch::Any => Ok(None),
+        IfMatch::Versions(versions) => registry::claim_version(store, id, versions)
+            .await?
+            .map(Some)
+            .ok_or(ApiError::PreconditionFailed),
     }
+}
+
+/// Gives back the version a request claimed and then changed nothing with (a refusal):
+/// only a change moves the `ETag` on.
+pub async fn release(store: &Store, id: ObjectId, claimed: Option<i64>) -> ApiResult<()> {
+    if let Some(version) = claimed {
+        registry::release_version(store, id, version).await?;
+    }
+    Ok(())
 }
 
 /// The same precondition for a request that changes nothing, against the version of

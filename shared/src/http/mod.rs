@@ -108,6 +108,17 @@ pub enum IfMatch {
     Versions(Vec<i64>),
 }
 
+impl IfMatch {
+    /// The versions a write must find, if the header names any (`None` without a
+    /// header, or with `*`).
+    pub fn versions(&self) -> Option<&[i64]> {
+        match self {
+            Self::Versions(versions) => Some(versions),
+            Self::Absent | Self::Any => None,
+        }
+    }
+}
+
 /// The request's `If-Match` header.
 pub fn if_match(req: &Request) -> IfMatch {
     let Some(value) = req.headers().get("if-match") else {

@@ -115,13 +115,14 @@ fn last_owner() -> ApiError {
 /// `PATCH /org/members/{user_id}`: changes a member's role. The organization always
 /// keeps an owner (409), also when two owners demote each other at once: the write is
 /// conditional on another owner remaining. With `If-Match`, nothing changes unless it
-/// names the organization's current `ETag` (412).
+/// names the organization's current `ETag` (412): the tag is in the write's own filter,
+/// so a refusal leaves the tag as it was, and a change that comes between this
+/// request's read and its write makes it 412, never a change applied over another.
 pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let user = target(&req)?;
     let input = RoleChange::try_from(JsonBody::parse(&req)?)?;
     let condition = if_match(&req);
-    let mut claimed = false;
     for _ in 0..3 {
         let (org, member) = current(app, &caller, user).await?;
         let event = caller
@@ -133,19 +134,16 @@ pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
             to: input.role,
         };
         caller.authorize(app, action, &event).await?;
+        preconditions::unchanged(&condition, org.version)?;
         if member.role == input.role {
-            if !claimed {
-                preconditions::unchanged(&condition, org.version)?;
-            }
             return json(StatusCode::OK, &MemberView::new(user, &member));
-        }
-        if !claimed {
-            preconditions::claim(&app.store, caller.org.id, &condition).await?;
-            claimed = true;
         }
         let roles = (member.role, input.role);
         let text = event.to_outbox();
-        match registry::set_role(&app.store, caller.org.id, user, roles, Some(&text)).await? {
+        let tagged = condition.versions();
+        match registry::set_role(&app.store, caller.org.id, user, roles, tagged, Some(&text))
+            .await?
+        {
             Some(org) => {
                 audit::drain(&app.store, &org).await?;
                 let member = org.member(user).ok_or_else(not_a_member)?;
@@ -153,8 +151,10 @@ pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
                 return json(StatusCode::OK, &MemberView::new(user, member));
             }
             None => {
-                // The role changed meanwhile (look again), or no owner would be left.
+                // The role or the organization changed meanwhile (412 for a tagged
+                // request; else look again), or no owner would be left.
                 let (org, now) = current(app, &caller, user).await?;
+                preconditions::unchanged(&condition, org.version)?;
                 if now.role == member.role && member.role == Role::Owner && org.owners <= 1 {
                     return Err(last_owner());
                 }

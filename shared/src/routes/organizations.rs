@@ -172,26 +172,45 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
         Some(p) => Some(password::hash(p.expose(), app.config.bcrypt_cost).await?),
         None => None,
     };
-    preconditions::claim(&app.store, caller.org.id, &if_match(&req)).await?;
     let id = caller.org.id;
+    let claimed = preconditions::claim(&app.store, id, &if_match(&req)).await?;
     let me = Target::new("user", caller.user, Some(&caller.email));
-    let renamed = match &input.name {
-        Some(name) => {
-            Some(lifecycle::rename(&app.store, caller.org.clone(), name, &renamed_event).await?)
+    let mut changed = false;
+    let steps: ApiResult<_> = async {
+        let renamed = match &input.name {
+            Some(name) => {
+                let org = lifecycle::rename(&app.store, caller.org.clone(), name, &renamed_event);
+                Some(org.await?)
+            }
+            None => None,
+        };
+        changed = renamed.is_some();
+        if let Some(email) = &input.email {
+            let event = caller
+                .event(&req, "user.email_changed")
+                .target(me.clone())
+                .meta("to", email.as_str());
+            membership::change_email(&app.store, caller.user, email.as_str(), &event).await?;
+            changed = true;
         }
-        None => None,
+        if let Some(hash) = &password_hash {
+            let event = caller.event(&req, "user.password_changed").target(me);
+            membership::change_password(&app.store, caller.user, hash, &event).await?;
+        }
+        Ok(renamed)
+    }
+    .await;
+    let renamed = match steps {
+        Ok(renamed) => renamed,
+        Err(err) => {
+            // Refused before anything changed (a name or email taken): only a change
+            // moves the ETag on.
+            if !changed && err.status().is_client_error() {
+                preconditions::release(&app.store, id, claimed).await?;
+            }
+            return Err(err);
+        }
     };
-    if let Some(email) = &input.email {
-        let event = caller
-            .event(&req, "user.email_changed")
-            .target(me.clone())
-            .meta("to", email.as_str());
-        membership::change_email(&app.store, caller.user, email.as_str(), &event).await?;
-    }
-    if let Some(hash) = &password_hash {
-        let event = caller.event(&req, "user.password_changed").target(me);
-        membership::change_password(&app.store, caller.user, hash, &event).await?;
-    }
     // The whole organization (its owners' emails): a rename alone answers with it.
     let org = match renamed {
         Some(org) if input.email.is_none() && input.password.is_none() => org,

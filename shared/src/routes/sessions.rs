@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
 use crate::auth::login::{any_password, check_password};
-use crate::auth::{Action, authenticate};
+use crate::auth::{Action, authenticate, throttle};
 use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
 use crate::core::lifecycle::{self, Settled};
 use crate::core::membership::{self, Memberships};
@@ -81,7 +81,9 @@ pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
 }
 
 /// The 403 for a right password and an organization the user is not a member of; the
-/// refusal goes into that organization's log, when it exists.
+/// refusal goes into that organization's log, when it exists, at most once per user,
+/// organization and throttle window (its id is theirs): a right password resets the
+/// login throttle, so nothing else would bound how often a stranger writes there.
 async fn not_a_member(
     app: &App,
     context: &Context,
@@ -96,6 +98,14 @@ async fn not_a_member(
             Actor::user(account.user.id, &account.user.email),
         )
         .target(Target::new("organization", org.id, Some(&org.name)));
+        let window = event.at_ms / throttle::WINDOW.as_millis() as i64;
+        let event = Event {
+            id: Event::id_of(&format!(
+                "user.login_failed|{}|{}|{window}",
+                account.user.id, org.id
+            )),
+            ..event
+        };
         audit::record(&app.store, org.id, &[event]).await?;
     }
     Ok(ApiError::Forbidden(

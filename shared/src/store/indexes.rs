@@ -35,6 +35,15 @@ const INDEXES: &[Spec] = &[
         unique: true,
         ttl: None,
     },
+    // A first-release admin's email, while its document is not migrated: what login looks
+    // up for an email without an account (emptied by the migration).
+    Spec {
+        collection: "organizations",
+        name: "email_1_admin_id_1",
+        keys: || doc! { "email": 1, "admin_id": 1 },
+        unique: false,
+        ttl: None,
+    },
     Spec {
         collection: "users",
         name: "email_1",

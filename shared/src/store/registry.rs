@@ -242,16 +242,41 @@ pub struct Renaming<'a> {
 }
 
 /// Moves the organization's version on, only if it is one of `versions` (an
-/// `If-Match` precondition checked and kept in one write); false if it is not.
-pub async fn claim_version(store: &Store, id: ObjectId, versions: &[i64]) -> Result<bool, Error> {
+/// `If-Match` precondition checked and kept in one write): the version it moved on
+/// to, or `None` if it is not one of them.
+pub async fn claim_version(
+    store: &Store,
+    id: ObjectId,
+    versions: &[i64],
+) -> Result<Option<i64>, Error> {
     let claimed = store
         .organizations()
-        .update_one(
+        .find_one_and_update(
             doc! { "_id": id, "version": { "$in": versions } },
             doc! { "$inc": { "version": 1_i64 } },
         )
+        .projection(doc! { "version": 1 })
+        .return_document(ReturnDocument::After)
         .await?;
-    Ok(claimed.matched_count == 1)
+    // (Read as any integer: some compatible servers answer an int64 field as int32.)
+    Ok(claimed.and_then(|d| match d.get("version") {
+        Some(Bson::Int64(v)) => Some(*v),
+        Some(Bson::Int32(v)) => Some(i64::from(*v)),
+        _ => None,
+    }))
+}
+
+/// Gives back a version claimed by [`claim_version`] for a request that then changed
+/// nothing, unless the organization has moved on since.
+pub async fn release_version(store: &Store, id: ObjectId, claimed: i64) -> Result<(), Error> {
+    store
+        .organizations()
+        .update_one(
+            doc! { "_id": id, "version": claimed },
+            doc! { "$inc": { "version": -1_i64 } },
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Whether the rename of `id` to collection `to` is still in flight.
@@ -398,13 +423,16 @@ fn holding(org: ObjectId, user: ObjectId, role: Role, loses_owner: bool) -> Docu
     filter
 }
 
-/// Changes a member's role from `from` to `to` in one conditional write; `None` when
-/// the member no longer has `from`, or the organization would be left without an owner.
+/// Changes a member's role from `from` to `to` in one conditional write, while the
+/// organization's version is one of `versions` (an `If-Match`), if given; `None` when
+/// the member no longer has `from`, the version moved on, or the organization would be
+/// left without an owner.
 pub async fn set_role(
     store: &Store,
     org: ObjectId,
     user: ObjectId,
     (from, to): (Role, Role),
+    versions: Option<&[i64]>,
     event: Option<&str>,
 ) -> Result<Option<OrgDoc>, Error> {
     let owners = i64::from(to == Role::Owner) - i64::from(from == Role::Owner);
@@ -412,7 +440,11 @@ pub async fn set_role(
         "$set": { format!("{}.r", member_path(user)): to.as_str(), "updated_at": DateTime::now() },
         "$inc": { "owners": owners, "version": 1_i64 },
     };
-    write(store, holding(org, user, from, owners < 0), update, event).await
+    let mut filter = holding(org, user, from, owners < 0);
+    if let Some(versions) = versions {
+        filter.insert("version", doc! { "$in": versions });
+    }
+    write(store, filter, update, event).await
 }
 
 /// Removes a member who has `role`, in one conditional write; false when the member no
@@ -479,22 +511,34 @@ async fn write_memberships(
 
 /// Moves a first-release document's admin into the member map (the user document is
 /// made first, with the admin's id): one conditional write, done once.
-pub async fn migrate_admin(store: &Store, org: &OrgDoc, member: &Member) -> Result<(), Error> {
-    let Some(admin) = org.admin_id else {
-        return Ok(());
-    };
+pub async fn migrate_admin(
+    store: &Store,
+    org: &OrgDoc,
+    owner: ObjectId,
+    member: &Member,
+) -> Result<(), Error> {
     // (Not `admin_id: admin`: some compatible servers cannot query an ObjectId field.)
     store
         .organizations()
         .update_one(
             doc! { "_id": org.id, "admin_id": { "$exists": true } },
             doc! {
-                "$set": { member_path(admin): to_bson(member).map_err(Error::custom)?, "owners": 1_i64 },
+                "$set": { member_path(owner): to_bson(member).map_err(Error::custom)?, "owners": 1_i64 },
                 "$unset": { "admin_id": "", "email": "", "password_hash": "", "token_version": "" },
             },
         )
         .await
         .map(|_| ())
+}
+
+/// The first-release document whose admin has this (lowercased) email, if one is not
+/// migrated yet (on the index of `email` and `admin_id`).
+pub async fn legacy_of(store: &Store, email: &str) -> Result<Option<OrgDoc>, Error> {
+    find(
+        store,
+        doc! { "email": email, "admin_id": { "$exists": true } },
+    )
+    .await
 }
 
 /// The first-release documents not migrated yet.

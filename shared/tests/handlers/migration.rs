@@ -161,3 +161,45 @@ async fn functions_refuse_to_start_without_the_indexes() {
         panic!("{e}")
     }
 }
+
+/// Issue 20, case 6: a first-release admin logs in before any other request has met
+/// the organization (written by a function of the first release during the rollout).
+#[tokio::test]
+async fn a_first_release_admin_logs_in_before_anything_touched_the_organization() {
+    let app = app().await;
+    let (name, email, id, _) = first_release_org(&app).await;
+    let res = call(&app, sessions::login, &login_req(&email, PASSWORD)).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["organization_name"], name.as_str());
+    assert_eq!(res.body["role"], "owner");
+    assert_migrated(&app, id, &email).await;
+}
+
+/// Issue 20, case 5: a first-release admin whose email already has an account becomes
+/// that account's membership (the account keeps its password): logout and a password
+/// change then end its tokens, and it logs in to the organization.
+#[tokio::test]
+async fn a_first_release_admin_with_an_account_already_becomes_that_accounts_owner() {
+    let app = app().await;
+    let (name, email, id, _) = first_release_org(&app).await;
+    // The email gets an account of its own first (the v1 document was not migrated yet).
+    let other = unique("v2");
+    let made = create_org(&app, create_body(&other, &email, "An0therPass")).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    migrate::run(&app.store).await.unwrap();
+    assert_migrated(&app, id, &email).await;
+    let login = Req::post(
+        "/admin/login",
+        json!({ "email": email, "password": "An0therPass", "organization_name": name }),
+    );
+    let res = call(&app, sessions::login, &login).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.body["role"], "owner");
+    let token = res.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(list_items(&app, &token).await.status, 200);
+    let out = call(&app, sessions::logout, &logout_req(&token)).await;
+    assert_eq!(out.status, 204);
+    assert_revoked(&app, &[&token], "after logout").await;
+    let orgs = res.body["organizations"].as_array().unwrap().len();
+    assert_eq!(orgs, 2, "{}", res.text);
+}

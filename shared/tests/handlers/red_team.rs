@@ -298,3 +298,124 @@ async fn quoted_local_parts_are_refused_at_sign_up_and_invitation() {
     .await;
     assert_eq!(invited.status, 422, "{}", invited.text);
 }
+
+/// Case 8: a request refused with its tag current changes nothing, the tag included: a
+/// retry with the tag the client holds goes through.
+#[tokio::test]
+async fn a_refused_request_leaves_the_etag_as_it_was() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let other = signup(&app).await;
+    let tag = |res: &Res| res.headers["etag"].to_str().unwrap().to_owned();
+    let held = tag(&get_org(&app, &o.name).await);
+    let taken = Req::put("/org/update", json!({ "email": other.email }))
+        .header("if-match", &held)
+        .token(&o.token);
+    assert_eq!(call(&app, organizations::update, &taken).await.status, 400);
+    let (_, _, member) = join_as(&app, &o.token, "member").await;
+    let held = tag(&get_org(&app, &o.name).await);
+    let me = crate::common::me(&app, &o.token).await;
+    let owner_id = me.body["user_id"].as_str().unwrap().to_owned();
+    let last_owner = Req::patch("/org/members/x", json!({ "role": "admin" }))
+        .param("user_id", &owner_id)
+        .header("if-match", &held)
+        .token(&o.token);
+    assert_eq!(
+        call(&app, members::change_role, &last_owner).await.status,
+        409
+    );
+    let promote = Req::patch("/org/members/x", json!({ "role": "admin" }))
+        .param("user_id", &member)
+        .header("if-match", &held)
+        .token(&o.token);
+    let res = call(&app, members::change_role, &promote).await;
+    assert_eq!(res.status, 200, "the held tag after a 409: {}", res.text);
+    let email = Req::put(
+        "/org/update",
+        json!({ "email": format!("{}@example.com", unique("e")) }),
+    )
+    .header("if-match", &tag(&get_org(&app, &o.name).await))
+    .token(&o.token);
+    assert_eq!(call(&app, organizations::update, &email).await.status, 200);
+}
+
+/// Case 9: a tagged role change never lands over a change that came between its read
+/// and its write (the tag is in the write's filter): when an untagged promotion and a
+/// tagged change of the same member race, a tagged 200 means it went first.
+#[tokio::test]
+async fn a_tagged_role_change_never_lands_over_a_concurrent_one() {
+    let app = app().await;
+    let o = signup(&app).await;
+    for round in 0..12 {
+        let (_, _, user) = join_as(&app, &o.token, "member").await;
+        let held = get_org(&app, &o.name).await.headers["etag"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let tagged = Req::patch("/org/members/x", json!({ "role": "admin" }))
+            .param("user_id", &user)
+            .header("if-match", &held)
+            .token(&o.token);
+        let promote = Req::patch("/org/members/x", json!({ "role": "owner" }))
+            .param("user_id", &user)
+            .token(&o.token);
+        let (a, b) = tokio::join!(
+            call(&app, members::change_role, &tagged),
+            call(&app, members::change_role, &promote)
+        );
+        assert_eq!(b.status, 200, "round {round}: {}", b.text);
+        assert!(
+            matches!(a.status.as_u16(), 200 | 412),
+            "round {round}: {}",
+            a.text
+        );
+        let list = call(
+            &app,
+            members::list,
+            &Req::get("/org/members")
+                .query("limit", "100")
+                .token(&o.token),
+        )
+        .await;
+        let role = list.body["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["user_id"] == user.as_str())
+            .map(|m| m["role"].clone())
+            .unwrap();
+        assert_eq!(
+            role, "owner",
+            "round {round}: the tagged change landed over the promotion"
+        );
+    }
+}
+
+/// Case 14: a right password naming an organization the user is not in is 403 every
+/// time, but that organization's log gets at most one such event per user and window.
+#[tokio::test]
+async fn a_stranger_cannot_flood_another_organizations_log() {
+    let app = app().await;
+    let target = signup(&app).await;
+    let stranger = signup(&app).await;
+    for _ in 0..8 {
+        let req = Req::post(
+            "/admin/login",
+            json!({ "email": stranger.email, "password": PASSWORD, "organization_name": target.name }),
+        );
+        let res = call(&app, tenant::routes::sessions::login, &req).await;
+        assert_eq!(res.status, 403, "{}", res.text);
+    }
+    let log = call(
+        &app,
+        tenant::routes::audit::list,
+        &Req::get("/org/audit")
+            .queries(&[("action", "user.login_failed"), ("limit", "100")])
+            .token(&target.token),
+    )
+    .await;
+    assert_eq!(log.status, 200, "{}", log.text);
+    let events = log.body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{}", log.text);
+    assert_eq!(events[0]["outcome"], "denied");
+}

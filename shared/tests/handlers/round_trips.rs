@@ -66,8 +66,9 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     //   create record.
     // - get: registry read.
     // - login: three throttle counters, account read, its organizations, throttle reset
-    //   (one update command with a statement per counter); a wrong password or an
-    //   unknown email: the counters and the account read.
+    //   (one update command with a statement per counter); a wrong password: the
+    //   counters and the account read; an unknown email: those and the look for a
+    //   first-release admin of that email (indexed).
     // - authenticated routes: the token check (one registry read), then the work.
     // - update (email): the account's email (marked), its copy in the organizations,
     //   the mark cleared, then the organization read for the answer; rename: target
@@ -95,7 +96,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
             sessions::login, login_req(&o.email, PASSWORD)),
         row!(&app; "admin_login", "wrong password", 5, 401;
             sessions::login, login_req(&o.email, "Wrong-passw0rd")),
-        row!(&app; "admin_login", "unknown email", 4, 401;
+        row!(&app; "admin_login", "unknown email", 5, 401;
             sessions::login, login_req(&stranger, PASSWORD)),
         row!(&app; "items_list", "page", 2, 200; items::list, bearer(Req::get("/org/items"))),
         row!(&app; "items_get", "found", 2, 200; items::get, one_item),
