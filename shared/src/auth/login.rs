@@ -73,5 +73,17 @@ pub async fn check_password(
         return Err(refused());
     }
     throttle::succeeded(&app.store, email.as_str(), &context.ip).await?;
+    // A hash of another cost (an older BCRYPT_COST, an imported one) is made again at
+    // today's, now that the password is known right.
+    if password::needs_rehash(&account.user.password_hash, app.config.bcrypt_cost) {
+        let hash = password::hash(given, app.config.bcrypt_cost).await?;
+        users::rehash(
+            &app.store,
+            account.user.id,
+            &account.user.password_hash,
+            &hash,
+        )
+        .await?;
+    }
     Ok(account)
 }

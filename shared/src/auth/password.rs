@@ -1,6 +1,7 @@
 //! bcrypt hashing and verification, off the async threads.
 
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use crate::error::ApiError;
 
@@ -18,18 +19,56 @@ pub async fn hash(password: &str, cost: u32) -> Result<String, ApiError> {
 }
 
 /// Verifies a password against a stored hash, or against the dummy hash of `cost`
-/// when there is none, which always fails.
+/// when there is none, which always fails. A stored hash of another cost (an older
+/// `BCRYPT_COST`, an imported one) verifies at another speed than the dummy hash, which
+/// would tell that the email has an account: such a verify takes at least as long as
+/// the dummy's (its time measured once per process), and [`needs_rehash`] says to store
+/// the hash again at `cost` once the password is known right.
 pub async fn verify(password: &str, stored: Option<String>, cost: u32) -> Result<bool, ApiError> {
+    let started = Instant::now();
+    let other_cost = stored.as_deref().is_some_and(|h| needs_rehash(h, cost));
     let known = stored.is_some();
     let hash = match stored {
         Some(h) => h,
         None => dummy_hash(cost).await?,
     };
-    let password = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-        .await
-        .map_err(ApiError::internal)?;
+    let ok = check(password, hash).await?;
+    if other_cost {
+        let floor = dummy_time(cost).await?;
+        if let Some(rest) = floor.checked_sub(started.elapsed()) {
+            tokio::time::sleep(rest).await;
+        }
+    }
     Ok(ok && known)
+}
+
+/// Whether a stored hash is of another cost than `cost` (or one bcrypt cannot read).
+pub fn needs_rehash(stored: &str, cost: u32) -> bool {
+    // `$2b$12$...`: the cost is the third field.
+    stored.split('$').nth(2).and_then(|c| c.parse::<u32>().ok()) != Some(cost)
+}
+
+/// One bcrypt verify, off the async threads.
+async fn check(password: &str, hash: String) -> Result<bool, ApiError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// How long a verify against the dummy hash of `cost` takes here (measured once).
+async fn dummy_time(cost: u32) -> Result<Duration, ApiError> {
+    static MEASURED: OnceLock<(u32, Duration)> = OnceLock::new();
+    if let Some((c, t)) = MEASURED.get()
+        && *c == cost
+    {
+        return Ok(*t);
+    }
+    let hash = dummy_hash(cost).await?;
+    let started = Instant::now();
+    check("not the password", hash).await?;
+    let took = started.elapsed();
+    Ok(MEASURED.get_or_init(|| (cost, took)).1)
 }
 
 /// The dummy hash for a cost: the built-in one for 12, else made once per process.
@@ -85,6 +124,29 @@ mod tests {
             turns > 100,
             "other tasks ran only {turns} times during a hash"
         );
+    }
+
+    /// A stored hash of a lower cost than the configured one fails no faster than an
+    /// unknown email's dummy verify (issue 20, case 12), and is due for a new hash.
+    #[tokio::test]
+    async fn a_hash_of_another_cost_takes_the_dummy_hashs_time() {
+        let cheap = hash("Passw0rd!", 4).await.unwrap();
+        assert!(needs_rehash(&cheap, 9) && !needs_rehash(&cheap, 4));
+        // (The first calls make the dummy hash and time it.)
+        verify("wrong", None, 9).await.unwrap();
+        verify("wrong", Some(cheap.clone()), 9).await.unwrap();
+        let unknown = Instant::now();
+        assert!(!verify("wrong", None, 9).await.unwrap());
+        let unknown = unknown.elapsed();
+        let known = Instant::now();
+        assert!(!verify("wrong", Some(cheap.clone()), 9).await.unwrap());
+        let known = known.elapsed();
+        // Cost 4 is 32 times less work than 9: without the floor, a fraction of the time.
+        assert!(
+            known * 10 >= unknown * 8,
+            "a cost-4 hash failed in {known:?}, an unknown email in {unknown:?}"
+        );
+        assert!(verify("Passw0rd!", Some(cheap), 9).await.unwrap());
     }
 
     #[test]

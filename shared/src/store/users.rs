@@ -140,6 +140,19 @@ pub async fn set_password(
         .map(|_| ())
 }
 
+/// Replaces a hash by the same password's hash at another cost, unless the password
+/// changed meanwhile.
+pub async fn rehash(store: &Store, user: ObjectId, old: &str, new: &str) -> Result<(), Error> {
+    store
+        .users()
+        .update_one(
+            doc! { "_id": user, "password_hash": old },
+            doc! { "$set": { "password_hash": new } },
+        )
+        .await
+        .map(|_| ())
+}
+
 /// Clears a password change's event once it is logged (unless a newer change set
 /// another).
 pub async fn password_logged(store: &Store, user: ObjectId, event: &str) -> Result<(), Error> {

@@ -419,3 +419,38 @@ async fn a_stranger_cannot_flood_another_organizations_log() {
     assert_eq!(events.len(), 1, "{}", log.text);
     assert_eq!(events[0]["outcome"], "denied");
 }
+
+/// Case 12: a stored hash of another cost than `BCRYPT_COST` (an older setting, an
+/// imported hash) is made again at today's cost at the next successful login, so its
+/// verify time stops telling the account apart from an unknown email.
+#[tokio::test]
+async fn a_hash_of_another_cost_is_made_again_at_the_next_login() {
+    let app = App::with_config(config(&[("BCRYPT_COST", "5")]))
+        .await
+        .unwrap();
+    tenant::jobs::migrate::run(&app.store).await.unwrap();
+    let o = signup(&app).await;
+    let users = app.store.databases().0.collection::<Document>("users");
+    let cheap = bcrypt::hash(PASSWORD, 4).unwrap();
+    users
+        .update_one(
+            doc! { "email": &o.email },
+            doc! { "$set": { "password_hash": &cheap } },
+        )
+        .await
+        .unwrap();
+    login(&app, &o.email, PASSWORD).await;
+    let stored = users
+        .find_one(doc! { "email": &o.email })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored
+            .get_str("password_hash")
+            .unwrap()
+            .starts_with("$2b$05$"),
+        "{stored}"
+    );
+    login(&app, &o.email, PASSWORD).await;
+}
