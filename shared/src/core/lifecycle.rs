@@ -574,7 +574,7 @@ pub async fn store_item(
     created_at: DateTime,
 ) -> ApiResult<()> {
     for _ in 0..RETRIES {
-        tenants::insert_item(store, &place, item, data.clone(), created_at).await?;
+        tenants::insert_item(store, &place, id, item, data.clone(), created_at).await?;
         let now = registry::by_id(store, id).await?;
         if let Some(org) = &now
             && org.pending.is_none()
@@ -582,7 +582,7 @@ pub async fn store_item(
         {
             return Ok(());
         }
-        withdraw_item(store, &place, item).await?;
+        withdraw_item(store, &place, id, item).await?;
         match placement_now(store, id).await? {
             Some(p) => place = p,
             None => return Err(ApiError::Unauthorized("Token has been revoked".into())),
@@ -595,8 +595,13 @@ pub async fn store_item(
 /// of its organization: removes it, and the collection too when that is left empty
 /// and no organization has it as its collection name (the write recreated a
 /// collection that was gone, or the source of a rename that has moved its data).
-async fn withdraw_item(store: &Store, place: &Placement, id: ObjectId) -> ApiResult<()> {
-    tenants::delete_item(store, place, id).await?;
+async fn withdraw_item(
+    store: &Store,
+    place: &Placement,
+    org: ObjectId,
+    id: ObjectId,
+) -> ApiResult<()> {
+    tenants::delete_item(store, place, org, id).await?;
     let Placement {
         database,
         collection,

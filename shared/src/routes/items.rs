@@ -216,7 +216,7 @@ async fn store(
         .target(Target::new("item", id, None))
         .once_per_target();
     if derived.is_some()
-        && let Some(made) = tenants::find_item(&app.store, &org.placement, id).await?
+        && let Some(made) = tenants::find_item(&app.store, &org.placement, org.id, id).await?
     {
         // Made by an earlier try, which may have died before its event.
         audit::record(&app.store, org.id, &[event]).await?;
@@ -254,7 +254,8 @@ pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
                 .map_err(|_| ApiError::invalid(&["query", "after"], "after must be an item id"))?,
         ),
     };
-    let docs = tenants::items_after(&app.store, &org.placement, after, limit as i64 + 1).await?;
+    let docs =
+        tenants::items_after(&app.store, &org.placement, org.id, after, limit as i64 + 1).await?;
     page(&docs, limit)
 }
 
@@ -294,7 +295,7 @@ fn page(docs: &[Document], limit: usize) -> ApiResult<Response<Body>> {
 pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let org = member(app, &req).await?.org;
     let id = item_id(&req)?;
-    let doc = tenants::find_item(&app.store, &org.placement, id)
+    let doc = tenants::find_item(&app.store, &org.placement, org.id, id)
         .await?
         .ok_or_else(not_found)?;
     json(StatusCode::OK, &view(&doc))
@@ -304,7 +305,8 @@ pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
 pub async fn delete(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = member(app, &req).await?;
     let id = item_id(&req)?;
-    if !tenants::delete_item(&app.store, &caller.org.placement, id).await? {
+    let org = &caller.org;
+    if !tenants::delete_item(&app.store, &org.placement, org.id, id).await? {
         return Err(not_found());
     }
     let event = caller

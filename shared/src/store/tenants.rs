@@ -1,4 +1,10 @@
 //! Tenant collections and the items in them, as named operations.
+//!
+//! Every item holds its organization's id (`organization_id`, hex), and every read,
+//! list and delete of items asks for it: a request that read its organization's
+//! placement before a rename, and reaches the old collection after a new organization
+//! took the old name, finds nothing of the newcomer's. (Items of earlier releases and
+//! imported documents, without the field, stay their collection's.)
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, DateTime, Document, doc, oid::ObjectId};
@@ -105,53 +111,73 @@ pub fn is_unsupported(err: &Error) -> bool {
     error_code(err) == Some(codes::COMMAND_NOT_FOUND)
 }
 
-/// Stores an item.
+/// The filter of `org`'s items: its own, or of no organization (written before items
+/// held one).
+fn of_org(org: ObjectId) -> Document {
+    doc! { "organization_id": { "$in": [org.to_hex(), Bson::Null] } }
+}
+
+/// Stores an item of `org`.
 pub async fn insert_item(
     store: &Store,
     place: &Placement,
+    org: ObjectId,
     id: ObjectId,
     data: Bson,
     created_at: DateTime,
 ) -> Result<(), Error> {
+    let item =
+        doc! { "_id": id, "organization_id": org.to_hex(), "data": data, "created_at": created_at };
     store
         .collection(&place.database, &place.collection)
-        .insert_one(doc! { "_id": id, "data": data, "created_at": created_at })
+        .insert_one(item)
         .await
         .map(|_| ())
 }
 
-/// One item by id.
+/// One item of `org` by id.
 pub async fn find_item(
     store: &Store,
     place: &Placement,
+    org: ObjectId,
     id: ObjectId,
 ) -> Result<Option<Document>, Error> {
+    let mut filter = of_org(org);
+    filter.insert("_id", id);
     store
         .collection(&place.database, &place.collection)
-        .find_one(doc! { "_id": id })
+        .find_one(filter)
         .await
 }
 
-/// Removes one item; false if there was none.
-pub async fn delete_item(store: &Store, place: &Placement, id: ObjectId) -> Result<bool, Error> {
+/// Removes one item of `org`; false if there was none.
+pub async fn delete_item(
+    store: &Store,
+    place: &Placement,
+    org: ObjectId,
+    id: ObjectId,
+) -> Result<bool, Error> {
+    let mut filter = of_org(org);
+    filter.insert("_id", id);
     let gone = store
         .collection(&place.database, &place.collection)
-        .delete_one(doc! { "_id": id })
+        .delete_one(filter)
         .await?;
     Ok(gone.deleted_count == 1)
 }
 
-/// Up to `limit` items after `after`, in id order.
+/// Up to `limit` items of `org` after `after`, in id order.
 pub async fn items_after(
     store: &Store,
     place: &Placement,
+    org: ObjectId,
     after: Option<ObjectId>,
     limit: i64,
 ) -> Result<Vec<Document>, Error> {
-    let filter = match after {
-        Some(id) => doc! { "_id": { "$gt": id } },
-        None => doc! {},
-    };
+    let mut filter = of_org(org);
+    if let Some(id) = after {
+        filter.insert("_id", doc! { "$gt": id });
+    }
     store
         .collection(&place.database, &place.collection)
         .find(filter)

@@ -454,3 +454,64 @@ async fn a_hash_of_another_cost_is_made_again_at_the_next_login() {
     );
     login(&app, &o.email, PASSWORD).await;
 }
+
+/// Case 11: a request that read its organization's placement before a rename, and
+/// reaches the old collection after a new organization took the old name, finds,
+/// lists and deletes nothing of the newcomer's (the store asks for the organization's
+/// own items).
+#[tokio::test]
+async fn a_stale_placement_never_reaches_the_next_owner_of_the_name() {
+    use tenant::store::{registry, tenants};
+    let app = app().await;
+    let a = signup(&app).await;
+    let a_id = mongodb::bson::oid::ObjectId::parse_str(&a.id).unwrap();
+    let stale = registry::by_id(&app.store, a_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .placement;
+    add_item(&app, &a.token, json!({ "mine": true })).await;
+    assert_eq!(
+        rename_org(&app, &a.token, &unique("moved")).await.status,
+        200
+    );
+    let b = signup_named(&app, &a.name).await;
+    let b_item = add_item(&app, &b.token, json!({ "secret": "b" })).await;
+    let b_oid = mongodb::bson::oid::ObjectId::parse_str(&b_item).unwrap();
+    let listed = tenants::items_after(&app.store, &stale, a_id, None, 100)
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "A's stale read listed {listed:?}");
+    assert!(
+        tenants::find_item(&app.store, &stale, a_id, b_oid)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !tenants::delete_item(&app.store, &stale, a_id, b_oid)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        item_data(&app, &b.token).await,
+        vec![json!({ "secret": "b" })]
+    );
+    assert_eq!(
+        item_data(&app, &a.token).await,
+        vec![json!({ "mine": true })]
+    );
+}
+
+/// An organization with a given name, and its first owner's token.
+async fn signup_named(app: &App, name: &str) -> Org {
+    let email = format!("{}@example.com", unique("n"));
+    let made = create_org(app, create_body(name, &email, PASSWORD)).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    Org {
+        name: name.to_owned(),
+        id: made.body["id"].as_str().unwrap().to_owned(),
+        token: login(app, &email, PASSWORD).await,
+        email,
+    }
+}
