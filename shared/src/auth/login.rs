@@ -2,6 +2,8 @@
 //! whether or not the email has an account), shared by login and by accepting an
 //! invitation with an existing account.
 
+use mongodb::bson::oid::ObjectId;
+
 use crate::app::App;
 use crate::auth::{password, throttle};
 use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
@@ -19,6 +21,19 @@ pub fn any_password(raw: &str) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
+/// What a password is given for: a login, or accepting an invitation of an
+/// organization.
+#[derive(Debug, Clone, Copy)]
+pub enum Attempt {
+    /// `POST /admin/login`: a failure is in the log of every organization of the account.
+    Login,
+    /// `POST /invitations/accept` for this organization: a failure is in its log only if
+    /// the account belongs to it. (Whoever accepts may not be the account's owner: an
+    /// account can hold the invitee's email, and its organizations must not see the
+    /// invitee's address and user agent.)
+    Accept(ObjectId),
+}
+
 /// The user's account if `given` is its password: the same 401 text and the same
 /// bcrypt work whether or not the email has an account. Throttled per (email, IP),
 /// per email and per IP.
@@ -27,6 +42,7 @@ pub async fn check_password(
     email: &Email,
     given: &str,
     context: &Context,
+    attempt: Attempt,
 ) -> ApiResult<Memberships> {
     let refused = || ApiError::Unauthorized("Incorrect email or password".into());
     throttle::enter(&app.store, email.as_str(), &context.ip).await?;
@@ -44,8 +60,8 @@ pub async fn check_password(
     let user = match user {
         Some(user) if ok => user,
         Some(user) => {
-            // A failed login for an email that has an account: in each of its
-            // organizations' logs, by an anonymous actor.
+            // A failed login for an email that has an account: in its organizations'
+            // logs (see `Attempt`), by an anonymous actor.
             let event = Event::new(
                 context,
                 "user.login_failed",
@@ -53,7 +69,11 @@ pub async fn check_password(
                 Actor::anonymous(Some(email.as_str())),
             )
             .target(Target::new("user", user.id, Some(email.as_str())));
-            audit::record_many(&app.store, user.orgs.iter().map(|o| (*o, &event))).await?;
+            let logs = user.orgs.iter().filter(|o| match attempt {
+                Attempt::Login => true,
+                Attempt::Accept(org) => **o == org,
+            });
+            audit::record_many(&app.store, logs.map(|o| (*o, &event))).await?;
             return Err(refused());
         }
         None => return Err(refused()),

@@ -11,7 +11,7 @@ use mongodb::bson::DateTime;
 use serde::Serialize;
 
 use crate::app::App;
-use crate::auth::login::{any_password, check_password};
+use crate::auth::login::{Attempt, any_password, check_password};
 use crate::auth::{Action, authenticate, password};
 use crate::core::acceptance::{self, CLAIM_LEASE_MS};
 use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
@@ -336,7 +336,11 @@ pub async fn accept(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let email = Email::parse(&invitation.email).map_err(|_| gone())?;
     // Who accepts: the account of the email (its password), or a new one.
     let existing = match membership::account(&app.store, email.as_str()).await? {
-        Some(_) => Some(check_password(app, &email, &input.password, &context).await?),
+        Some(_) => {
+            let org = invitation.org().ok_or_else(gone)?;
+            let attempt = Attempt::Accept(org);
+            Some(check_password(app, &email, &input.password, &context, attempt).await?)
+        }
         None => None,
     };
     let new_hash = match &existing {

@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
-use crate::auth::login::{any_password, check_password};
+use crate::auth::login::{Attempt, any_password, check_password};
 use crate::auth::{Action, authenticate, throttle};
 use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
 use crate::core::lifecycle::{self, Settled};
@@ -47,7 +47,8 @@ impl TryFrom<JsonBody> for Credentials {
 pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let input = Credentials::try_from(JsonBody::parse(&req)?)?;
     let context = Context::of(&req);
-    let account = check_password(app, &input.email, &input.password, &context).await?;
+    let account =
+        check_password(app, &input.email, &input.password, &context, Attempt::Login).await?;
     let chosen = match &input.organization {
         Some(name) => match account.orgs.iter().find(|(o, _)| o.name == name.as_str()) {
             Some(chosen) => chosen,

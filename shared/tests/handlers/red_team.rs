@@ -515,3 +515,37 @@ async fn signup_named(app: &App, name: &str) -> Org {
         email,
     }
 }
+
+/// Case 16: an account that took an invitee's email (no proof needed until addresses
+/// are verified) blocks the invitee, but its organization's log never sees the
+/// invitee's attempts, their address or user agent.
+#[tokio::test]
+async fn a_squatted_invitation_shows_the_squatters_log_nothing_of_the_invitee() {
+    let app = app().await;
+    let inviting = signup(&app).await;
+    let squatter = signup(&app).await;
+    let invitee = format!("{}@example.com", unique("y"));
+    let (_, token) = invite(&app, &inviting.token, &invitee, "member").await;
+    let squat = update_org(&app, &squatter.token, json!({ "email": invitee })).await;
+    assert_eq!(squat.status, 200, "{}", squat.text);
+    let attempt = accept_req(&token, "Inv1teePass")
+        .header("user-agent", "invitee-agent/1.0")
+        .ip("203.0.113.77");
+    let refused = call(&app, invitations::accept, &attempt).await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    let squatter = login(&app, &invitee, PASSWORD).await;
+    let log = call(
+        &app,
+        tenant::routes::audit::list,
+        &Req::get("/org/audit")
+            .query("limit", "100")
+            .token(&squatter),
+    )
+    .await;
+    assert_eq!(log.status, 200, "{}", log.text);
+    assert!(
+        !log.text.contains("203.0.113.77") && !log.text.contains("invitee-agent"),
+        "{}",
+        log.text
+    );
+}
