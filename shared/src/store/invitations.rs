@@ -256,15 +256,8 @@ pub async fn claim(
     token_hash: &str,
     now_ms: i64,
 ) -> Result<Option<InvitationDoc>, Error> {
-    let claimed = store
-        .invitations()
-        .find_one_and_update(
-            doc! { "token_hash": token_hash, "expires_ms": { "$gt": now_ms }, "status": Status::Pending },
-            doc! { "$set": { "status": Status::Accepting, "claimed_ms": now_ms } },
-        )
-        .return_document(ReturnDocument::After)
-        .await?;
-    Ok(parse(claimed))
+    let pending = doc! { "token_hash": token_hash, "expires_ms": { "$gt": now_ms }, "status": Status::Pending };
+    claim_where(store, pending, now_ms).await
 }
 
 /// The unexpired invitation of a token whose claim is older than `lease_ms` (the
@@ -290,15 +283,26 @@ pub async fn take_over(
     stuck: &InvitationDoc,
     now_ms: i64,
 ) -> Result<Option<InvitationDoc>, Error> {
-    let taken = store
+    let same_claim =
+        doc! { "_id": &stuck.id, "status": Status::Accepting, "claimed_ms": stuck.claimed_ms };
+    claim_where(store, same_claim, now_ms).await
+}
+
+/// Marks the invitation `filter` matches as claimed at `now_ms`: it, after.
+async fn claim_where(
+    store: &Store,
+    filter: Document,
+    now_ms: i64,
+) -> Result<Option<InvitationDoc>, Error> {
+    let claimed = store
         .invitations()
         .find_one_and_update(
-            doc! { "_id": &stuck.id, "status": Status::Accepting, "claimed_ms": stuck.claimed_ms },
-            doc! { "$set": { "claimed_ms": now_ms } },
+            filter,
+            doc! { "$set": { "status": Status::Accepting, "claimed_ms": now_ms } },
         )
         .return_document(ReturnDocument::After)
         .await?;
-    Ok(parse(taken))
+    Ok(parse(claimed))
 }
 
 /// Gives a claim back (the accept did not go through).

@@ -15,6 +15,15 @@ fn invitations_of(app: &App) -> mongodb::Collection<Document> {
     app.store.databases().0.collection("invitations")
 }
 
+/// The invitation `id` as stored.
+async fn stored(app: &App, id: &str) -> Document {
+    invitations_of(app)
+        .find_one(doc! { "_id": id })
+        .await
+        .unwrap()
+        .expect("the invitation")
+}
+
 /// Leaves the invitation `id` as an accept that died midway leaves it: `accepting`,
 /// claimed `age_ms` ago.
 async fn plant_accepting(app: &App, id: &str, age_ms: i64) {
@@ -67,12 +76,8 @@ async fn a_used_token_stays_used_after_a_crash_left_its_invitation_accepting() {
     assert_eq!(call(&app, members::remove, &removal).await.status, 204);
     let again = call(&app, invitations::accept, &accept_req(&token, PASSWORD)).await;
     assert_eq!(again.status, 404, "{}", again.text);
-    let stored = invitations_of(&app)
-        .find_one(doc! { "_id": &id })
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.get_str("status").unwrap(), "accepted");
+    let invitation = stored(&app, &id).await;
+    assert_eq!(invitation.get_str("status").unwrap(), "accepted");
     let accepted = listed(&app, &o.token, "accepted").await;
     assert!(accepted.iter().any(|i| i["id"] == id));
 }
@@ -142,12 +147,8 @@ async fn only_an_owner_replaces_an_owners_invitation_while_it_is_being_accepted(
             replaced.text
         );
     }
-    let stored = invitations_of(&app)
-        .find_one(doc! { "_id": &id })
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.get_str("role").unwrap(), "owner");
+    let invitation = stored(&app, &id).await;
+    assert_eq!(invitation.get_str("role").unwrap(), "owner");
 }
 
 /// Case 4: the local server (NX-27017 0.8.1) reads a write filter with `$or` beside
@@ -211,11 +212,7 @@ async fn a_token_never_claims_another_organizations_stuck_invitation() {
     assert_eq!(joined.body["role"], "member");
     let me = me(&app, joined.body["access_token"].as_str().unwrap()).await;
     assert_eq!(me.body["email"], b_email.as_str());
-    let stuck = invitations_of(&app)
-        .find_one(doc! { "_id": &a_id })
-        .await
-        .unwrap()
-        .unwrap();
+    let stuck = stored(&app, &a_id).await;
     assert_eq!(stuck.get_str("status").unwrap(), "accepting");
 }
 
