@@ -1,6 +1,7 @@
 //! Test hooks, compiled only with the `test-hooks` feature (tests and benchmarks turn
 //! it on; release builds carry none of it): failpoints between the steps of
-//! multi-step operations, and a count of the commands sent to the server.
+//! multi-step operations, gates that hold a request at a point while a test makes
+//! another change, and a count of the commands sent to the server.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,11 +20,31 @@ pub enum Fault {
     Codeless,
 }
 
-/// Failpoints and the command counter of one [`crate::store::Store`].
+/// Failpoints, gates and the command counter of one [`crate::store::Store`].
 #[derive(Default)]
 pub struct Hooks {
     commands: Arc<AtomicU64>,
     armed: Mutex<HashMap<&'static str, Fault>>,
+    gates: Mutex<HashMap<&'static str, Arc<Gate>>>,
+}
+
+/// A gate: the first request that reaches it says so and waits until it is opened.
+#[derive(Default)]
+pub struct Gate {
+    reached: tokio::sync::Notify,
+    open: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// Waits until a request is held at the gate.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Lets the held request go on.
+    pub fn open(&self) {
+        self.open.notify_one();
+    }
 }
 
 impl Hooks {
@@ -31,6 +52,25 @@ impl Hooks {
     pub fn arm(&self, name: &'static str, fault: Fault) {
         if let Ok(mut armed) = self.armed.lock() {
             armed.insert(name, fault);
+        }
+    }
+
+    /// Sets the gate `name`: the next request to reach it is held there until
+    /// [`Gate::open`]; later ones pass.
+    pub fn gate(&self, name: &'static str) -> Arc<Gate> {
+        let gate = Arc::new(Gate::default());
+        if let Ok(mut gates) = self.gates.lock() {
+            gates.insert(name, Arc::clone(&gate));
+        }
+        gate
+    }
+
+    /// At the gate `name`: held there if it is set (once), else nothing.
+    pub(crate) async fn wait_at(&self, name: &'static str) {
+        let gate = self.gates.lock().ok().and_then(|mut g| g.remove(name));
+        if let Some(gate) = gate {
+            gate.reached.notify_one();
+            gate.open.notified().await;
         }
     }
 

@@ -14,7 +14,7 @@ use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{JsonBody, if_match, json, no_content, page_limit, path_param, query};
 use crate::routes::views::timestamp;
-use crate::store::{Member, OrgDoc, registry};
+use crate::store::{Member, OrgDoc, gate, registry};
 
 /// A member as the API shows it.
 #[derive(Debug, Serialize)]
@@ -141,6 +141,7 @@ pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
         let roles = (member.role, input.role);
         let text = event.to_outbox();
         let tagged = condition.versions();
+        gate!(app.store, "role.before_write");
         match registry::set_role(&app.store, caller.org.id, user, roles, tagged, Some(&text))
             .await?
         {

@@ -37,6 +37,17 @@ macro_rules! failpoint {
 }
 pub(crate) use failpoint;
 
+/// Holds the first request that reaches the gate `$name` of `$store` until the test
+/// that set it opens it (see [`crate::hooks::Hooks::gate`]): a race, made to happen at
+/// that point. Expands to nothing without the `test-hooks` feature.
+macro_rules! gate {
+    ($store:expr, $name:literal) => {
+        #[cfg(feature = "test-hooks")]
+        $store.hooks().wait_at($name).await;
+    };
+}
+pub(crate) use gate;
+
 /// The MongoDB client and the databases of the service.
 pub struct Store {
     client: Client,
