@@ -94,16 +94,19 @@ pub async fn check_password(
     }
     throttle::succeeded(&app.store, email.as_str(), &context.ip).await?;
     // A hash of another cost (an older BCRYPT_COST, an imported one) is made again at
-    // today's, now that the password is known right.
+    // today's, now that the password is known right. Best effort: the login stands
+    // whether or not the new hash is stored.
     if password::needs_rehash(&account.user.password_hash, app.config.bcrypt_cost) {
-        let hash = password::hash(given, app.config.bcrypt_cost).await?;
-        users::rehash(
-            &app.store,
-            account.user.id,
-            &account.user.password_hash,
-            &hash,
-        )
-        .await?;
+        let user = &account.user;
+        let rehashed = match password::hash(given, app.config.bcrypt_cost).await {
+            Ok(hash) => users::rehash(&app.store, user.id, &user.password_hash, &hash)
+                .await
+                .map_err(ApiError::from),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = rehashed {
+            tracing::warn!(user_id = %user.id, error = %err.chain(), "password hash not renewed");
+        }
     }
     Ok(account)
 }
