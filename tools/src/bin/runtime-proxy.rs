@@ -66,15 +66,20 @@ impl Message {
         self.start.split_whitespace().nth(1).unwrap_or_default()
     }
 
+    /// A response of this proxy's own: `status` (`202 Accepted`), headers and body.
+    fn own_reply(status: &str, headers: Vec<(String, String)>, body: Vec<u8>) -> Self {
+        Self {
+            start: format!("HTTP/1.1 {status}"),
+            headers,
+            body,
+            close: false,
+        }
+    }
+
     /// Writes the message with a `content-length` of its body, the hop-by-hop headers
     /// left out, and `extra` headers added.
-    fn write_to(
-        &self,
-        out: &mut impl Write,
-        start: &str,
-        extra: &[(&str, &str)],
-    ) -> io::Result<()> {
-        let mut head = format!("{start}\r\n");
+    fn write_to(&self, out: &mut impl Write, extra: &[(&str, &str)]) -> io::Result<()> {
+        let mut head = format!("{}\r\n", self.start);
         for (k, v) in &self.headers {
             let hop = [
                 "host",
@@ -205,7 +210,7 @@ impl Upstream {
 
     /// Sends the whole request, then reads the whole answer.
     fn exchange(&mut self, req: &Message, host: &str) -> io::Result<Message> {
-        req.write_to(&mut self.writer, &req.start, &[("host", host)])?;
+        req.write_to(&mut self.writer, &[("host", host)])?;
         read_message(&mut self.reader, true)?
             .ok_or_else(|| bad("the emulator closed the connection without an answer"))
     }
@@ -269,33 +274,26 @@ fn serve(proxy: &Proxy, client: TcpStream) -> io::Result<()> {
     let mut writer = client;
     while let Some(req) = read_message(&mut reader, false)? {
         let reply = match proxy.forward(&req) {
+            // The emulator could not hand the response on (its client hung up). AWS
+            // takes a response whatever became of the caller.
             Ok(reply) if reply.status() >= 500 && req.method() == "POST" => {
-                // The emulator could not hand the response on (its client hung up). AWS
-                // takes a response whatever became of the caller.
-                Message {
-                    start: String::new(),
-                    headers: Vec::new(),
-                    body: Vec::new(),
-                    close: false,
-                }
-                .write_to(&mut writer, "HTTP/1.1 202 Accepted", &[])?;
-                continue;
+                Message::own_reply("202 Accepted", Vec::new(), Vec::new())
             }
-            Ok(reply) => reply,
-            Err(err) => {
-                let body = format!("emulator: {err}").into_bytes();
-                Message {
-                    start: String::new(),
-                    headers: vec![("content-type".into(), "text/plain".into())],
-                    body,
-                    close: false,
-                }
-                .write_to(&mut writer, "HTTP/1.1 502 Bad Gateway", &[])?;
-                continue;
-            }
+            // The emulator's answer, passed on as HTTP/1.1 whatever version it spoke.
+            Ok(reply) => Message {
+                start: format!(
+                    "HTTP/1.1 {}",
+                    reply.start.split_once(' ').map_or("200 OK", |(_, s)| s)
+                ),
+                ..reply
+            },
+            Err(err) => Message::own_reply(
+                "502 Bad Gateway",
+                vec![("content-type".into(), "text/plain".into())],
+                format!("emulator: {err}").into_bytes(),
+            ),
         };
-        let status = reply.start.split_once(' ').map_or("200 OK", |(_, s)| s);
-        reply.write_to(&mut writer, &format!("HTTP/1.1 {status}"), &[])?;
+        reply.write_to(&mut writer, &[])?;
     }
     Ok(())
 }
