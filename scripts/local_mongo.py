@@ -19,7 +19,7 @@ branch, so `{org: B, $or: [{status: pending}, {status: accepting}]}` updates an
 written `{$and: [{org: B}, {$or: [...]}]}` is right too. This launcher rewrites such
 write filters into that form. The service's own code keeps `$or` out of write filters
 anyway, so that it never depends on this fix; a probe test
-(`store_probe::or_beside_other_fields_in_a_write_filter`) shows the fix holds.
+(`red_team::store_probe_or_beside_other_fields_in_a_write_filter`) shows the fix holds.
 
 Every other command, error reply and gap of the server is left as it is (the service
 must cope with those, as it must with real MongoDB).

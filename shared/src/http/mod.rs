@@ -130,10 +130,10 @@ pub fn if_match(req: &Request) -> IfMatch {
     }
     let versions = value
         .split(',')
+        .map(str::trim)
         .filter_map(|tag| {
-            let inner = tag.trim().strip_prefix('"')?.strip_suffix('"')?;
-            let version: i64 = inner.parse().ok()?;
-            (etag(version) == tag.trim()).then_some(version)
+            let version: i64 = tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()?;
+            (etag(version) == tag).then_some(version)
         })
         .collect();
     IfMatch::Versions(versions)

@@ -1,8 +1,8 @@
 //! Invitations: `POST` and `GET /org/invitations`, `DELETE /org/invitations/{id}`
 //! (revoke), `POST /org/invitations/{id}/resend`, and `POST /invitations/accept` (no
-//! bearer: the token is the credential). A token is 32 random bytes, URL-safe base64, shown once and
-//! stored only as its SHA-256; it is good once, until it expires, is replaced, resent
-//! or revoked.
+//! bearer: the token is the credential). A token is 32 random bytes, URL-safe base64,
+//! shown once and stored only as its SHA-256; it is good once, until it expires, is
+//! replaced, resent or revoked.
 
 use base64::Engine;
 use lambda_http::http::StatusCode;
@@ -416,7 +416,7 @@ async fn join(
     ))
     .target(Target::new("user", user, Some(&invitation.email)))
     .meta("role", invitation.role.as_str());
-    // The claim's own id: it tells later whether this claim made its membership.
+    // The token's own id: it tells later whether this token made its membership.
     event.id = acceptance::accepted_event_id(invitation);
     membership::join(&app.store, org, user, &member, &event).await?;
     let account = users::by_id(&app.store, user).await?.ok_or_else(gone)?;

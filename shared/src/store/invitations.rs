@@ -148,20 +148,16 @@ pub async fn list(
     now_ms: i64,
 ) -> Result<Vec<InvitationDoc>, Error> {
     let mut filter = doc! { "org_id": org.to_hex() };
+    // An invitation being accepted is still pending (until its accept ends), and
+    // expired once its time has passed.
+    let open = doc! { "$in": [Status::Pending, Status::Accepting] };
     match status {
-        // An invitation being accepted is still pending (until its accept ends).
         Some("pending") => {
-            filter.insert(
-                "status",
-                doc! { "$in": [Status::Pending, Status::Accepting] },
-            );
+            filter.insert("status", open);
             filter.insert("expires_ms", doc! { "$gt": now_ms });
         }
         Some("expired") => {
-            filter.insert(
-                "status",
-                doc! { "$in": [Status::Pending, Status::Accepting] },
-            );
+            filter.insert("status", open);
             filter.insert("expires_ms", doc! { "$lte": now_ms });
         }
         Some(other) => {
@@ -228,7 +224,7 @@ pub async fn resend(
 
 /// The invitation of a token that can be accepted now: pending and not expired, or
 /// claimed by a request that died longer ago than `lease_ms` (which
-/// [`crate::core::invitations::claim`] settles before it takes it over).
+/// [`crate::core::acceptance::claim`] settles before it takes it over).
 pub async fn pending(
     store: &Store,
     token_hash: &str,

@@ -115,11 +115,11 @@ pub struct OrgDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<Pending>,
     /// The latest audit events of changes to this document, as JSON text, written in
-    /// the same write as their change (see [`crate::audit`]).
+    /// the same write as their change (see [`crate::core::audit`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit_outbox: Vec<String>,
     /// First release: the single admin's id (it becomes the user's id). The admin
-    /// fields are moved into `users` and `members` by [`crate::migrate`].
+    /// fields are moved into `users` and `members` by [`crate::jobs::migrate`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_id: Option<ObjectId>,
     /// First release: the admin's email.
