@@ -29,6 +29,7 @@ The committed events hold readable sample values; the copy that is invoked gets:
     failed-login throttle's per-IP count of earlier runs is not inherited;
   - content-length recomputed.
 Manifest flags: "order" (int), "destructive" (runs after every non-destructive entry),
+"schedule" (a scheduled function: its answer is a report with "sent", not a status),
 "revokes" (tokens are revoked: log in again before the next "auth" entry), "skip"
 (reason; listed, not run), "note".
 """
@@ -293,6 +294,15 @@ def main() -> int:
             except (SetupError, RuntimeError, subprocess.TimeoutExpired) as err:
                 print(f"FAIL  {label}  {err}")
                 failed += 1
+                continue
+            if entry.get("schedule"):
+                # A scheduled function answers its run's report, not an HTTP response.
+                if isinstance(resp, dict) and "sent" in resp:
+                    print(f"ok    {label}  {short(json.dumps(resp))}")
+                    passed += 1
+                else:
+                    print(f"FAIL  {label}  not a report: {short(json.dumps(resp))}")
+                    failed += 1
                 continue
             got = resp.get("statusCode")
             headers = {k.lower(): v for k, v in (resp.get("headers") or {}).items()}

@@ -28,7 +28,7 @@ fi
 ( umask 077; printf 'JWT_SECRET=%s\n' "$JWT_SECRET" > "$LOCAL/run.env" )
 log "API on http://127.0.0.1:${PORT:-9000} (Ctrl-C stops it)"
 exec python3 scripts/stack.py --dir "${RUN_DIR:-$LOCAL/run}" --port "${PORT:-9000}" --instances "${INSTANCES:-2}" --profile "$PROFILE" \
-  --mongo-db "${DATA_DIR:-$LOCAL/data}/mongo.db" --mongo-port "${MONGO_PORT:-27018}" \
+  --mongo-db "${DATA_DIR:-$LOCAL/data}/mongo.db" --mongo-port "${MONGO_PORT:-27018}" --mail-dir "$LOCAL/mail" \
   --env "APP_ENV=${APP_ENV:-local}" --env-file "$LOCAL/run.env" \
   --env "MASTER_DB=${MASTER_DB:-org_master}" --env "TENANT_DB=${TENANT_DB:-org_tenants}" \
   --env "BCRYPT_COST=${BCRYPT_COST:-12}" --env "RUST_LOG=${RUST_LOG:-info}"

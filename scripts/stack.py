@@ -29,18 +29,26 @@ emulator's default function `_`, which gets any method the router table does not
 for a known path, is served by the `fallback` binary, as API Gateway's `$default` route
 is: it answers 405 with `Allow`.
 
+The stack also plays template.yaml's EventBridge schedule: it invokes the `dispatcher`
+function through the emulator, and again as soon as a run ends (each run polls for
+DISPATCH_SECONDS, 10 by default here), so the email the routes queue is sent within
+about a second, as `.eml` files in the mail folder (MAIL_DIR; `make run`: .local/mail).
+
 Usage (foreground; Ctrl-C or SIGTERM stops everything it started):
     python3 scripts/stack.py --dir DIR [--port 9000] [--instances 1] [--profile debug | --bin-dir DIR]
-        [--mongo-db FILE] [--mongo-port N] [--env KEY=VALUE ...] [--env-file FILE]
-When the API answers, DIR/stack.env holds API_URL, API_PORT, API_LOG, MONGODB_URI,
-MASTER_DB, TENANT_DB and JWT_SECRET as shell assignments, and DIR/pids the process ids
-of the function processes, one `function pid` per line.
+        [--mongo-db FILE] [--mongo-port N] [--mail-dir DIR] [--env KEY=VALUE ...] [--env-file FILE]
+The functions get the stack's environment, then the stack's settings (where the
+environment does not set them: MAIL_DIR, APP_URL, DISPATCH_SECONDS), then --env and
+--env-file. When the API answers, DIR/stack.env holds API_URL, API_PORT, API_LOG,
+MONGODB_URI, MASTER_DB, TENANT_DB, JWT_SECRET and MAIL_DIR as shell assignments, and
+DIR/pids the process ids of the function processes, one `function pid` per line.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import secrets
 import shlex
@@ -48,6 +56,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -200,6 +209,30 @@ def migrate(stack: Stack, url: str, env: dict[str, str], binary: Path) -> None:
         stack.procs.remove(proc)
 
 
+SCHEDULED_EVENT = json.dumps({
+    "version": "0", "detail-type": "Scheduled Event", "source": "aws.events",
+    "account": "123456789012", "region": "us-east-1", "detail": {},
+}).encode()
+
+
+def play_schedule(url: str, stop: threading.Event) -> None:
+    """Invokes the dispatcher as template.yaml's schedule does, one run after another
+    (each polls for DISPATCH_SECONDS), until `stop` is set."""
+    while not stop.is_set():
+        started = time.monotonic()
+        request = urllib.request.Request(
+            f"{url}/2015-03-31/functions/dispatcher/invocations", data=SCHEDULED_EVENT,
+            method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=900) as reply:
+                reply.read()
+        except (urllib.error.URLError, OSError) as err:
+            if not stop.is_set():
+                print(f"stack: dispatcher run failed: {err}", file=sys.stderr, flush=True)
+        # Never faster than once a second, whatever a run did.
+        stop.wait(max(0.0, 1 - (time.monotonic() - started)))
+
+
 def write_pids(run_dir: Path, instances: dict[subprocess.Popen, tuple[str, dict]]) -> None:
     (run_dir / "pids").write_text("".join(f"{name} {proc.pid}\n"
                                           for proc, (name, _) in instances.items()))
@@ -217,6 +250,8 @@ def main() -> int:
     parser.add_argument("--mongo-db", type=Path, help="data file of the local server "
                         "(default: DIR/mongo.db; ignored when MONGODB_URI is set)")
     parser.add_argument("--mongo-port", type=int, default=0, help="its port (default: free)")
+    parser.add_argument("--mail-dir", type=Path, help="where the functions write email "
+                        "(default: DIR/mail; ignored when MAIL_DIR is in the environment)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="environment of the functions (overrides the defaults)")
     parser.add_argument("--env-file", type=Path, help="more of it, KEY=VALUE per line "
@@ -245,6 +280,12 @@ def main() -> int:
             "BCRYPT_COST": "4",
             "RUST_LOG": "info",
         }
+        # Settings the caller's environment may set instead (`make run` passes it on).
+        defaults = {
+            "MAIL_DIR": str((args.mail_dir or run_dir / "mail").resolve()),
+            "DISPATCH_SECONDS": "10",
+        }
+        app_env.update({k: v for k, v in defaults.items() if k not in os.environ})
         lines = args.env_file.read_text().splitlines() if args.env_file else []
         app_env.update(p.split("=", 1) for p in args.env + lines if "=" in p)
         if args.instances == 0:
@@ -265,6 +306,8 @@ def main() -> int:
         proxy_port = int(proxy.stdout.readline())
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_LAMBDA_")}
         url = f"http://127.0.0.1:{port}"
+        if "APP_URL" not in os.environ and not any(p.startswith("APP_URL=") for p in args.env):
+            app_env["APP_URL"] = f"{url}/dashboard"
 
         def lambda_env(name: str) -> dict[str, str]:
             return base_env | app_env | {
@@ -286,8 +329,11 @@ def main() -> int:
         if not healthy(url, 60):
             raise SystemExit(f"stack: {url}/health did not answer; see {run_dir}/api.log")
         write_pids(run_dir, instances)
+        schedule_stop = threading.Event()
+        threading.Thread(target=play_schedule, args=(url, schedule_stop), daemon=True).start()
         exported = app_env | {"API_URL": url, "API_PORT": str(port),
-                              "API_LOG": str(run_dir / "api.log")}
+                              "API_LOG": str(run_dir / "api.log"),
+                              "MAIL_DIR": (base_env | app_env).get("MAIL_DIR", "")}
         (run_dir / "stack.env").write_text(
             "".join(f"export {k}={shlex.quote(v)}\n" for k, v in exported.items()))
         print(f"stack: API on {url} ({args.instances} process(es) per function; "

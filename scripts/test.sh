@@ -46,7 +46,7 @@ with_stack() {
 step "template lint (sam validate --lint, cfn-lint)" scripts/lint-template.sh
 step "routes: template.yaml = Cargo.toml router = openapi.json" python3 scripts/check_routes.py
 step "every event in events/ through cargo lambda invoke" \
-  with_stack events -- sh -c 'python3 scripts/check_events.py --port "$API_PORT" --invoke-address 127.0.0.1'
+  with_stack events --env DISPATCH_SECONDS=2 -- sh -c 'python3 scripts/check_events.py --port "$API_PORT" --invoke-address 127.0.0.1'
 step "browser tests of the console (headless Chromium)" with_stack browser -- scripts/browser-test.sh
 step "unit and handler tests (cargo test)" \
   with_stack handlers --instances 0 -- cargo test --workspace --all-targets --exclude e2e

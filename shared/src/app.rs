@@ -2,6 +2,7 @@
 //! per cold start.
 
 use crate::config::{Config, ConfigError};
+use crate::email::Mailer;
 use crate::store::Store;
 
 /// Configuration plus store.
@@ -10,6 +11,8 @@ pub struct App {
     pub config: Config,
     /// MongoDB access.
     pub store: Store,
+    /// Email (sent by the dispatcher).
+    pub mailer: Mailer,
 }
 
 impl App {
@@ -24,6 +27,11 @@ impl App {
     /// Builds the client for given settings.
     pub async fn with_config(config: Config) -> Result<Self, ConfigError> {
         let store = Store::connect(&config).await?;
-        Ok(Self { config, store })
+        let mailer = Mailer::new(config.email.clone());
+        Ok(Self {
+            config,
+            store,
+            mailer,
+        })
     }
 }

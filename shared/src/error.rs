@@ -68,15 +68,20 @@ pub enum ApiError {
     /// 412: `If-Match` does not match the current `ETag`; nothing changed.
     #[error("precondition failed")]
     PreconditionFailed,
-    /// 429: the login throttle is closed for this many seconds.
+    /// 429: a throttle is closed for this many seconds.
     #[error("too many attempts")]
     TooManyRequests {
         /// Seconds until the window passes.
         retry_after: u64,
+        /// What was counted ("failed login attempts").
+        what: &'static str,
     },
     /// 413: the body is larger than the limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// 503: the route exists to send email, and no email is configured.
+    #[error("email is not configured")]
+    EmailNotConfigured,
     /// 503: the database does not answer.
     #[error("database unavailable")]
     Unavailable(#[source] Cause),
@@ -122,7 +127,9 @@ impl ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy(_) | Self::EmailNotConfigured => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -144,9 +151,10 @@ impl ApiError {
                 "If-Match does not match the current ETag; nothing was changed".into()
             }
             Self::MethodNotAllowed { .. } => "Method Not Allowed".into(),
-            Self::TooManyRequests { retry_after } => {
-                format!("Too many failed login attempts; try again in {retry_after} seconds").into()
+            Self::TooManyRequests { retry_after, what } => {
+                format!("Too many {what}; try again in {retry_after} seconds").into()
             }
+            Self::EmailNotConfigured => "Email is not configured".into(),
             Self::PayloadTooLarge => "Request body too large".into(),
             Self::Unavailable(_) => "Service temporarily unavailable: database unreachable".into(),
             Self::Busy(_) => {

@@ -86,6 +86,45 @@ pub fn migrate() -> Result<(), lambda_http::Error> {
     })
 }
 
+/// The `dispatcher` function (an EventBridge schedule, once a minute): builds the app
+/// once, then each invocation sends the mail that is due for `DISPATCH_SECONDS`, or
+/// until 5 s before the invocation's deadline, and answers what it did.
+pub fn dispatcher() -> Result<(), lambda_http::Error> {
+    runtime()?.block_on(async {
+        init_tracing();
+        let app = &started(App::init().await)?;
+        lambda_http::lambda_runtime::run(service_fn(
+            move |event: LambdaEvent<serde_json::Value>| async move {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                // A deadline already passed is none (`cargo lambda watch` sends such):
+                // the window alone.
+                let deadline = event.context.deadline;
+                let left = match deadline > now_ms {
+                    true => deadline.saturating_sub(now_ms + 5000),
+                    false => u64::MAX,
+                };
+                let budget = app
+                    .config
+                    .dispatch_window
+                    .min(std::time::Duration::from_millis(left));
+                let report = crate::jobs::dispatch::run(app, budget)
+                    .await
+                    .map_err(|e| e.chain())?;
+                tracing::info!(
+                    sent = report.sent,
+                    skipped = report.skipped,
+                    failed = report.failed,
+                    "dispatched"
+                );
+                Ok::<_, lambda_http::Error>(report)
+            },
+        ))
+        .await
+    })
+}
+
 /// The async runtime of a function process. An instance serves one request at a
 /// time, so one thread runs everything: no cross-thread wake-ups per request (they
 /// were half of a warm request's CPU with the multi-thread runtime; BENCHMARKS.md).

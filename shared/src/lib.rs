@@ -13,8 +13,9 @@
 //! - [`store`]: every MongoDB query, as a named operation.
 //!
 //! Beside them: [`http`] (request parsing, responses), [`domain`] (values parsed from
-//! input), [`config`], [`error`], [`jobs`] (what runs without a route: the deploy-time
-//! migration) and [`lambda`] (the entry point of every function).
+//! input), [`config`], [`error`], [`email`] (messages, their templates and transports),
+//! [`jobs`] (what runs without a route: the deploy-time migration, the dispatcher that
+//! sends email) and [`lambda`] (the entry point of every function).
 
 #![warn(missing_docs)]
 
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod config;
 pub mod core;
 pub mod domain;
+pub mod email;
 pub mod error;
 #[cfg(feature = "test-hooks")]
 pub mod hooks;

@@ -470,3 +470,107 @@ async fn a_team_forms_by_invitation_and_roles_hold() {
     let list = api.get("/org/members", Some(&owner)).await;
     assert_eq!(list.body["members"].as_array().unwrap().len(), 3);
 }
+
+/// The link token of the first message to `to` with a `#<fragment>=` link that is not
+/// one of `seen`, as a person would open it from the mail folder of the stack (the
+/// stack's dispatcher sends within about a second).
+async fn link_in_mail(to: &str, fragment: &str, seen: &[String]) -> String {
+    let dir = std::path::PathBuf::from(std::env::var("MAIL_DIR").expect("MAIL_DIR"));
+    for _ in 0..150 {
+        let found = testkit::mail_to(&dir, to)
+            .iter()
+            .filter_map(|m| m.token(fragment))
+            .find(|t| !seen.contains(t));
+        if let Some(token) = found {
+            return token;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no #{fragment}= message to {to} within 15 s");
+}
+
+#[tokio::test]
+async fn accounts_recover_and_verify_by_email_and_no_token_leaks() {
+    let api = Api::new();
+    let (name, email, token) = api.signup().await;
+    // A forgotten password.
+    let asked = api
+        .post("/auth/password-reset", None, json!({ "email": email }))
+        .await;
+    assert_eq!(asked.status, 202, "{}", asked.text);
+    let reset = link_in_mail(&email, "reset", &[]).await;
+    let new_password = "Rec0vered-pass";
+    let body = json!({ "token": reset, "password": new_password });
+    let done = api
+        .post("/auth/password-reset/confirm", None, body.clone())
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(api.get("/org/me", Some(&token)).await.status, 401);
+    let again = api.post("/auth/password-reset/confirm", None, body).await;
+    assert_eq!(again.status, 404);
+    let login = api.login(&email, new_password).await;
+    let token = login.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.get("/org/me", Some(&token)).await.body["email_verified"],
+        true
+    );
+    // An invitation the service delivers.
+    let invitee = format!("{}@example.com", unique("inv"));
+    let body = json!({ "email": invitee, "send_email": true });
+    let invited = api.post("/org/invitations", Some(&token), body).await;
+    assert_eq!(invited.status, 201, "{}", invited.text);
+    assert!(invited.body.get("token").is_none());
+    let accept = link_in_mail(&invitee, "accept", &[]).await;
+    let body = json!({ "token": accept, "password": PASSWORD });
+    let joined = api.post("/invitations/accept", None, body).await;
+    assert_eq!(joined.status, 200, "{}", joined.text);
+    let member = joined.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.get("/org/me", Some(&member)).await.body["email_verified"],
+        true
+    );
+    // A verification link, asked for by a member whose address is not verified yet.
+    let (_, other_email, other) = api.signup().await;
+    let asked = api
+        .post("/auth/verify-email", Some(&other), json!({}))
+        .await;
+    assert_eq!(asked.status, 202, "{}", asked.text);
+    let verify = link_in_mail(&other_email, "verify", &[]).await;
+    let body = json!({ "token": verify });
+    let verified = api.post("/auth/verify-email/confirm", None, body).await;
+    assert_eq!(verified.status, 200, "{}", verified.text);
+
+    // A token is in the one message that carries it, and nowhere else: not in a log
+    // line, not in the audit log.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let log = std::fs::read_to_string(std::env::var("API_LOG").expect("API_LOG")).unwrap();
+    let audit = api.get("/org/audit?limit=100", Some(&token)).await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    assert!(
+        audit.text.contains("user.password_reset"),
+        "{name}: {}",
+        audit.text
+    );
+    let dir = std::path::PathBuf::from(std::env::var("MAIL_DIR").unwrap());
+    let mails = testkit::mailbox(&dir);
+    for secret in [&reset, &accept, &verify] {
+        assert!(!log.contains(secret.as_str()), "a token is in the log");
+        assert!(
+            !audit.text.contains(secret.as_str()),
+            "a token is in the audit log"
+        );
+        let carriers = mails
+            .iter()
+            .filter(|m| m.text.contains(secret.as_str()) || m.html.contains(secret.as_str()))
+            .count();
+        assert_eq!(carriers, 1, "a token is in {carriers} messages");
+    }
+    for secret in [new_password, PASSWORD, "$2b$"] {
+        assert!(!log.contains(secret), "a password or hash is in the log");
+        assert!(
+            mails
+                .iter()
+                .all(|m| !m.text.contains(secret) && !m.html.contains(secret))
+        );
+    }
+}

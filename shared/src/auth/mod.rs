@@ -2,6 +2,7 @@
 //! bearer check, and who may do what.
 
 pub mod jwt;
+pub mod links;
 pub mod login;
 pub mod password;
 pub mod permissions;
@@ -35,6 +36,8 @@ pub struct Caller {
     pub role: Role,
     /// The user's email.
     pub email: String,
+    /// Whether the user has proved the address.
+    pub verified: bool,
 }
 
 impl Caller {
@@ -94,6 +97,7 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
     Ok(Caller {
         role: member.role,
         email: member.email.clone(),
+        verified: member.verified,
         user,
         org,
     })

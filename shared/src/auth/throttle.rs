@@ -48,7 +48,10 @@ pub async fn enter(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
     let keys = Keys::new(email, ip);
     let pair = attempts::count(store, &keys.pair, WINDOW).await?;
     if let Some(retry_after) = past(pair, MAX_PER_EMAIL_AND_IP) {
-        return Err(ApiError::TooManyRequests { retry_after });
+        return Err(ApiError::TooManyRequests {
+            retry_after,
+            what: "failed login attempts",
+        });
     }
     let (by_email, by_ip) = tokio::join!(
         attempts::count(store, &keys.email, WINDOW),
@@ -60,7 +63,10 @@ pub async fn enter(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
         .max();
     match retry_after {
         None => Ok(()),
-        Some(retry_after) => Err(ApiError::TooManyRequests { retry_after }),
+        Some(retry_after) => Err(ApiError::TooManyRequests {
+            retry_after,
+            what: "failed login attempts",
+        }),
     }
 }
 

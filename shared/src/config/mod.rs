@@ -64,6 +64,73 @@ pub struct JwtSettings {
     pub ttl: Duration,
 }
 
+/// How the service sends email (`crate::email`).
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// `EMAIL_FROM`: the sender, a verified SES identity. Unset (outside local mode
+    /// with a mail folder): nothing is sent.
+    pub from: Option<String>,
+    /// `MAIL_DIR`: write each message as an `.eml` file here instead of sending it
+    /// (`make run` points it at `.local/mail`).
+    pub mail_dir: Option<std::path::PathBuf>,
+    /// `APP_URL`: the console's public address, the base of every link (default: the
+    /// API's own `/dashboard`, from the request).
+    pub app_url: Option<String>,
+    /// `EMAIL_CHANGE_VERIFICATION=true`: a new email takes effect once its link is
+    /// confirmed.
+    pub change_verification: bool,
+}
+
+impl EmailSettings {
+    /// Whether messages go anywhere (SES, or the mail folder).
+    pub fn configured(&self) -> bool {
+        self.from.is_some() || self.mail_dir.is_some()
+    }
+
+    fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let from = match get("EMAIL_FROM") {
+            Some(raw) => Some(
+                crate::domain::Email::parse(&raw)
+                    .map_err(|_| ConfigError::Invalid {
+                        name: "EMAIL_FROM",
+                        why: "must be a plain email address (a verified SES identity)".into(),
+                    })?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let app_url = match get("APP_URL") {
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "APP_URL",
+                    why: "must start with https:// or http://".into(),
+                });
+            }
+            None => None,
+        };
+        let change_verification = match get("EMAIL_CHANGE_VERIFICATION").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "EMAIL_CHANGE_VERIFICATION",
+                    why: "must be true or false".into(),
+                });
+            }
+        };
+        Ok(Self {
+            from,
+            mail_dir: get("MAIL_DIR").map(std::path::PathBuf::from),
+            app_url,
+            change_verification,
+        })
+    }
+}
+
 /// Everything the service needs to know about its environment.
 pub struct Config {
     /// `APP_ENV=local` relaxes the JWT secret rule for development.
@@ -86,6 +153,11 @@ pub struct Config {
     pub db_timeout: Duration,
     /// How long audit events are kept (`AUDIT_RETENTION_DAYS`).
     pub audit_retention: Duration,
+    /// Email: sender, transport, links.
+    pub email: EmailSettings,
+    /// How long one run of the dispatcher polls (`DISPATCH_SECONDS`; its schedule's
+    /// period, less a margin).
+    pub dispatch_window: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -96,6 +168,7 @@ impl std::fmt::Debug for Config {
             .field("master_db", &self.master_db)
             .field("tenant_db", &self.tenant_db)
             .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("email", &self.email)
             .finish_non_exhaustive()
     }
 }
@@ -182,6 +255,13 @@ impl Config {
                         1..=3650,
                     )?,
             ),
+            email: EmailSettings::from_vars(&|k| get(k).map(str::to_owned))?,
+            dispatch_window: Duration::from_secs(number(
+                get("DISPATCH_SECONDS"),
+                "DISPATCH_SECONDS",
+                55,
+                1..=840,
+            )?),
         })
     }
 }

@@ -91,7 +91,7 @@ pub async fn create(
         collection_name: collection,
         members: [(
             member_key(owner),
-            membership::new_member(Role::Owner, email.as_str(), now),
+            membership::new_member(Role::Owner, email.as_str(), false, now),
         )]
         .into(),
         owners: 1,
@@ -114,7 +114,8 @@ pub async fn create(
     insert_registry(store, &org).await?;
     let finished: ApiResult<()> = async {
         failpoint!(store, "create.after_insert");
-        membership::create_account(store, owner, email.as_str(), password_hash, org.id).await?;
+        membership::create_account(store, owner, email.as_str(), password_hash, false, org.id)
+            .await?;
         failpoint!(store, "create.after_account");
         claim_collection(store, &org).await?;
         failpoint!(store, "create.after_collection");

@@ -67,12 +67,13 @@ pub async fn account(store: &Store, email: &str) -> ApiResult<Option<Memberships
 }
 
 /// A new member's entry.
-pub fn new_member(role: Role, email: &str, now: DateTime) -> Member {
+pub fn new_member(role: Role, email: &str, verified: bool, now: DateTime) -> Member {
     Member {
         role,
         ver: 0,
         joined_at: now,
         email: email.to_owned(),
+        verified,
     }
 }
 
@@ -83,6 +84,7 @@ pub async fn create_account(
     id: ObjectId,
     email: &str,
     password_hash: String,
+    verified: bool,
     org: ObjectId,
 ) -> ApiResult<UserDoc> {
     let user = UserDoc {
@@ -93,6 +95,8 @@ pub async fn create_account(
         created_at: DateTime::now(),
         email_sync: false,
         email_event: None,
+        email_verified: verified,
+        pending_email: None,
         password_event: None,
     };
     failpoint!(store, "account.insert");
@@ -208,17 +212,20 @@ pub async fn finish_password(store: &Store, user: ObjectId, event: &str) -> ApiR
     Ok(())
 }
 
-/// Changes `user`'s email (400 when another account has it), then copies it into every
-/// organization's member map; the account stays marked until that is done, and
-/// [`sync_email`] finishes it for whoever meets the mark.
+/// Changes `user`'s email (400 when another account has it), proved by a link
+/// (`verified`) or not, then copies it into every organization's member map; the
+/// account stays marked until that is done, and [`sync_email`] finishes it for whoever
+/// meets the mark.
 pub async fn change_email(
     store: &Store,
     user: ObjectId,
     email: &str,
+    verified: bool,
     event: &Event,
 ) -> ApiResult<()> {
     let taken = || ApiError::Duplicate(format!("Admin with email '{email}' already exists"));
-    let updated = match users::set_email(store, user, email, &event.to_outbox()).await {
+    let updated = users::set_email(store, user, email, verified, &event.to_outbox()).await;
+    let updated = match updated {
         Ok(updated) => updated,
         Err(e) if is_duplicate(&e) => return Err(taken()),
         Err(e) => return Err(e.into()),
@@ -235,15 +242,15 @@ pub async fn change_email(
     sync_email(store, &account, Some(event)).await
 }
 
-/// Copies an account's email into its organizations' member maps (with `event` in each
-/// one's log), and clears its mark.
+/// Copies an account's email and whether it is verified into its organizations' member
+/// maps (with `event` in each one's log), and clears its mark.
 pub async fn sync_email(store: &Store, account: &UserDoc, event: Option<&Event>) -> ApiResult<()> {
     let text = event.map(Event::to_outbox);
     registry::set_member_email(
         store,
         &account.orgs,
         account.id,
-        &account.email,
+        (&account.email, account.email_verified),
         text.as_deref(),
     )
     .await?;
@@ -273,6 +280,8 @@ pub async fn migrate_admin(store: &Store, org: &OrgDoc) -> ApiResult<()> {
         created_at: org.created_at,
         email_sync: false,
         email_event: None,
+        email_verified: false,
+        pending_email: None,
         password_event: None,
     };
     let owner = match users::insert(store, &user).await {
@@ -291,6 +300,7 @@ pub async fn migrate_admin(store: &Store, org: &OrgDoc) -> ApiResult<()> {
         ver: org.token_version.unwrap_or(0),
         joined_at: org.created_at,
         email,
+        verified: false,
     };
     registry::migrate_admin(store, org, owner, &member).await?;
     Ok(())

@@ -1,8 +1,10 @@
 //! What the service does across documents, under the routes: the organization's
 //! lifecycle (create, rename, delete, without transactions), memberships, accepting
-//! invitations, the audit trail, idempotent requests and `If-Match` preconditions.
+//! invitations, account recovery and proof of address, the audit trail, idempotent
+//! requests and `If-Match` preconditions.
 
 pub mod acceptance;
+pub mod accounts;
 pub mod audit;
 pub mod idempotency;
 pub mod lifecycle;

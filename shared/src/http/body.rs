@@ -133,6 +133,22 @@ impl JsonBody {
         }
     }
 
+    /// A `true`/`false` field that may be absent or null.
+    pub fn optional_bool(&mut self, key: &str) -> Option<bool> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.errors.push(FieldError::new(
+                    &["body", key],
+                    "Input should be a valid boolean",
+                    "bool_type",
+                ));
+                None
+            }
+        }
+    }
+
     /// Records a fault not tied to one field's syntax.
     pub fn reject(&mut self, loc: &[&str], msg: &str) {
         self.errors.push(FieldError::new(loc, msg, "value_error"));

@@ -81,6 +81,26 @@ pub fn route_path(req: &Request) -> &str {
     }
 }
 
+/// The console's address, the base of the links of the service's messages: `APP_URL`,
+/// else the API's own `/dashboard` on the domain (and stage) API Gateway served this
+/// request on. Never the client's `Host` header, which would let anyone point a reset
+/// link, token included, at their own site.
+pub fn app_url(settings: &crate::config::EmailSettings, req: &Request) -> String {
+    if let Some(url) = &settings.app_url {
+        return url.clone();
+    }
+    let (domain, stage) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.domain_name.clone(), ctx.stage.clone()),
+        _ => (None, None),
+    };
+    let stage = stage
+        .filter(|s| !s.is_empty() && s != "$default")
+        .map(|s| format!("/{s}"))
+        .unwrap_or_default();
+    let domain = domain.unwrap_or_else(|| "localhost".into());
+    format!("https://{domain}{stage}/dashboard")
+}
+
 /// The client's address as API Gateway saw it (never a client-supplied header).
 pub fn source_ip(req: &Request) -> String {
     match req.request_context_ref() {

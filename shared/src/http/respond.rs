@@ -82,7 +82,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
-            ApiError::TooManyRequests { retry_after } | ApiError::InFlight { retry_after } => {
+            ApiError::TooManyRequests { retry_after, .. } | ApiError::InFlight { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
             ApiError::Busy(_) => {

@@ -4,13 +4,13 @@
 //! shown once and stored only as its SHA-256; it is good once, until it expires, is
 //! replaced, resent or revoked.
 
-use base64::Engine;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use mongodb::bson::DateTime;
+use mongodb::bson::{DateTime, oid::ObjectId};
 use serde::Serialize;
 
 use crate::app::App;
+use crate::auth::links::{hash_of, new_token, token_text};
 use crate::auth::login::{Attempt, any_password, check_password};
 use crate::auth::{Action, authenticate, password};
 use crate::core::acceptance::{self, CLAIM_LEASE_MS};
@@ -18,10 +18,12 @@ use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
 use crate::core::lifecycle;
 use crate::core::membership::{self, Memberships};
 use crate::domain::{Email, Password, Role};
+use crate::email::Kind;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{JsonBody, json, no_content, page_limit, path_param, query};
+use crate::http::{JsonBody, app_url, json, no_content, page_limit, path_param, query};
 use crate::routes::views::{LoginView, timestamp};
-use crate::store::invitations::{self, InvitationDoc, Status, hex, id_for};
+use crate::store::invitations::{self, InvitationDoc, Status, id_for};
+use crate::store::mail::{self, MailJob};
 use crate::store::users;
 
 /// Days an invitation lasts by default, and the bounds.
@@ -64,23 +66,12 @@ impl InvitationView {
     }
 }
 
-/// A new token: 32 random bytes, URL-safe base64 without padding (43 characters), and
-/// the SHA-256 (hex) that is stored.
-fn new_token() -> (String, String) {
-    let bytes: [u8; 32] = rand::random();
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    (hash_of(&token), token)
-}
-
-fn hash_of(token: &str) -> String {
-    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes()).as_ref())
-}
-
 /// The body of `POST /org/invitations`.
 struct NewInvitation {
     email: Email,
     role: Role,
     days: i64,
+    send_email: bool,
 }
 
 impl TryFrom<JsonBody> for NewInvitation {
@@ -90,11 +81,13 @@ impl TryFrom<JsonBody> for NewInvitation {
         let email = body.required("email", Email::parse);
         let role = body.optional("role", Role::parse);
         let days = body.optional_integer("expires_in_days", DAYS);
+        let send_email = body.optional_bool("send_email");
         body.finish(|| {
             Some(Self {
                 email: email?,
                 role: role.unwrap_or(Role::Member),
                 days: days.unwrap_or(DEFAULT_DAYS),
+                send_email: send_email.unwrap_or(false),
             })
         })
     }
@@ -112,11 +105,23 @@ fn being_accepted() -> ApiError {
     ApiError::Conflict("The invitation is being accepted; try again in a moment".into())
 }
 
+/// The mail job that delivers an invitation, when it goes by the service's email.
+fn mail_job(app: &App, req: &Request, org: ObjectId, invitation: &str, to: &str) -> MailJob {
+    let mut job = MailJob::new(Kind::Invitation, to, &app_url(&app.config.email, req));
+    job.org = Some(org.to_hex());
+    job.invitation = Some(invitation.to_owned());
+    job
+}
+
 /// `POST /org/invitations`: invites an email (replacing its pending invitation, whose
-/// token stops working); 409 for a current member.
+/// token stops working); 409 for a current member. With `send_email`, the service
+/// emails the link and the answer holds no token.
 pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let input = NewInvitation::try_from(JsonBody::parse(&req)?)?;
+    if input.send_email && !app.mailer.settings().configured() {
+        return Err(ApiError::EmailNotConfigured);
+    }
     let id = id_for(caller.org.id, input.email.as_str());
     let event = caller
         .event(&req, "invitation.created")
@@ -146,7 +151,12 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
             "That email is already a member of the organization".into(),
         ));
     }
+    // By email, the dispatcher makes the token the message carries: this one is never
+    // shown, so nothing can accept before the message goes.
     let (token_hash, token) = new_token();
+    let job = input
+        .send_email
+        .then(|| mail_job(app, &req, org.id, &id, input.email.as_str()));
     let now = DateTime::now();
     let expires_at = DateTime::from_millis(now.timestamp_millis() + input.days * MS_PER_DAY);
     let invitation = InvitationDoc {
@@ -161,13 +171,19 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
         expires_at,
         expires_ms: expires_at.timestamp_millis(),
         claimed_ms: None,
+        send_email: input.send_email,
+        mail_job: job.as_ref().map(|j| j.id.to_hex()),
     };
     let saved = invitations::save_pending(&app.store, &invitation).await?;
+    if let Some(job) = &job {
+        mail::enqueue(&app.store, std::slice::from_ref(job)).await?;
+    }
     audit::record(&app.store, org.id, &[event]).await?;
-    tracing::info!(invitation = %saved.id, "invitation created");
+    tracing::info!(invitation = %saved.id, by_email = input.send_email, "invitation created");
+    let shown = (!input.send_email).then_some(token);
     json(
         StatusCode::CREATED,
-        &InvitationView::new(&saved, Some(token), now.timestamp_millis()),
+        &InvitationView::new(&saved, shown, now.timestamp_millis()),
     )
 }
 
@@ -262,28 +278,42 @@ pub async fn revoke(app: &App, req: Request) -> ApiResult<Response<Body>> {
 }
 
 /// `POST /org/invitations/{id}/resend`: a new token and a fresh expiry (the length it
-/// was made with); the old token stops working. 409 if it is not pending.
+/// was made with); the old token stops working. 409 if it is not pending. An
+/// invitation sent by email is emailed again (the answer holds no token).
 pub async fn resend(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let (caller, invitation, event) = managed(app, &req, "invitation.resent").await?;
+    let by_email = invitation.send_email;
+    if by_email && !app.mailer.settings().configured() {
+        return Err(ApiError::EmailNotConfigured);
+    }
     let (token_hash, token) = new_token();
+    let job = by_email.then(|| {
+        let org = caller.org.id;
+        mail_job(app, &req, org, &invitation.id, &invitation.email)
+    });
     let now = DateTime::now();
     let length = (invitation.expires_ms - invitation.created_at.timestamp_millis()).max(MS_PER_DAY);
     let expires_at = DateTime::from_millis(now.timestamp_millis() + length);
+    let job_id = job.as_ref().map(|j| j.id.to_hex());
     let saved = invitations::resend(
         &app.store,
         caller.org.id,
         &invitation.id,
         &token_hash,
-        now,
-        expires_at,
+        (now, expires_at),
+        job_id.as_deref(),
     )
     .await?
     .ok_or_else(not_pending)?;
+    if let Some(job) = &job {
+        mail::enqueue(&app.store, std::slice::from_ref(job)).await?;
+    }
     audit::record(&app.store, caller.org.id, &[event]).await?;
-    tracing::info!(invitation = %saved.id, "invitation resent");
+    tracing::info!(invitation = %saved.id, by_email, "invitation resent");
+    let shown = (!by_email).then_some(token);
     json(
         StatusCode::OK,
-        &InvitationView::new(&saved, Some(token), now.timestamp_millis()),
+        &InvitationView::new(&saved, shown, now.timestamp_millis()),
     )
 }
 
@@ -306,14 +336,6 @@ impl TryFrom<JsonBody> for Acceptance {
             })
         })
     }
-}
-
-/// An invitation token as sent: any string up to a sane length (an unknown one is 404).
-fn token_text(raw: &str) -> Result<String, String> {
-    if raw.is_empty() || raw.len() > 256 {
-        return Err("Token must be 1 to 256 characters long".into());
-    }
-    Ok(raw.to_owned())
 }
 
 fn gone() -> ApiError {
@@ -385,24 +407,34 @@ async fn join(
     new_hash: Option<String>,
     context: &Context,
 ) -> ApiResult<Memberships> {
-    let user = match (existing, new_hash) {
-        (Some(account), _) => account.user.id,
+    // A token that came by the service's email proves the address.
+    let verified = invitation.send_email;
+    let (user, verified) = match (existing, new_hash) {
+        (Some(account), _) => (account.user.id, account.user.email_verified),
         (None, Some(hash)) => {
             let id = mongodb::bson::oid::ObjectId::new();
-            membership::create_account(&app.store, id, &invitation.email, hash, org)
-                .await
-                .map_err(|err| match err {
+            let made =
+                membership::create_account(&app.store, id, &invitation.email, hash, verified, org)
+                    .await
+                    .map_err(|err| {
+                        match err {
                     ApiError::Duplicate(_) => ApiError::Conflict(
                         "An account for this email was made meanwhile; accept with its password"
                             .into(),
                     ),
                     other => other,
-                })?
-                .id
+                }
+                    })?;
+            (made.id, verified)
         }
         (None, None) => return Err(ApiError::internal("no account and no password")),
     };
-    let member = membership::new_member(invitation.role, &invitation.email, DateTime::now());
+    let member = membership::new_member(
+        invitation.role,
+        &invitation.email,
+        verified,
+        DateTime::now(),
+    );
     let mut event = Event::new(
         context,
         "invitation.accepted",

@@ -23,6 +23,7 @@ pub struct MemberView {
     email: String,
     role: &'static str,
     joined_at: String,
+    email_verified: bool,
 }
 
 impl MemberView {
@@ -32,6 +33,7 @@ impl MemberView {
             email: member.email.clone(),
             role: member.role.as_str(),
             joined_at: timestamp(member.joined_at),
+            email_verified: member.verified,
         }
     }
 }

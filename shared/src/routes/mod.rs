@@ -2,6 +2,7 @@
 //! `async fn(&App, Request) -> ApiResult<Response<Body>>`: it parses the request,
 //! authorizes the caller, calls the core and shapes the answer.
 
+pub mod accounts;
 pub mod audit;
 pub mod dashboard;
 pub mod docs;

@@ -10,10 +10,12 @@ use crate::app::App;
 use crate::auth::{Action, authenticate, password};
 use crate::core::audit::{self, Context, Outcome, Target};
 use crate::core::lifecycle::{self, Settled};
-use crate::core::{idempotency, membership, preconditions};
+use crate::core::{accounts, idempotency, membership, preconditions};
 use crate::domain::{Email, OrganizationName, Password};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{JsonBody, if_match, json, json_tagged, no_content, query, required_query};
+use crate::http::{
+    JsonBody, app_url, if_match, json, json_tagged, no_content, query, required_query,
+};
 use crate::routes::views::OrgView;
 use crate::store::{PendingOp, registry};
 
@@ -128,8 +130,19 @@ pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
 struct MeView {
     user_id: String,
     email: String,
+    email_verified: bool,
     role: &'static str,
     organization: OrgView,
+}
+
+/// The body of `PUT /org/update`: the organization, and the address the caller is
+/// changing to while its link is not confirmed (`EMAIL_CHANGE_VERIFICATION=true`).
+#[derive(Debug, Serialize)]
+struct UpdatedView {
+    #[serde(flatten)]
+    organization: OrgView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_email: Option<String>,
 }
 
 /// `GET /org/me`: who the caller is in its organization, and the organization.
@@ -145,6 +158,7 @@ pub async fn me(app: &App, req: Request) -> ApiResult<Response<Body>> {
         &MeView {
             user_id: caller.user.to_hex(),
             email: caller.email,
+            email_verified: caller.verified,
             role: caller.role.as_str(),
             organization: OrgView::from(&org),
         },
@@ -155,7 +169,9 @@ pub async fn me(app: &App, req: Request) -> ApiResult<Response<Body>> {
 /// `PUT /org/update`: renames the organization (moving its collection; owners only),
 /// changes the caller's own email or password (a password change revokes the caller's
 /// tokens in every organization). At least one field. With `If-Match`, nothing changes
-/// unless it names the current `ETag` (412).
+/// unless it names the current `ETag` (412). A new email takes effect at once and is
+/// unverified; with `EMAIL_CHANGE_VERIFICATION=true` it takes effect once the link sent
+/// to it is confirmed, and the old address gets a notice.
 pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let input = OrganizationChanges::try_from(JsonBody::parse(&req)?)?;
@@ -175,7 +191,9 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let id = caller.org.id;
     let claimed = preconditions::claim(&app.store, id, &if_match(&req)).await?;
     let me = Target::new("user", caller.user, Some(&caller.email));
+    let verify_first = app.config.email.change_verification;
     let mut changed = false;
+    let mut pending_email = None;
     let steps: ApiResult<_> = async {
         let renamed = match &input.name {
             Some(name) => {
@@ -185,13 +203,28 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
             None => None,
         };
         changed = renamed.is_some();
-        if let Some(email) = &input.email {
-            let event = caller
-                .event(&req, "user.email_changed")
-                .target(me.clone())
-                .meta("to", email.as_str());
-            membership::change_email(&app.store, caller.user, email.as_str(), &event).await?;
-            changed = true;
+        match &input.email {
+            Some(email) if verify_first && email.as_str() != caller.email => {
+                let event = caller
+                    .event(&req, "user.email_change_requested")
+                    .target(me.clone())
+                    .meta("to", email.as_str());
+                let base = app_url(&app.config.email, &req);
+                let whose = (caller.user, caller.org.id, caller.email.as_str());
+                accounts::request_email_change(&app.store, whose, email.as_str(), &base).await?;
+                audit::record(&app.store, caller.org.id, &[event]).await?;
+                pending_email = Some(email.as_str().to_owned());
+            }
+            Some(email) => {
+                let event = caller
+                    .event(&req, "user.email_changed")
+                    .target(me.clone())
+                    .meta("to", email.as_str());
+                let user = caller.user;
+                membership::change_email(&app.store, user, email.as_str(), false, &event).await?;
+                changed = true;
+            }
+            None => {}
         }
         if let Some(hash) = &password_hash {
             let event = caller.event(&req, "user.password_changed").target(me);
@@ -217,7 +250,11 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
         _ => lifecycle::reload_settled(&app.store, id).await?,
     };
     tracing::info!(org_id = %org.id, "organization updated");
-    json_tagged(StatusCode::OK, &OrgView::from(&org), org.version)
+    let view = UpdatedView {
+        organization: OrgView::from(&org),
+        pending_email,
+    };
+    json_tagged(StatusCode::OK, &view, org.version)
 }
 
 /// `DELETE /org/delete[?organization_name=NAME]`: removes the organization, its

@@ -66,6 +66,20 @@ const INDEXES: &[Spec] = &[
         ttl: None,
     },
     Spec {
+        collection: "account_tokens",
+        name: "token_hash_1",
+        keys: || doc! { "token_hash": 1 },
+        unique: true,
+        ttl: None,
+    },
+    Spec {
+        collection: "mail_outbox",
+        name: "due_ms_1",
+        keys: || doc! { "due_ms": 1 },
+        unique: false,
+        ttl: None,
+    },
+    Spec {
         collection: "audit_events",
         name: "organization_id_1_occurred_ms_-1_event_id_-1",
         keys: || doc! { "organization_id": 1, "occurred_ms": -1, "event_id": -1 },

@@ -63,6 +63,18 @@ pub struct InvitationDoc {
     /// When a request claimed it for accepting (ms since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claimed_ms: Option<i64>,
+    /// Delivered by the service's own email (`send_email`): its token is made by the
+    /// dispatcher and never shown to the inviter.
+    #[serde(
+        default,
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "lenient::flag"
+    )]
+    pub send_email: bool,
+    /// The mail job (hex) whose message carries the current token; another job of
+    /// this invitation (superseded by a resend) sends nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_job: Option<String>,
 }
 
 /// The id of the invitation of `email` to `org`: 32 hex digits of SHA-256 (not 24,
@@ -118,6 +130,8 @@ pub async fn save_pending(
                     "created_at": invitation.created_at,
                     "expires_at": invitation.expires_at,
                     "expires_ms": invitation.expires_ms,
+                    "send_email": invitation.send_email,
+                    "mail_job": invitation.mail_job.as_deref(),
                 },
                 "$unset": { "claimed_ms": "" },
             },
@@ -203,8 +217,8 @@ pub async fn resend(
     org: ObjectId,
     id: &str,
     token_hash: &str,
-    now: DateTime,
-    expires_at: DateTime,
+    (now, expires_at): (DateTime, DateTime),
+    mail_job: Option<&str>,
 ) -> Result<Option<InvitationDoc>, Error> {
     let done = store
         .invitations()
@@ -215,7 +229,31 @@ pub async fn resend(
                 "created_at": now,
                 "expires_at": expires_at,
                 "expires_ms": expires_at.timestamp_millis(),
+                "mail_job": mail_job,
             } },
+        )
+        .return_document(ReturnDocument::After)
+        .await?;
+    Ok(parse(done))
+}
+
+/// Gives the invitation of mail job `job` the token its message carries, while it is
+/// pending, unexpired and still that job's; `None` otherwise (nothing to send).
+pub async fn set_mailed_token(
+    store: &Store,
+    id: &str,
+    job: &str,
+    token_hash: &str,
+    now_ms: i64,
+) -> Result<Option<InvitationDoc>, Error> {
+    let done = store
+        .invitations()
+        .find_one_and_update(
+            doc! {
+                "_id": id, "mail_job": job, "status": Status::Pending,
+                "expires_ms": { "$gt": now_ms },
+            },
+            doc! { "$set": { "token_hash": token_hash } },
         )
         .return_document(ReturnDocument::After)
         .await?;

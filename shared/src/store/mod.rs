@@ -2,8 +2,9 @@
 //!
 //! Every filter and update the service sends lives in this module and its children,
 //! as named operations: [`registry`] (organizations and their members), [`users`]
-//! (accounts), [`invitations`], [`tenants`] (tenant collections and their items) and
-//! [`attempts`] (the login throttle's counters).
+//! (accounts), [`invitations`], [`tenants`] (tenant collections and their items),
+//! [`attempts`] (the throttles' counters), [`mail`] (messages to send) and [`tokens`]
+//! (reset and verification links).
 
 pub mod attempts;
 pub mod audit;
@@ -11,9 +12,11 @@ mod errors;
 pub mod idempotency;
 pub mod indexes;
 pub mod invitations;
+pub mod mail;
 mod records;
 pub mod registry;
 pub mod tenants;
+pub mod tokens;
 pub mod users;
 
 pub use errors::{codes, error_code, is_duplicate};
@@ -129,6 +132,16 @@ impl Store {
     /// How long audit events are kept.
     pub fn audit_retention(&self) -> std::time::Duration {
         self.audit_retention
+    }
+
+    /// Messages waiting for the dispatcher.
+    pub(crate) fn mail_outbox(&self) -> Collection<Document> {
+        self.master_collection("mail_outbox")
+    }
+
+    /// Password reset and verification tokens (hashed).
+    pub(crate) fn account_tokens(&self) -> Collection<Document> {
+        self.master_collection("account_tokens")
     }
 
     /// Failed-login counters.

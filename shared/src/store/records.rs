@@ -76,6 +76,14 @@ pub struct Member {
     /// The user's email, as shown in member lists and in the organization's `email`.
     #[serde(rename = "e")]
     pub email: String,
+    /// Whether the user has proved the address (a copy of the account's flag).
+    #[serde(
+        rename = "ev",
+        default,
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "lenient::flag"
+    )]
+    pub verified: bool,
 }
 
 /// The key of a user in an organization's member map.

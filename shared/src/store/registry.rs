@@ -476,16 +476,22 @@ pub async fn bump_member_versions(
     write_memberships(store, orgs, user, update, event).await
 }
 
-/// Copies a user's new email into these organizations' member maps.
+/// Copies a user's email, and whether it is verified, into these organizations' member
+/// maps.
 pub async fn set_member_email(
     store: &Store,
     orgs: &[ObjectId],
     user: ObjectId,
-    email: &str,
+    (email, verified): (&str, bool),
     event: Option<&str>,
 ) -> Result<(), Error> {
+    let path = member_path(user);
     let update = doc! {
-        "$set": { format!("{}.e", member_path(user)): email, "updated_at": DateTime::now() },
+        "$set": {
+            format!("{path}.e"): email,
+            format!("{path}.ev"): verified,
+            "updated_at": DateTime::now(),
+        },
         "$inc": { "version": 1_i64 },
     };
     write_memberships(store, orgs, user, update, event).await

@@ -38,6 +38,17 @@ pub struct UserDoc {
     /// The audit event of that email change (JSON text), written with the copies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_event: Option<String>,
+    /// Whether the user has proved that the address is theirs.
+    #[serde(
+        default,
+        skip_serializing_if = "std::ops::Not::not",
+        deserialize_with = "lenient::flag"
+    )]
+    pub email_verified: bool,
+    /// An address the user is changing to, once its link is confirmed
+    /// (`EMAIL_CHANGE_VERIFICATION=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_email: Option<String>,
     /// The audit event of a password change (JSON text), set with the new hash until
     /// the tokens of the old one are revoked and the event is in the logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,23 +104,60 @@ pub async fn delete_if_orphan(store: &Store, user: ObjectId) -> Result<bool, Err
     Ok(gone.deleted_count == 1)
 }
 
-/// Sets a new email, marked (with its audit event) for copying into the user's
-/// organizations (error 11000 when another account has it). `None` if the user is gone.
+/// Sets a new email, proved (`verified`) or not, marked (with its audit event) for
+/// copying into the user's organizations (error 11000 when another account has it).
+/// `None` if the user is gone.
 pub async fn set_email(
     store: &Store,
     user: ObjectId,
     email: &str,
+    verified: bool,
     event: &str,
 ) -> Result<Option<UserDoc>, Error> {
     let set = doc! {
-        "email": email, "email_sync": true, "email_event": event, "updated_at": DateTime::now(),
+        "email": email, "email_verified": verified, "email_sync": true, "email_event": event,
+        "updated_at": DateTime::now(),
     };
     let updated = store
         .users()
-        .find_one_and_update(doc! { "_id": user }, doc! { "$set": set })
+        .find_one_and_update(
+            doc! { "_id": user },
+            doc! { "$set": set, "$unset": { "pending_email": "" } },
+        )
         .return_document(ReturnDocument::After)
         .await?;
     Ok(parse(updated))
+}
+
+/// Marks the account's address as proved, if it is still `email`, and marks it for
+/// copying into its organizations (the flag shows in member lists). `None` if the
+/// account has another address now.
+pub async fn set_verified(
+    store: &Store,
+    user: ObjectId,
+    email: &str,
+) -> Result<Option<UserDoc>, Error> {
+    let updated = store
+        .users()
+        .find_one_and_update(
+            doc! { "_id": user, "email": email },
+            doc! { "$set": { "email_verified": true, "email_sync": true } },
+        )
+        .return_document(ReturnDocument::After)
+        .await?;
+    Ok(parse(updated))
+}
+
+/// Records the address the user is changing to (it takes effect once confirmed).
+pub async fn set_pending_email(store: &Store, user: ObjectId, email: &str) -> Result<(), Error> {
+    store
+        .users()
+        .update_one(
+            doc! { "_id": user },
+            doc! { "$set": { "pending_email": email } },
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Clears the mark once every organization holds the new email.

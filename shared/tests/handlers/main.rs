@@ -3,6 +3,7 @@
 
 mod common;
 
+mod accounts;
 mod audit;
 mod auth;
 mod faults;

@@ -8,7 +8,7 @@ use lambda_http::http::Method;
 use serde_json::json;
 use tenant::{
     App,
-    routes::{invitations, items, members, organizations, sessions},
+    routes::{accounts, invitations, items, members, organizations, sessions},
 };
 
 use crate::common::*;
@@ -29,7 +29,9 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let app = app().await;
+    // Email configured (nothing here dispatches it): the routes that send answer.
+    let mail = std::env::temp_dir().join(unique("mail-"));
+    let app = app_with(&[("MAIL_DIR", &mail.display().to_string())]).await;
     let o = signup(&app).await;
     let me = call(
         &app,
@@ -143,6 +145,7 @@ const ROWS: &[(&str, &str, [bool; 3])] = &[
     ("PUT /org/update", "rename", [true, false, false]),
     ("DELETE /org/delete", "delete", [true, false, false]),
     ("GET /org/audit", "read the audit log", [true, true, false]),
+    ("POST /auth/verify-email", "own address", [true, true, true]),
 ];
 
 /// Calls the route of a row as the acting member `who` (0 owner, 1 admin, 2 member).
@@ -280,6 +283,10 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
                 &with(Req::delete("/org/delete")),
             )
             .await
+        }
+        ("POST /auth/verify-email", _) => {
+            let req = with(Req::new(Method::POST, "/auth/verify-email"));
+            call(app, accounts::request_verification, &req).await
         }
         _ => panic!("no request for the row {route} ({case})"),
     }

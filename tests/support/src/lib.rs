@@ -2,7 +2,10 @@
 //! as Lambda delivers them), the test configuration, and typed helpers that every
 //! handler test, end-to-end test and benchmark shares.
 
+pub mod mail;
 pub mod openapi;
+
+pub use mail::{Mail, dispatch, mail_app, mail_to, mailbox};
 
 use std::collections::HashMap;
 
@@ -51,7 +54,12 @@ pub fn config(extra: &[(&str, &str)]) -> Config {
 
 /// A fresh app, on databases with their indexes (as after the deploy-time step).
 pub async fn app() -> App {
-    let app = App::with_config(config(&[])).await.expect("app");
+    app_with(&[]).await
+}
+
+/// A fresh app with settings `extra` (see [`config`]), on databases with their indexes.
+pub async fn app_with(extra: &[(&str, &str)]) -> App {
+    let app = App::with_config(config(extra)).await.expect("app");
     tenant::jobs::migrate::run(&app.store)
         .await
         .expect("migrate");
@@ -336,6 +344,7 @@ pub fn tenant_collection(app: &App, place: &Placement) -> Collection<Document> {
 pub fn sample_org(name: &str, database: &str, since: DateTime) -> OrgDoc {
     let collection = format!("org_{name}");
     let owner = Member {
+        verified: false,
         role: Role::Owner,
         ver: 0,
         joined_at: since,

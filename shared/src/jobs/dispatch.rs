@@ -1,0 +1,242 @@
+//! The dispatcher: sends the mail the requests queued ([`crate::store::mail`]). On AWS
+//! the `dispatcher` function runs it on an EventBridge schedule, once a minute, and
+//! each run polls for about as long as the schedule's period, so a message waits about
+//! a second, not a minute; under `make run` the local stack invokes it the same way.
+//!
+//! Each job is taken for a lease (a dispatcher that dies mid-send leaves it to the next
+//! after the lease), its link's token made and stored (hashed) right before the send,
+//! and removed once sent. A send that fails (SES throttling, an unverified identity, a
+//! network fault) is retried with backoff; after the last attempt the job is kept,
+//! marked failed with its reason, and an error is logged: never a silent drop.
+
+use std::time::{Duration, Instant};
+
+use mongodb::bson::{DateTime, oid::ObjectId};
+
+use crate::app::App;
+use crate::auth::links::new_token;
+use crate::core::accounts::{RESET_TTL_MS, VERIFY_TTL_MS};
+use crate::email::templates::{Facts, render};
+use crate::email::{Kind, Message};
+use crate::error::ApiResult;
+use crate::routes::views::timestamp;
+use crate::store::invitations::{self, Status};
+use crate::store::mail::{self, MailJob};
+use crate::store::tokens::{self, Purpose};
+use crate::store::{attempts, registry, users};
+
+/// How long a dispatcher holds a job it took.
+const LEASE_MS: i64 = 60_000;
+/// Waits before the 2nd, 3rd, ... attempt; after the last, the job is given up.
+const BACKOFF_MS: [i64; 6] = [30_000, 60_000, 120_000, 300_000, 900_000, 1_800_000];
+/// Reset messages one address gets per hour at most.
+const RESETS_PER_HOUR: i64 = 3;
+/// How often an idle dispatcher looks for due jobs.
+const POLL: Duration = Duration::from_secs(1);
+
+/// What a run did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    /// Messages sent.
+    pub sent: usize,
+    /// Jobs with nothing to send (no account, superseded, over the hourly limit).
+    pub skipped: usize,
+    /// Sends that failed (retried later, or given up).
+    pub failed: usize,
+}
+
+/// Runs sweeps until `budget` has passed, one per [`POLL`] when idle.
+pub async fn run(app: &App, budget: Duration) -> ApiResult<Report> {
+    let end = Instant::now() + budget;
+    let mut report = Report::default();
+    loop {
+        sweep(app, &mut report).await?;
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(report);
+        }
+        tokio::time::sleep(left.min(POLL)).await;
+    }
+}
+
+/// Handles every job due now.
+pub async fn sweep(app: &App, report: &mut Report) -> ApiResult<()> {
+    loop {
+        let now = DateTime::now().timestamp_millis();
+        let Some(job) = mail::take_due(&app.store, now, LEASE_MS).await? else {
+            return Ok(());
+        };
+        handle(app, job, report).await?;
+    }
+}
+
+/// Sends one job's message, and settles the job.
+async fn handle(app: &App, job: MailJob, report: &mut Report) -> ApiResult<()> {
+    let kind = job.kind.as_str();
+    let message = match compose(app, &job).await? {
+        Some(message) => message,
+        None => {
+            report.skipped += 1;
+            tracing::info!(job = %job.id, kind, "nothing to send");
+            return Ok(mail::done(&app.store, job.id).await?);
+        }
+    };
+    match app.mailer.send(&message, &job.id.to_hex()).await {
+        Ok(sent) => {
+            report.sent += 1;
+            tracing::info!(job = %job.id, kind, message_id = %sent, "email sent");
+            mail::done(&app.store, job.id).await?;
+        }
+        Err(err) => {
+            report.failed += 1;
+            let attempt = usize::try_from(job.attempts.max(1) - 1).unwrap_or(usize::MAX);
+            match BACKOFF_MS.get(attempt) {
+                Some(wait) => {
+                    tracing::warn!(job = %job.id, kind, attempt = job.attempts, error = %err, "email not sent; will retry");
+                    let due = DateTime::now().timestamp_millis() + wait;
+                    mail::retry(&app.store, job.id, due, &err.to_string()).await?;
+                }
+                None => {
+                    tracing::error!(job = %job.id, kind, attempts = job.attempts, error = %err, "email not sent; given up");
+                    mail::give_up(&app.store, job.id, &err.to_string()).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hex_id(raw: Option<&String>) -> Option<ObjectId> {
+    raw.and_then(|h| ObjectId::parse_str(h).ok())
+}
+
+/// The name of the organization `org`, for a message's words.
+async fn org_name(app: &App, org: Option<ObjectId>) -> ApiResult<Option<String>> {
+    Ok(match org {
+        Some(id) => registry::by_id(&app.store, id).await?.map(|o| o.name),
+        None => None,
+    })
+}
+
+/// The message of a job, with a fresh token where it carries a link; `None` when there
+/// is nothing to send.
+async fn compose(app: &App, job: &MailJob) -> ApiResult<Option<Message>> {
+    let now = DateTime::now().timestamp_millis();
+    let store = &app.store;
+    let mut facts = Facts {
+        email: job.to.clone(),
+        ..Facts::default()
+    };
+    let link = |fragment: &str, token: &str| format!("{}#{fragment}={token}", job.app_url);
+    match job.kind {
+        Kind::Reset => {
+            let Some(user) = users::by_email(store, &job.to).await? else {
+                return Ok(None);
+            };
+            // Counted once per job, however many attempts its send takes.
+            if job.attempts <= 1 {
+                let key = format!("reset-mail:{}", user.id.to_hex());
+                let (sent, _) = attempts::count(store, &key, Duration::from_secs(3600)).await?;
+                if sent > RESETS_PER_HOUR {
+                    return Ok(None);
+                }
+            }
+            let (hash, token) = new_token();
+            let expires = now + RESET_TTL_MS;
+            tokens::replace(store, Purpose::Reset, user.id, &user.email, &hash, expires).await?;
+            facts.org = org_name(app, user.orgs.first().copied())
+                .await?
+                .unwrap_or_default();
+            facts.link = link("reset", &token);
+            facts.expires = "30 minutes".into();
+        }
+        Kind::Verify => {
+            let Some(id) = hex_id(job.user.as_ref()) else {
+                return Ok(None);
+            };
+            let Some(user) = users::by_id(store, id).await? else {
+                return Ok(None);
+            };
+            let current = user.email == job.to || user.pending_email.as_ref() == Some(&job.to);
+            if !current {
+                return Ok(None);
+            }
+            let (hash, token) = new_token();
+            let expires = now + VERIFY_TTL_MS;
+            tokens::replace(store, Purpose::Verify, user.id, &job.to, &hash, expires).await?;
+            facts.org = org_name(app, hex_id(job.org.as_ref()))
+                .await?
+                .unwrap_or_default();
+            facts.link = link("verify", &token);
+            facts.expires = "24 hours".into();
+        }
+        Kind::Invitation => {
+            let (Some(org_id), Some(id)) = (hex_id(job.org.as_ref()), job.invitation.as_ref())
+            else {
+                return Ok(None);
+            };
+            let Some(org) = registry::by_id(store, org_id).await? else {
+                return Ok(None);
+            };
+            let (hash, token) = new_token();
+            let job_id = job.id.to_hex();
+            let Some(inv) = invitations::set_mailed_token(store, id, &job_id, &hash, now).await?
+            else {
+                return Ok(None);
+            };
+            debug_assert_eq!(inv.status, Status::Pending);
+            let inviter = hex_id(Some(&inv.invited_by)).and_then(|u| org.member(u));
+            facts.inviter = inviter.map_or_else(|| "A member".into(), |m| m.email.clone());
+            facts.role = inv.role.as_str().to_owned();
+            facts.org = org.name;
+            facts.link = link("accept", &token);
+            facts.expires = in_words(inv.expires_ms - now);
+            facts.expires_at = timestamp(inv.expires_at);
+        }
+        Kind::EmailChanged => {
+            facts.org = org_name(app, hex_id(job.org.as_ref()))
+                .await?
+                .unwrap_or_default();
+            facts.new_email = job.new_email.clone().unwrap_or_default();
+            facts.link = job.app_url.clone();
+        }
+    }
+    if facts.org.is_empty() {
+        facts.org = "your organization".into();
+    }
+    render(job.kind, &job.to, &facts)
+        .map(Some)
+        .map_err(crate::error::ApiError::internal)
+}
+
+/// A duration to come, rounded in the largest unit that fits twice ("7 days", "5
+/// hours", "30 minutes").
+fn in_words(ms: i64) -> String {
+    const DAY: i64 = 24 * 60;
+    let minutes = ((ms + 30_000) / 60_000).max(1);
+    let (n, unit) = match minutes {
+        m if m >= 2 * DAY => ((m + DAY / 2) / DAY, "days"),
+        m if m >= 2 * 60 => ((m + 30) / 60, "hours"),
+        m => (m, "minutes"),
+    };
+    let unit = if n == 1 {
+        unit.trim_end_matches('s')
+    } else {
+        unit
+    };
+    format!("{n} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_words;
+
+    #[test]
+    fn durations_in_words() {
+        assert_eq!(in_words(7 * 24 * 3600 * 1000), "7 days");
+        assert_eq!(in_words(7 * 24 * 3600 * 1000 - 5000), "7 days");
+        assert_eq!(in_words(24 * 3600 * 1000), "24 hours");
+        assert_eq!(in_words(30 * 60 * 1000), "30 minutes");
+        assert_eq!(in_words(10), "1 minute");
+    }
+}
