@@ -45,7 +45,7 @@ pub struct Report {
     pub failed: usize,
 }
 
-/// Runs sweeps until `budget` has passed, one per [`POLL`] when idle.
+/// Runs sweeps until `budget` has passed, one a second when idle.
 pub async fn run(app: &App, budget: Duration) -> ApiResult<Report> {
     let end = Instant::now() + budget;
     let mut report = Report::default();
