@@ -1,7 +1,7 @@
 //! Secrets from AWS Secrets Manager through `aws-config`, as the functions read them at
 //! cold start, against a moto server on loopback (no AWS account).
 //!
-//! Run with `scripts/secrets-test.sh`, which starts `moto_server`, sets `MOTO_URL` and
+//! Run with `scripts/aws-test.sh`, which starts `moto_server`, sets `MOTO_URL` and
 //! runs `cargo test -p tenant --test secrets -- --include-ignored`. Without a server
 //! the test is ignored, so `cargo test --workspace` stays self-contained.
 //!
@@ -29,12 +29,12 @@ const PLAIN_JWT: &str = "plain-environment-jwt-secret-0123456789abcdef";
 const WEAK_JWT: &str = "weak-sm-secret-1";
 
 #[test]
-#[ignore = "needs a moto server: run scripts/secrets-test.sh"]
+#[ignore = "needs a moto server: run scripts/aws-test.sh"]
 fn secrets_manager_through_aws_config() {
     let moto = std::env::var("MOTO_URL").unwrap_or_else(|_| {
         panic!(
             "MOTO_URL is not set: this test needs a moto server; \
-             run scripts/secrets-test.sh, which starts one and sets MOTO_URL"
+             run scripts/aws-test.sh, which starts one and sets MOTO_URL"
         )
     });
     let run = unique_run_id();

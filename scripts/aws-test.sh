@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs the Secrets Manager tests of the tenant crate (shared/tests/secrets.rs) against a
-# throw-away moto server on loopback: the same aws-config + aws-sdk-secretsmanager code
-# path as in Lambda, with no AWS account. Installs moto[server] into .local/venv when
-# missing. Passes cargo's output through (its `test result:` line) and exits non-zero
-# when a test fails.
+# Runs the AWS tests of the tenant crate against a throw-away moto server on loopback:
+# Secrets Manager (shared/tests/secrets.rs) and SES (shared/tests/ses.rs), the same
+# aws-config + AWS SDK code paths as in Lambda, with no AWS account (the SES test keeps
+# the service's data on a local MongoDB-compatible server of its own). Installs
+# moto[server] into .local/venv when missing. Passes cargo's output through (its
+# `test result:` lines) and exits non-zero when a test fails.
 #
-# Usage: scripts/secrets-test.sh
+# Usage: scripts/aws-test.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -28,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Build first, so that the server is not left waiting through a compile.
-cargo test -p tenant --test secrets --no-run --quiet
+cargo test -p tenant --test secrets --test ses --no-run --quiet
 
 PORT="$(free_port)"
 log "starting moto_server on 127.0.0.1:$PORT"
@@ -43,4 +44,8 @@ fi
 # The test process sets its own AWS_* variables (endpoint, dummy keys, region); none of
 # the caller's AWS settings may leak in and point it at a real account.
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION
-MOTO_URL="http://127.0.0.1:$PORT" cargo test -p tenant --test secrets -- --include-ignored
+status=0
+for test in secrets ses; do
+  MOTO_URL="http://127.0.0.1:$PORT" cargo test -p tenant --test "$test" -- --include-ignored || status=1
+done
+exit $status
