@@ -38,7 +38,8 @@ const MORE_ITEMS = 12; // added behind the console's back, so that there are pag
 // What the action filter offers: "any", then every action of the log.
 const ACTIONS = [
   'organization.created', 'organization.renamed', 'organization.deleted',
-  'user.login_succeeded', 'user.login_failed', 'user.logged_out', 'user.email_changed', 'user.password_changed',
+  'user.login_succeeded', 'user.login_failed', 'user.logged_out', 'user.email_changed', 'user.email_change_requested',
+  'user.email_verified', 'user.password_changed', 'user.password_reset', 'user.verification_requested',
   'member.role_changed', 'member.removed', 'member.left',
   'invitation.created', 'invitation.resent', 'invitation.revoked', 'invitation.accepted',
   'item.created', 'item.deleted',

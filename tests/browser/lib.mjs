@@ -6,7 +6,7 @@
 // Not a test file: `node --test tests/browser/` runs only the files named *.test.mjs.
 
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -241,11 +241,12 @@ export async function changeRole(page, email, role) {
   return response;
 }
 
-/** Fills in the invitation form (the role and expiry when given) and sends it; returns
- *  the API's answer. */
-export async function sendInvitation(page, email, { role, days } = {}) {
+/** Fills in the invitation form (the role and expiry when given; by email only when
+ *  `byEmail`, else the link is shown) and sends it; returns the API's answer. */
+export async function sendInvitation(page, email, { role, days, byEmail = false } = {}) {
   const f = page.locator('#invite-form');
   await f.getByLabel('Email to invite').fill(email);
+  await f.getByLabel('Send the invitation by email').setChecked(byEmail);
   if (role !== undefined) await f.getByLabel('Role').selectOption(role);
   if (days !== undefined) await f.getByLabel('Expires in (days)').fill(String(days));
   const response = page.waitForResponse(answerTo('POST', '/org/invitations'));
@@ -278,4 +279,50 @@ export async function accept(page, link, { password, existing = false }) {
   const response = page.waitForResponse((r) => r.url().endsWith('/invitations/accept'));
   await f.getByRole('button', { name: 'Join the organization' }).click();
   return response;
+}
+
+// ---------------------------------------------------------------- the service's email
+
+/** The folder the stack writes the service's email to (.eml files). */
+export const MAIL_DIR = process.env.MAIL_DIR || '';
+
+/** The messages to `to` in MAIL_DIR, oldest first: { to, subject, text, html }. */
+export async function mailTo(to) {
+  assert.ok(MAIL_DIR, 'set MAIL_DIR to the mail folder of the stack (scripts/stack.py exports it)');
+  let names = [];
+  try {
+    names = (await readdir(MAIL_DIR)).filter((n) => n.endsWith('.eml')).sort();
+  } catch {
+    return [];
+  }
+  const mails = [];
+  for (const name of names) {
+    const raw = await readFile(path.join(MAIL_DIR, name), 'utf8');
+    const [head, ...rest] = raw.split('\r\n\r\n');
+    const header = (h) => (head.split('\r\n').find((l) => l.startsWith(`${h}: `)) || '').slice(h.length + 2);
+    if (header('To') !== to) continue;
+    const body = rest.join('\r\n\r\n');
+    const part = (type) => {
+      const marker = `Content-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n`;
+      const start = body.indexOf(marker);
+      if (start < 0) return '';
+      const from = start + marker.length;
+      return body.slice(from, body.indexOf('\r\n--=_part_', from)).replace(/\r\n/g, '\n');
+    };
+    mails.push({ to, subject: header('Subject'), text: part('text/plain'), html: part('text/html') });
+  }
+  return mails;
+}
+
+/** Waits for a message to `to` with a link `...#<kind>=TOKEN` not in `seen`, as a person
+ *  would find it in their inbox; returns { link, token, mail }. */
+export async function linkInMail(to, kind, seen = []) {
+  const re = new RegExp(`(\\S+#${kind}=([A-Za-z0-9_-]{43}))`);
+  return until(`a message to ${to} with a #${kind}= link`, async () => {
+    for (const mail of await mailTo(to)) {
+      const m = mail.text.match(re);
+      if (m && !seen.includes(m[2])) return { link: m[1], token: m[2], mail };
+    }
+    return false;
+  }, 30_000);
 }

@@ -92,7 +92,7 @@ describe('members, roles and invitations', () => {
     await assertIn(page, ORG, 'owner');
     await seeText(page.locator('#members-status'), '1 member.', 'one member');
     const me = memberRow(page, OWNER);
-    await seeText(me, new RegExp(`^${escapeRe(OWNER)} \\(you\\) owner .*\\d{4}-\\d{2}-\\d{2} Leave`), 'the owner row');
+    await seeText(me, new RegExp(`^${escapeRe(OWNER)} \\(you\\) unverified owner .*\\d{4}-\\d{2}-\\d{2} Leave`), 'the owner row');
     // The owner may give any role, to itself too.
     assert.deepEqual(await me.getByLabel(`Role of ${OWNER}`, { exact: true }).locator('option').allTextContents(), ['owner', 'admin', 'member']);
     assert.equal(await me.getByRole('button', { name: `Change the role of ${OWNER}` }).isDisabled(), true, 'nothing to change yet');
@@ -177,7 +177,7 @@ describe('members, roles and invitations', () => {
     await until('two members', async () => (await memberEmails(page)).length === 2);
     // An admin may not touch the owner, nor make owners.
     const owner = memberRow(page, OWNER);
-    await seeText(owner, new RegExp(`^${escapeRe(OWNER)} owner `), 'owner row: role as text');
+    await seeText(owner, new RegExp(`^${escapeRe(OWNER)} unverified owner `), 'owner row: role as text');
     assert.equal(await owner.locator('select, button').count(), 0, 'no control on the owner');
     assert.deepEqual(await memberRow(page, ADMIN).getByLabel(`Role of ${ADMIN}`, { exact: true }).locator('option').allTextContents(), ['admin', 'member']);
     assert.deepEqual(await page.locator('#invite-role option').allTextContents(), ['member', 'admin']);
@@ -242,7 +242,7 @@ describe('members, roles and invitations', () => {
     assert.equal(res.status(), 200);
     await assertIn(page, ORG, 'member');
     await until('three members', async () => (await memberEmails(page)).length === 3);
-    await seeText(memberRow(page, MEMBER), new RegExp(`^${escapeRe(MEMBER)} \\(you\\) member .* Leave$`), 'own row');
+    await seeText(memberRow(page, MEMBER), new RegExp(`^${escapeRe(MEMBER)} \\(you\\) unverified member .* Leave$`), 'own row');
     // Nothing a member may not use is offered.
     assert.equal(await page.locator('#invitations-card').isVisible(), false, 'no invitations panel');
     assert.equal(await page.locator('#audit-card').isVisible(), false, 'no audit log');
@@ -275,7 +275,7 @@ describe('members, roles and invitations', () => {
     await page.locator('#refresh-form').getByRole('button', { name: 'Refresh' }).click();
     assert.equal(await page.locator('#invitations-error').innerText(), '', 'refresh clears it');
     await until('three members', async () => (await memberEmails(page)).length === 3);
-    await seeText(memberRow(page, ADMIN), new RegExp(`^${escapeRe(ADMIN)} owner admin member Change .* Remove$`), 'admin row');
+    await seeText(memberRow(page, ADMIN), new RegExp(`^${escapeRe(ADMIN)} unverified owner admin member Change .* Remove$`), 'admin row');
     await seeText(invitationRow(page, MEMBER), 'accepted', 'the member accepted');
     links.later = await invite(page, LATER, 'member', 14);
     // From the top to the end of the invitations: members, the link, the list.

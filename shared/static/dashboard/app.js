@@ -26,7 +26,7 @@
   // only ever seen refused (outcome denied): reads that the role may not make.
   const AUDIT_ACTIONS = [
     ['Organization', ['organization.created', 'organization.renamed', 'organization.deleted']],
-    ['Accounts', ['user.login_succeeded', 'user.login_failed', 'user.logged_out', 'user.email_changed', 'user.password_changed']],
+    ['Accounts', ['user.login_succeeded', 'user.login_failed', 'user.logged_out', 'user.email_changed', 'user.email_change_requested', 'user.email_verified', 'user.password_changed', 'user.password_reset', 'user.verification_requested']],
     ['Members', ['member.role_changed', 'member.removed', 'member.left']],
     ['Invitations', ['invitation.created', 'invitation.resent', 'invitation.revoked', 'invitation.accepted']],
     ['Items', ['item.created', 'item.deleted']],
@@ -405,19 +405,33 @@
 
   // ------------------------------------------------------------------ views
 
-  function showSignedOut() {
+  /** Hides the views a link opens (accept, reset) and the forgotten-password one. */
+  function hideLinkViews() {
     $('accept-view').hidden = true;
+    $('forgot-view').hidden = true;
+    $('reset-view').hidden = true;
+  }
+
+  function showSignedOut() {
+    hideLinkViews();
     $('signed-in-view').hidden = true;
     $('session-bar').hidden = true;
     $('signed-out-view').hidden = false;
   }
 
   function showSignedIn() {
-    $('accept-view').hidden = true;
+    hideLinkViews();
     $('signed-out-view').hidden = true;
     $('signed-in-view').hidden = false;
     $('session-bar').hidden = false;
     renderSessionBar();
+  }
+
+  /** The "verify your email" banner, while the caller's address is not verified. */
+  function renderVerifyBanner() {
+    const unverified = Boolean(session) && session.emailVerified === false;
+    $('verify-banner-email').textContent = unverified ? session.email : '';
+    $('verify-banner').hidden = !unverified;
   }
 
   function renderSessionBar() {
@@ -498,10 +512,12 @@
     session.email = String(me.email || '');
     if (me.user_id) session.userId = String(me.user_id);
     session.role = roleOf(me.role);
+    session.emailVerified = me.email_verified === true;
     session.organizationName = String(org.organization_name);
     syncMembership(oldName);
     saveSession();
     renderSessionBar();
+    renderVerifyBanner();
     renderOrg(org);
     applyRole();
     return org;
@@ -801,6 +817,9 @@
 
       const who = el('td', 'person', email);
       if (self) who.append(el('span', 'you', ' (you)'));
+      who.append(' ', m.email_verified === true
+        ? el('span', 'badge verified', 'verified')
+        : el('span', 'badge unverified', 'unverified'));
 
       const roleCell = el('td', 'role');
       const options = may.rolesFor(role, current);
@@ -1024,6 +1043,11 @@
         button.disabled = false;
         await afterRefusal(err);
       }
+      return;
+    }
+    if (!fresh.token) {
+      await loadInvitations();
+      invitationsSaid(`A new invitation email is on its way to ${email}; the earlier link no longer works.`);
       return;
     }
     showInviteLink(fresh, true);
@@ -1289,27 +1313,116 @@
 
   let acceptToken = null; // from the link's fragment; in memory only
 
-  /** Opens the accept form when the address is an invitation link (#accept=TOKEN), and
-   *  takes the token out of the address bar (and so out of the history). */
-  function readAcceptLink() {
+  /** The token of a link `#<kind>=TOKEN` in the address ('' for a damaged one; null
+   *  for another address), taken out of the address bar (and so out of the history). */
+  function takeLinkToken(kind) {
     const hash = window.location.hash;
-    if (!hash.startsWith('#accept=')) return false;
+    if (!hash.startsWith(`#${kind}=`)) return null;
     let token = '';
     try {
-      token = decodeURIComponent(hash.slice('#accept='.length));
+      token = decodeURIComponent(hash.slice(kind.length + 2));
     } catch (_) {
       token = '';
     }
     window.history.replaceState(null, '', window.location.pathname + window.location.search);
-    acceptToken = TOKEN_RE.test(token) ? token : '';
-    showAccept();
-    return true;
+    return TOKEN_RE.test(token) ? token : '';
+  }
+
+  /** Opens the view of a link in the address: an invitation (#accept=), a password
+   *  reset (#reset=) or an address verification (#verify=). False for none. */
+  function readLink() {
+    const accept = takeLinkToken('accept');
+    if (accept !== null) {
+      acceptToken = accept;
+      showAccept();
+      return true;
+    }
+    const reset = takeLinkToken('reset');
+    if (reset !== null) {
+      resetToken = reset;
+      showReset();
+      return true;
+    }
+    const verify = takeLinkToken('verify');
+    if (verify !== null) {
+      confirmVerification(verify);
+      return true;
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------ password reset
+
+  let resetToken = null; // from the link's fragment; in memory only
+
+  function showForgot() {
+    const form = $('forgot-form');
+    $('signed-out-view').hidden = true;
+    $('signed-in-view').hidden = true;
+    hideLinkViews();
+    $('forgot-view').hidden = false;
+    clearMessages(form);
+    form.elements.email.value = $('login-email').value.trim();
+    document.title = 'Reset your password · Organization console';
+    $('forgot-title').focus();
+  }
+
+  function showReset() {
+    const form = $('reset-form');
+    $('signed-out-view').hidden = true;
+    $('signed-in-view').hidden = true;
+    hideLinkViews();
+    $('reset-view').hidden = false;
+    $('session-bar').hidden = !session;
+    form.reset();
+    clearMessages(form);
+    renderRules($('reset-password-rules'), '');
+    if (!resetToken) {
+      showError(form, new ConsoleError('This reset link is incomplete: copy the whole link, or ask for a new one.'));
+    }
+    document.title = 'Choose a new password · Organization console';
+    $('reset-title').focus();
+  }
+
+  /** Back from the forgotten-password or reset view. */
+  function leaveAccountViews() {
+    resetToken = null;
+    for (const id of ['forgot-form', 'reset-form']) {
+      $(id).reset();
+      clearMessages($(id));
+    }
+    document.title = 'Organization console';
+    if (session) {
+      enterConsole();
+    } else {
+      showSignedOut();
+      $('login-email').focus();
+    }
+  }
+
+  /** A verification link: confirmed at once; what happened is announced. */
+  async function confirmVerification(token) {
+    if (session) enterConsole();
+    else showSignedOut();
+    if (!token) {
+      notice('This verification link is incomplete: copy the whole link, or ask for a new one.', 'error');
+      return;
+    }
+    try {
+      const data = await api('POST', '/auth/verify-email/confirm', { body: { token } });
+      notice(`Email verified: ${data.email}.`, 'ok');
+      if (session) await loadOrg();
+    } catch (err) {
+      const said = err.message.replace(/\.$/, '');
+      notice(err.status === 404 ? `${said}: it was used, replaced or has expired. Ask for a new one.` : said, 'error');
+    }
   }
 
   function showAccept() {
     const form = $('accept-form');
     $('signed-out-view').hidden = true;
     $('signed-in-view').hidden = true;
+    hideLinkViews();
     $('accept-view').hidden = false;
     $('session-bar').hidden = !session;
     form.reset();
@@ -1423,18 +1536,30 @@
       const role = form.elements.role.value;
       const raw = form.elements.expires_in_days.value.trim();
       const days = Number(raw);
+      const byEmail = form.elements.send_email.checked;
       checkEmail('email', email);
       if (!/^\d+$/.test(raw) || days < 1 || days > 30) throw invalid('expires_in_days', 'Enter a whole number of days from 1 to 30.');
       let inv;
       try {
-        inv = await api('POST', '/org/invitations', { body: { email, role, expires_in_days: days }, auth: true });
+        const body = { email, role, expires_in_days: days, send_email: byEmail };
+        inv = await api('POST', '/org/invitations', { body, auth: true });
       } catch (err) {
+        if (byEmail && err.status === 503 && /email is not configured/i.test(err.message)) {
+          form.elements.send_email.checked = false;
+          throw new ConsoleError('This service sends no email: “Send the invitation by email” is now unchecked. Create the invitation again to get a link to send yourself.', { status: 503 });
+        }
         await afterRefusal(err);
         throw err;
       }
       form.elements.email.value = '';
-      showSuccess(form, `Invitation for ${inv.email} created (${inv.role}, until ${formatTime(inv.expires_at)}).`);
-      showInviteLink(inv, false);
+      const until = `${inv.role}, until ${formatTime(inv.expires_at)}`;
+      if (inv.token) {
+        showSuccess(form, `Invitation for ${inv.email} created (${until}).`);
+        showInviteLink(inv, false);
+      } else {
+        hideInviteLink();
+        showSuccess(form, `Invitation emailed to ${inv.email} (${until}).`);
+      }
       await loadInvitations();
     });
 
@@ -1487,6 +1612,61 @@
       });
     }
     $('accept-cancel').addEventListener('click', leaveAccept);
+
+    $('forgot-link').addEventListener('click', showForgot);
+    $('forgot-cancel').addEventListener('click', leaveAccountViews);
+    $('reset-cancel').addEventListener('click', leaveAccountViews);
+
+    onSubmit($('forgot-form'), async (form) => {
+      const email = form.elements.email.value.trim();
+      checkEmail('email', email);
+      const data = await api('POST', '/auth/password-reset', { body: { email } });
+      showSuccess(form, `${data.detail}. Open the link in it within 30 minutes.`);
+    });
+
+    onSubmit($('reset-form'), async (form) => {
+      if (!resetToken) {
+        throw new ConsoleError('This reset link is incomplete: copy the whole link, or ask for a new one.');
+      }
+      const password = form.elements.password.value;
+      checkPassword('password', password);
+      if (form.elements.password_confirm.value !== password) {
+        throw invalid('password_confirm', 'The two passwords differ.');
+      }
+      try {
+        await api('POST', '/auth/password-reset/confirm', { body: { token: resetToken, password } });
+      } catch (err) {
+        if (err.status === 404) {
+          const said = err.message.replace(/\.$/, '');
+          throw new ConsoleError(`${said}: it was used, replaced or has expired. Ask for a new one.`, { status: 404 });
+        }
+        throw err;
+      }
+      resetToken = null;
+      form.reset();
+      if (session) {
+        endSession('Password changed. Every session has ended: log in with your new password.', 'ok');
+      } else {
+        showSignedOut();
+        notice('Password changed. Log in with your new password.', 'ok');
+        $('login-email').focus();
+      }
+    });
+
+    $('verify-send').addEventListener('click', async () => {
+      const button = $('verify-send');
+      const said = $('verify-said');
+      button.disabled = true;
+      said.textContent = '';
+      try {
+        const data = await api('POST', '/auth/verify-email', { auth: true });
+        said.textContent = `${data.detail}. Open the link in it within 24 hours.`;
+      } catch (err) {
+        if (session) said.textContent = `No link was sent: ${err.message}`;
+      } finally {
+        button.disabled = false;
+      }
+    });
 
     onSubmit($('accept-form'), async (form) => {
       if (!acceptToken) {
@@ -1592,11 +1772,15 @@
     onSubmit($('email-form'), async (form) => {
       const email = form.elements.email.value.trim();
       checkEmail('email', email);
-      await api('PUT', '/org/update', { body: { email }, auth: true });
+      const res = await api('PUT', '/org/update', { body: { email }, auth: true });
       await loadOrg(); // the caller's own email (the organization shows its first owner's)
       await loadMembers();
       form.reset();
-      showSuccess(form, `The admin email is now ${session.email}. Use it to log in.`);
+      if (res && res.pending_email) {
+        showSuccess(form, `A link is on its way to ${res.pending_email}: the change takes effect once you open it. Until then, log in with ${session.email}.`);
+      } else {
+        showSuccess(form, `The admin email is now ${session.email}. Use it to log in.`);
+      }
     });
 
     onSubmit($('password-form'), async (form) => {
@@ -1649,8 +1833,8 @@
     session = loadSession();
     if (!session) saveSession();
     // An invitation link opened in a tab that already shows the console.
-    window.addEventListener('hashchange', readAcceptLink);
-    if (readAcceptLink()) {
+    window.addEventListener('hashchange', readLink);
+    if (readLink()) {
       if (session) armExpiry();
     } else if (session) {
       enterConsole();
