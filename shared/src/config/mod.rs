@@ -122,12 +122,19 @@ impl EmailSettings {
                 });
             }
         };
-        Ok(Self {
+        let settings = Self {
             from,
             mail_dir: get("MAIL_DIR").map(std::path::PathBuf::from),
             app_url,
             change_verification,
-        })
+        };
+        if settings.change_verification && !settings.configured() {
+            return Err(ConfigError::Invalid {
+                name: "EMAIL_CHANGE_VERIFICATION",
+                why: "true needs email: set EMAIL_FROM (or MAIL_DIR)".into(),
+            });
+        }
+        Ok(settings)
     }
 }
 
@@ -158,6 +165,47 @@ pub struct Config {
     /// How long one run of the dispatcher polls (`DISPATCH_SECONDS`; its schedule's
     /// period, less a margin).
     pub dispatch_window: Duration,
+    /// Webhook delivery settings.
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Waits before each retry of a failed attempt (`WEBHOOK_RETRY_SCHEDULE`, seconds).
+    pub retry_schedule: Vec<Duration>,
+    /// An endpoint failing this long is disabled (`WEBHOOK_DISABLE_AFTER_HOURS`).
+    pub disable_after: Duration,
+    /// How long events are kept (`EVENTS_RETENTION_DAYS`).
+    pub events_retention: Duration,
+}
+
+/// The contract's retry schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+const RETRY_SCHEDULE: &[u64] = &[5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+
+fn retry_schedule(raw: Option<&str>) -> Result<Vec<Duration>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(RETRY_SCHEDULE
+            .iter()
+            .map(|s| Duration::from_secs(*s))
+            .collect());
+    };
+    let parsed: Option<Vec<Duration>> = raw
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=86_400).contains(n))
+        })
+        .map(|n| n.map(Duration::from_secs))
+        .collect();
+    parsed
+        .filter(|v| (1..=20).contains(&v.len()))
+        .ok_or(ConfigError::Invalid {
+            name: "WEBHOOK_RETRY_SCHEDULE",
+            why: "must be 1 to 20 comma-separated whole seconds, each from 1 to 86400".into(),
+        })
 }
 
 impl std::fmt::Debug for Config {
@@ -262,6 +310,26 @@ impl Config {
                 55,
                 1..=840,
             )?),
+            webhooks: WebhookSettings {
+                retry_schedule: retry_schedule(get("WEBHOOK_RETRY_SCHEDULE"))?,
+                disable_after: Duration::from_secs(
+                    3600 * number(
+                        get("WEBHOOK_DISABLE_AFTER_HOURS"),
+                        "WEBHOOK_DISABLE_AFTER_HOURS",
+                        120,
+                        1..=8760,
+                    )?,
+                ),
+                events_retention: Duration::from_secs(
+                    24 * 3600
+                        * number(
+                            get("EVENTS_RETENTION_DAYS"),
+                            "EVENTS_RETENTION_DAYS",
+                            30,
+                            1..=3650,
+                        )?,
+                ),
+            },
         })
     }
 }
@@ -386,6 +454,32 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(&a[..], c.jwt.key());
         assert_eq!(a, c.jwt.derived_key("idempotency-fingerprint"));
+    }
+
+    #[test]
+    fn email_settings_are_checked() {
+        let with = |extra: (&str, &str)| Config::from_vars(&vars(&[URI, STRONG, extra]));
+        assert!(matches!(
+            with(("EMAIL_CHANGE_VERIFICATION", "true")),
+            Err(ConfigError::Invalid {
+                name: "EMAIL_CHANGE_VERIFICATION",
+                ..
+            })
+        ));
+        assert!(with(("EMAIL_FROM", "Not An Address")).is_err());
+        assert!(with(("APP_URL", "console.example.com")).is_err());
+        assert!(with(("WEBHOOK_RETRY_SCHEDULE", "1,x")).is_err());
+        let c = with(("WEBHOOK_RETRY_SCHEDULE", "1,2,4")).unwrap();
+        assert_eq!(c.webhooks.retry_schedule.len(), 3);
+        let c = Config::from_vars(&vars(&[
+            URI,
+            STRONG,
+            ("EMAIL_FROM", "No-Reply@Example.com"),
+            ("EMAIL_CHANGE_VERIFICATION", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(c.email.from.as_deref(), Some("no-reply@example.com"));
+        assert!(c.email.configured() && c.email.change_verification);
     }
 
     #[test]

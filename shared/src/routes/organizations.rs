@@ -204,7 +204,9 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
         };
         changed = renamed.is_some();
         match &input.email {
-            Some(email) if verify_first && email.as_str() != caller.email => {
+            // The address it has already: nothing to change (nor to unverify).
+            Some(email) if email.as_str() == caller.email => {}
+            Some(email) if verify_first => {
                 let event = caller
                     .event(&req, "user.email_change_requested")
                     .target(me.clone())

@@ -367,6 +367,10 @@ async fn an_address_is_verified_by_its_link_once() {
             .await
             .contains(&"user.email_verified".to_owned())
     );
+    // The address it has already: nothing changes, it stays verified.
+    let same = update_org(&app, &o.token, json!({ "email": o.email })).await;
+    assert_eq!(same.status, 200, "{}", same.text);
+    assert_eq!(me(&app, &o.token).await.body["email_verified"], true);
     // An immediate email change makes the account unverified again.
     let new_email = format!("{}@example.com", unique("moved"));
     let changed = update_org(&app, &o.token, json!({ "email": new_email })).await;
