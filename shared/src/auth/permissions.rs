@@ -37,6 +37,11 @@ pub enum Action {
     Delete,
     /// Read the audit log.
     ReadAudit,
+    /// Read the organization's events (`GET /org/events`).
+    ReadEvents,
+    /// Register, change, rotate, test and delete webhook endpoints; read and retry
+    /// their deliveries.
+    ManageWebhooks,
 }
 
 /// Whether `role` may do `action`.
@@ -47,7 +52,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
     match action {
         ReadOrganization | ListMembers | UseItems | ChangeOwnAccount | Leave => true,
         Invite(Role::Owner) | Remove(Role::Owner) => owner,
-        Invite(_) | Remove(_) | ListInvitations | ReadAudit => admin,
+        Invite(_) | Remove(_) | ListInvitations | ReadAudit | ReadEvents | ManageWebhooks => admin,
         ChangeRole { from, to } if from == Role::Owner || to == Role::Owner => owner,
         ChangeRole { .. } => admin,
         Rename | Delete => owner,
@@ -70,6 +75,8 @@ fn describe(action: Action) -> String {
         Rename => "rename the organization".into(),
         Delete => "delete the organization".into(),
         ReadAudit => "read the audit log".into(),
+        ReadEvents => "read the events".into(),
+        ManageWebhooks => "manage webhooks".into(),
     }
 }
 
@@ -138,6 +145,8 @@ mod tests {
             (Action::Rename, [false, false, true]),
             (Action::Delete, [false, false, true]),
             (Action::ReadAudit, [false, true, true]),
+            (Action::ReadEvents, [false, true, true]),
+            (Action::ManageWebhooks, [false, true, true]),
         ];
         for (action, expected) in rows {
             for (role, want) in [Member, Admin, Owner].into_iter().zip(expected) {

@@ -214,6 +214,12 @@ impl Event {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// Whether the event is also an event of the organization's stream (and so of its
+    /// webhooks): an action that took effect, other than a login.
+    pub fn is_streamed(&self) -> bool {
+        self.outcome == Outcome::Success && !self.action.starts_with("user.login_")
+    }
+
     /// An event from an outbox entry.
     pub fn from_outbox(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()

@@ -6,7 +6,9 @@
 pub mod acceptance;
 pub mod accounts;
 pub mod audit;
+pub mod events;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod membership;
 pub mod preconditions;
+pub mod webhooks;

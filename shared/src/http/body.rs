@@ -133,6 +133,11 @@ impl JsonBody {
         }
     }
 
+    /// A field of any JSON type, if present and not null (its check is the caller's).
+    pub fn value(&self, key: &str) -> Option<Value> {
+        self.map.get(key).filter(|v| !v.is_null()).cloned()
+    }
+
     /// A `true`/`false` field that may be absent or null.
     pub fn optional_bool(&mut self, key: &str) -> Option<bool> {
         match self.map.get(key) {

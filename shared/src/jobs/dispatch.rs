@@ -1,4 +1,6 @@
-//! The dispatcher: sends the mail the requests queued ([`crate::store::mail`]). On AWS
+//! The dispatcher: sends the mail the requests queued ([`crate::store::mail`]), moves
+//! marked audit events into their organizations' streams ([`crate::core::events`]) and
+//! delivers them to webhook endpoints ([`crate::core::webhooks`]). On AWS
 //! the `dispatcher` function runs it on an EventBridge schedule, once a minute, and
 //! each run polls for about as long as the schedule's period, so a message waits about
 //! a second, not a minute; under `make run` the local stack invokes it the same way.
@@ -16,6 +18,9 @@ use mongodb::bson::{DateTime, oid::ObjectId};
 use crate::app::App;
 use crate::auth::links::new_token;
 use crate::core::accounts::{RESET_TTL_MS, VERIFY_TTL_MS};
+use crate::core::audit::{self as log, Actor, Context as AuditContext, Event, Outcome, Target};
+use crate::core::events;
+use crate::core::webhooks::{self as hooks, Attempt};
 use crate::email::templates::{Facts, render};
 use crate::email::{Kind, Message};
 use crate::error::ApiResult;
@@ -23,7 +28,10 @@ use crate::routes::views::timestamp;
 use crate::store::invitations::{self, Status};
 use crate::store::mail::{self, MailJob};
 use crate::store::tokens::{self, Purpose};
+use crate::store::webhooks::{self, DeliveryDoc, DeliveryStatus, WebhookDoc};
 use crate::store::{attempts, registry, users};
+use futures_util::future::join_all;
+use mongodb::bson::doc;
 
 /// How long a dispatcher holds a job it took.
 const LEASE_MS: i64 = 60_000;
@@ -43,7 +51,20 @@ pub struct Report {
     pub skipped: usize,
     /// Sends that failed (retried later, or given up).
     pub failed: usize,
+    /// Events moved into their streams.
+    pub streamed: usize,
+    /// Webhook attempts that a receiver took (2xx).
+    pub delivered: usize,
+    /// Webhook attempts that failed (retried on the schedule, or failed for good).
+    pub undelivered: usize,
 }
+
+/// How long a dispatcher holds a delivery it took (an attempt takes 10 s at most).
+const DELIVERY_LEASE_MS: i64 = 60_000;
+/// Deliveries attempted at once.
+const PARALLEL_DELIVERIES: usize = 16;
+/// Audit events looked at per sweep for organizations to stream.
+const STREAM_SCAN: i64 = 1000;
 
 /// Runs sweeps until `budget` has passed, one a second when idle.
 pub async fn run(app: &App, budget: Duration) -> ApiResult<Report> {
@@ -59,15 +80,145 @@ pub async fn run(app: &App, budget: Duration) -> ApiResult<Report> {
     }
 }
 
-/// Handles every job due now.
+/// Handles every job due now: mail, streams, deliveries.
 pub async fn sweep(app: &App, report: &mut Report) -> ApiResult<()> {
     loop {
         let now = DateTime::now().timestamp_millis();
         let Some(job) = mail::take_due(&app.store, now, LEASE_MS).await? else {
-            return Ok(());
+            break;
         };
         handle(app, job, report).await?;
     }
+    let retention = app.config.webhooks.events_retention.as_millis() as i64;
+    for org in crate::store::audit::unstreamed_orgs(&app.store, STREAM_SCAN).await? {
+        report.streamed += events::stream(&app.store, &org, retention).await?;
+    }
+    loop {
+        let mut taken = Vec::new();
+        while taken.len() < PARALLEL_DELIVERIES {
+            let now = DateTime::now().timestamp_millis();
+            match webhooks::take_due(&app.store, now, DELIVERY_LEASE_MS).await? {
+                Some(delivery) => taken.push(delivery),
+                None => break,
+            }
+        }
+        if taken.is_empty() {
+            return Ok(());
+        }
+        for outcome in join_all(taken.into_iter().map(|d| deliver(app, d))).await {
+            match outcome? {
+                true => report.delivered += 1,
+                false => report.undelivered += 1,
+            }
+        }
+    }
+}
+
+/// One attempt of a delivery, recorded; true when the receiver took it. A deleted or
+/// disabled endpoint gets nothing: the delivery fails at once.
+async fn deliver(app: &App, delivery: DeliveryDoc) -> ApiResult<bool> {
+    let store = &app.store;
+    let now = DateTime::now();
+    let mut attempts: Vec<Attempt> = serde_json::from_str(&delivery.attempts).unwrap_or_default();
+    let hook = webhooks::by_id(store, &delivery.org, &delivery.webhook).await?;
+    let Some(hook) = hook.filter(|h| h.enabled) else {
+        attempts.push(Attempt {
+            at: timestamp(now),
+            status_code: None,
+            error: Some("the endpoint is disabled or deleted".into()),
+            duration_ms: 0,
+        });
+        let text = serde_json::to_string(&attempts).unwrap_or_default();
+        webhooks::settle(store, &delivery.id, DeliveryStatus::Failed, i64::MAX, &text).await?;
+        return Ok(false);
+    };
+    let keys = hooks::signing_keys(&app.config.jwt, &hook.secrets, now.timestamp_millis());
+    let signer = (delivery.id.as_str(), keys.as_slice());
+    let attempt = hooks::attempt(
+        &hook.url,
+        app.config.local,
+        signer,
+        &delivery.body,
+        timestamp(now),
+    )
+    .await;
+    let ok = attempt.succeeded();
+    tracing::info!(
+        delivery = %delivery.id,
+        status_code = attempt.status_code,
+        duration_ms = attempt.duration_ms,
+        ok,
+        "webhook attempt"
+    );
+    attempts.push(attempt);
+    let text = serde_json::to_string(&attempts).unwrap_or_default();
+    let org = delivery.org.as_str();
+    if ok {
+        webhooks::settle(
+            store,
+            &delivery.id,
+            DeliveryStatus::Succeeded,
+            i64::MAX,
+            &text,
+        )
+        .await?;
+        if hook.failing_since_ms.is_some() {
+            webhooks::update(
+                store,
+                org,
+                &hook.id,
+                doc! {},
+                doc! { "failing_since_ms": "" },
+            )
+            .await?;
+        }
+        return Ok(true);
+    }
+    let schedule = &app.config.webhooks.retry_schedule;
+    let (status, due) = match schedule.get(attempts.len() - 1) {
+        Some(wait) => (
+            DeliveryStatus::Pending,
+            now.timestamp_millis() + wait.as_millis() as i64,
+        ),
+        None => (DeliveryStatus::Failed, i64::MAX),
+    };
+    webhooks::settle(store, &delivery.id, status, due, &text).await?;
+    failing(app, &hook, now.timestamp_millis()).await?;
+    Ok(false)
+}
+
+/// After a failed attempt: the endpoint's failure clock starts, or, once it has run
+/// `WEBHOOK_DISABLE_AFTER_HOURS`, the endpoint is disabled (`webhook.disabled`).
+async fn failing(app: &App, hook: &WebhookDoc, now_ms: i64) -> ApiResult<()> {
+    let store = &app.store;
+    let Some(since) = hook.failing_since_ms else {
+        let set = doc! { "failing_since_ms": now_ms };
+        webhooks::update(store, &hook.org, &hook.id, set, doc! {}).await?;
+        return Ok(());
+    };
+    if now_ms - since < app.config.webhooks.disable_after.as_millis() as i64 {
+        return Ok(());
+    }
+    let set = doc! { "enabled": false };
+    webhooks::update(store, &hook.org, &hook.id, set, doc! {}).await?;
+    if let Ok(org) = ObjectId::parse_str(&hook.org) {
+        let context = AuditContext {
+            ip: "dispatcher".into(),
+            user_agent: "dispatcher".into(),
+            request_id: format!("disable-{}-{since}", hook.id),
+        };
+        let event = Event::new(
+            &context,
+            "webhook.disabled",
+            Outcome::Success,
+            Actor::anonymous(None),
+        )
+        .target(Target::new("webhook", &hook.id, Some(&hook.url)))
+        .meta("failing_since", timestamp(DateTime::from_millis(since)));
+        log::record(store, org, &[event]).await?;
+    }
+    tracing::warn!(webhook = %hook.id, "webhook endpoint disabled: every delivery failed");
+    Ok(())
 }
 
 /// Sends one job's message, and settles the job.

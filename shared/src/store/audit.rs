@@ -18,7 +18,7 @@ fn bson<T: serde::Serialize>(value: &T) -> Result<Bson, Error> {
 
 fn document(store: &Store, org: ObjectId, event: &Event) -> Result<Document, Error> {
     let expires = DateTime::from_millis(event.at_ms + store.audit_retention().as_millis() as i64);
-    Ok(doc! {
+    let mut doc = doc! {
         "_id": format!("{}:{}", event.id, org.to_hex()),
         "event_id": &event.id,
         "organization_id": org.to_hex(),
@@ -31,7 +31,13 @@ fn document(store: &Store, org: ObjectId, event: &Event) -> Result<Document, Err
         "context": bson(&event.context)?,
         "metadata": bson(&event.metadata)?,
         "expires_at": expires,
-    })
+    };
+    // An action that took effect is also an event of the organization's stream: marked
+    // here, in the same write, and moved into the stream by `core::events::stream`.
+    if event.is_streamed() {
+        doc.insert("stream_pending", true);
+    }
+    Ok(doc)
 }
 
 /// Stores events, each for its organization, in one command (those stored before are
@@ -57,6 +63,49 @@ pub async fn insert<'a>(
         Err(e) if !is_duplicate(&e) => Err(e),
         _ => Ok(()),
     }
+}
+
+/// Organizations with events not yet in their stream (up to `limit` events looked at).
+pub async fn unstreamed_orgs(store: &Store, limit: i64) -> Result<Vec<String>, Error> {
+    let docs: Vec<Document> = store
+        .audit_events()
+        .find(doc! { "stream_pending": true })
+        .projection(doc! { "organization_id": 1 })
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await?;
+    let mut orgs: Vec<String> = docs
+        .iter()
+        .filter_map(|d| d.get_str("organization_id").ok().map(str::to_owned))
+        .collect();
+    orgs.sort();
+    orgs.dedup();
+    Ok(orgs)
+}
+
+/// Up to `limit` events of `org` not yet in its stream, oldest first.
+pub async fn unstreamed(store: &Store, org: &str, limit: i64) -> Result<Vec<Document>, Error> {
+    store
+        .audit_events()
+        .find(doc! { "organization_id": org, "stream_pending": true })
+        .sort(doc! { "occurred_ms": 1, "event_id": 1 })
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await
+}
+
+/// Marks events as in their stream.
+pub async fn streamed(store: &Store, ids: &[String]) -> Result<(), Error> {
+    store
+        .audit_events()
+        .update_many(
+            doc! { "_id": { "$in": ids } },
+            doc! { "$unset": { "stream_pending": "" } },
+        )
+        .await
+        .map(|_| ())
 }
 
 /// Whether the event `event_id` is in the log of `org`.

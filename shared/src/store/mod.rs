@@ -9,6 +9,7 @@
 pub mod attempts;
 pub mod audit;
 mod errors;
+pub mod events;
 pub mod idempotency;
 pub mod indexes;
 pub mod invitations;
@@ -18,6 +19,7 @@ pub mod registry;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 pub use errors::{codes, error_code, is_duplicate};
 pub use records::{Member, OrgDoc, Pending, PendingOp, Placement, member_key, millis_of};
@@ -132,6 +134,26 @@ impl Store {
     /// How long audit events are kept.
     pub fn audit_retention(&self) -> std::time::Duration {
         self.audit_retention
+    }
+
+    /// Events of the organizations' streams.
+    pub(crate) fn events(&self) -> Collection<Document> {
+        self.master_collection("events")
+    }
+
+    /// Each organization's stream of events: its sequences and who may add to it.
+    pub(crate) fn event_streams(&self) -> Collection<Document> {
+        self.master_collection("event_streams")
+    }
+
+    /// Webhook endpoints.
+    pub(crate) fn webhooks(&self) -> Collection<Document> {
+        self.master_collection("webhooks")
+    }
+
+    /// Webhook deliveries and their attempts.
+    pub(crate) fn deliveries(&self) -> Collection<Document> {
+        self.master_collection("webhook_deliveries")
     }
 
     /// Messages waiting for the dispatcher.

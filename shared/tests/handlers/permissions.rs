@@ -8,7 +8,7 @@ use lambda_http::http::Method;
 use serde_json::json;
 use tenant::{
     App,
-    routes::{accounts, invitations, items, members, organizations, sessions},
+    routes::{accounts, events, invitations, items, members, organizations, sessions, webhooks},
 };
 
 use crate::common::*;
@@ -26,6 +26,7 @@ struct Fixture {
     member_invitation: String,
     owner_invitation: String,
     item: String,
+    webhook: String,
 }
 
 async fn fixture() -> Fixture {
@@ -54,7 +55,19 @@ async fn fixture() -> Fixture {
     let member_invitation = call(&app, invitations::create, &invite("member")).await;
     let owner_invitation = call(&app, invitations::create, &invite("owner")).await;
     let item = add_item(&app, &o.token, json!({ "n": 1 })).await;
+    let hook = call(
+        &app,
+        webhooks::create,
+        &Req::post(
+            "/org/webhooks",
+            json!({ "url": PUBLIC_HOOK, "events": ["*"] }),
+        )
+        .token(&o.token),
+    )
+    .await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
     Fixture {
+        webhook: hook.body["id"].as_str().unwrap().to_owned(),
         tokens: [o.token.clone(), admin, member],
         ids: [
             me.body["user_id"].as_str().unwrap().to_owned(),
@@ -146,7 +159,43 @@ const ROWS: &[(&str, &str, [bool; 3])] = &[
     ("DELETE /org/delete", "delete", [true, false, false]),
     ("GET /org/audit", "read the audit log", [true, true, false]),
     ("POST /auth/verify-email", "own address", [true, true, true]),
+    ("GET /org/events", "read events", [true, true, false]),
+    ("POST /org/webhooks", "webhooks", [true, true, false]),
+    ("GET /org/webhooks", "webhooks", [true, true, false]),
+    ("GET /org/webhooks/{id}", "webhooks", [true, true, false]),
+    ("PATCH /org/webhooks/{id}", "webhooks", [true, true, false]),
+    ("DELETE /org/webhooks/{id}", "webhooks", [true, true, false]),
+    (
+        "POST /org/webhooks/{id}/rotate-secret",
+        "webhooks",
+        [true, true, false],
+    ),
+    (
+        "POST /org/webhooks/{id}/test",
+        "webhooks",
+        [true, true, false],
+    ),
+    (
+        "GET /org/webhooks/{id}/deliveries",
+        "webhooks",
+        [true, true, false],
+    ),
+    (
+        "POST /org/webhooks/{id}/deliveries/{delivery_id}/retry",
+        "webhooks",
+        [true, true, false],
+    ),
 ];
+
+/// A receiver's URL that passes the checks without DNS (a public address literal).
+const PUBLIC_HOOK: &str = "https://93.184.216.34/hooks";
+
+impl Fixture {
+    /// A request by the organization's owner.
+    fn owner(&self, req: Req) -> Req {
+        req.token(&self.tokens[0])
+    }
+}
 
 /// Calls the route of a row as the acting member `who` (0 owner, 1 admin, 2 member).
 async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
@@ -283,6 +332,54 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
                 &with(Req::delete("/org/delete")),
             )
             .await
+        }
+        ("GET /org/events", _) => call(app, events::list, &with(Req::get("/org/events"))).await,
+        ("POST /org/webhooks", _) => {
+            let body = json!({ "url": PUBLIC_HOOK, "events": ["item.created"] });
+            call(
+                app,
+                webhooks::create,
+                &with(Req::post("/org/webhooks", body)),
+            )
+            .await
+        }
+        ("GET /org/webhooks", _) => {
+            call(app, webhooks::list, &with(Req::get("/org/webhooks"))).await
+        }
+        ("GET /org/webhooks/{id}", _) => {
+            let req = with(Req::get("/org/webhooks/x").param("id", &f.webhook));
+            call(app, webhooks::get, &req).await
+        }
+        ("PATCH /org/webhooks/{id}", _) => {
+            let req = Req::patch("/org/webhooks/x", json!({ "description": "d" }));
+            call(app, webhooks::update, &with(req.param("id", &f.webhook))).await
+        }
+        ("DELETE /org/webhooks/{id}", _) => {
+            let req = with(Req::delete("/org/webhooks/x").param("id", &f.webhook));
+            call(app, webhooks::delete, &req).await
+        }
+        ("POST /org/webhooks/{id}/rotate-secret", _) => {
+            let req = Req::new(Method::POST, "/org/webhooks/x/rotate-secret");
+            call(app, webhooks::rotate, &with(req.param("id", &f.webhook))).await
+        }
+        ("POST /org/webhooks/{id}/test", _) => {
+            let req = Req::new(Method::POST, "/org/webhooks/x/test");
+            call(app, webhooks::test, &with(req.param("id", &f.webhook))).await
+        }
+        ("GET /org/webhooks/{id}/deliveries", _) => {
+            let req = Req::get("/org/webhooks/x/deliveries").param("id", &f.webhook);
+            call(app, webhooks::deliveries, &with(req)).await
+        }
+        ("POST /org/webhooks/{id}/deliveries/{delivery_id}/retry", _) => {
+            // A delivery of the endpoint: its test event's.
+            let test = Req::new(Method::POST, "/org/webhooks/x/test").param("id", &f.webhook);
+            let made = call(app, webhooks::test, &f.owner(test)).await;
+            assert_eq!(made.status, 202, "{}", made.text);
+            let delivery = made.body["delivery_id"].as_str().unwrap();
+            let req = Req::new(Method::POST, "/org/webhooks/x/deliveries/y/retry")
+                .param("id", &f.webhook)
+                .param("delivery_id", delivery);
+            call(app, webhooks::retry, &with(req)).await
         }
         ("POST /auth/verify-email", _) => {
             let req = with(Req::new(Method::POST, "/auth/verify-email"));

@@ -82,7 +82,8 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     // - item create: insert, then the registry read that checks the write stands.
     // - delete: mark, drop collection, invitations, the answers kept for its retried
     //   item creates, the member map, each member's account (forget the organization,
-    //   removed if it was its last), the document.
+    //   removed if it was its last), the webhook endpoints and their deliveries, the
+    //   document.
     // - invitation create: the token check, the pending invitation it may replace (an
     //   owner's may only be replaced by an owner), the member map, the write.
     let mut cases: Vec<Case> = vec![
@@ -114,11 +115,12 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         row!(&app; "org_update", "rename", 6, 200;
             organizations::update, bearer(Req::put("/org/update", rename))),
         row!(&app; "admin_logout", "bearer", 4, 204; sessions::logout, logout_req(&other.token)),
-        row!(&app; "org_delete", "own", 10, 204;
+        row!(&app; "org_delete", "own", 12, 204;
             organizations::delete, Req::delete("/org/delete").token(&doomed.token)),
     ];
     cases.extend(v2_cases(&app, &o.token).await);
     cases.extend(v3_cases(&app).await);
+    cases.extend(webhook_cases(&app).await);
     let mut wrong = Vec::new();
     for function in functions() {
         if !cases.iter().any(|(route, ..)| *route == function) {
@@ -274,6 +276,54 @@ async fn v3_cases(app: &App) -> Vec<Case> {
         row!(app; "auth_verify_email_confirm", "unknown link", 1, 404;
             accounts::confirm_verification,
             Req::post("/auth/verify-email/confirm", json!({ "token": unknown }))),
+    ]
+}
+
+/// The (v3) events and webhooks routes, on a fresh organization with one endpoint.
+async fn webhook_cases(app: &App) -> Vec<Case> {
+    use tenant::routes::{events, webhooks};
+    let o = signup(app).await;
+    let url = "https://93.184.216.34/hooks";
+    let create = |events: &str| {
+        Req::post("/org/webhooks", json!({ "url": url, "events": [events] })).token(&o.token)
+    };
+    let made = call(app, webhooks::create, &create("*")).await;
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let on = |method: Method, path: &str| Req::new(method, path).param("id", &id).token(&o.token);
+    let test = call(
+        app,
+        webhooks::test,
+        &on(Method::POST, "/org/webhooks/x/test"),
+    )
+    .await;
+    let delivery = test.body["delivery_id"].as_str().unwrap().to_owned();
+    let patch = Req::patch("/org/webhooks/x", json!({ "description": "CRM" }))
+        .param("id", &id)
+        .token(&o.token);
+    let retry =
+        on(Method::POST, "/org/webhooks/x/deliveries/y/retry").param("delivery_id", &delivery);
+    // - events: the token check, the organization with its outbox and its copy, the
+    //   stream's lease, its marked events, the lease given back (a stream up to date),
+    //   the stream read, the page; with new events, their batch between the lease and
+    //   its release: sequences taken, the events, the events read back, the endpoints,
+    //   their deliveries, the events unmarked, the sequences committed.
+    // - create: the token check, the count, the insert, its audit event (the URL's
+    //   host is an address: no DNS).
+    // - the others: the token check, the endpoint, the work, an audit event for a change.
+    vec![
+        row!(app; "events_list", "new events", 15, 200;
+            events::list, Req::get("/org/events").token(&o.token)),
+        row!(app; "events_list", "up to date", 8, 200;
+            events::list, Req::get("/org/events").token(&o.token)),
+        row!(app; "webhooks_create", "new", 4, 201; webhooks::create, create("item.created")),
+        row!(app; "webhooks_list", "page", 2, 200; webhooks::list, Req::get("/org/webhooks").token(&o.token)),
+        row!(app; "webhooks_get", "found", 2, 200; webhooks::get, on(Method::GET, "/org/webhooks/x")),
+        row!(app; "webhooks_update", "description", 4, 200; webhooks::update, patch),
+        row!(app; "webhooks_rotate", "found", 4, 200; webhooks::rotate, on(Method::POST, "/org/webhooks/x/rotate-secret")),
+        row!(app; "webhooks_test", "found", 3, 202; webhooks::test, on(Method::POST, "/org/webhooks/x/test")),
+        row!(app; "webhooks_deliveries", "page", 3, 200; webhooks::deliveries, on(Method::GET, "/org/webhooks/x/deliveries")),
+        row!(app; "webhooks_retry", "found", 3, 202; webhooks::retry, retry),
+        row!(app; "webhooks_delete", "found", 5, 204; webhooks::delete, on(Method::DELETE, "/org/webhooks/x")),
     ]
 }
 
