@@ -10,6 +10,8 @@ export PATH="$VENV/bin:$PATH"
 CARGO_LAMBDA_VERSION="1.9.2"
 NX_27017_VERSION="0.8.1"
 RUFF_VERSION="0.17.6"
+# The receivers' library of Standard Webhooks: the tests verify deliveries with it.
+STANDARDWEBHOOKS_VERSION="1.3.0"
 ZIGLANG_VERSION="0.17.1"
 SAM_CLI_VERSION="1.170.0"
 # The Rust target of the Lambda functions (arm64, glibc).
@@ -25,6 +27,8 @@ bootstrap() {
   [ -x "$VENV/bin/cargo-lambda" ] || want+=("cargo-lambda==$CARGO_LAMBDA_VERSION")
   [ -x "$VENV/bin/nx-27017" ] || want+=("nx-27017==$NX_27017_VERSION")
   [ -x "$VENV/bin/ruff" ] || want+=("ruff==$RUFF_VERSION")
+  "$VENV/bin/python" -c 'import standardwebhooks' 2>/dev/null \
+    || want+=("standardwebhooks==$STANDARDWEBHOOKS_VERSION")
   if [ ${#want[@]} -gt 0 ]; then
     log "installing ${want[*]} into .local/venv"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "${want[@]}"

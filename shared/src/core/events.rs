@@ -70,9 +70,12 @@ fn event_of(org: &str, audit: &Document, seq: i64) -> Option<EventDoc> {
     })
 }
 
-/// Whether `hook` gets events of type `kind`.
-pub fn wants(hook: &WebhookDoc, kind: &str) -> bool {
-    hook.enabled && hook.events.iter().any(|e| e == "*" || e == kind)
+/// Whether `hook` gets `event`: enabled, of a type it asked for, and no older than the
+/// endpoint (a new endpoint gets what happens from then on).
+pub fn wants(hook: &WebhookDoc, event: &EventDoc) -> bool {
+    hook.enabled
+        && hook.created_at.timestamp_millis() <= event.occurred_ms
+        && hook.events.iter().any(|e| e == "*" || *e == event.kind)
 }
 
 /// The delivery of `event` to `hook`, due now.
@@ -154,7 +157,7 @@ async fn batch(
         .flat_map(|e| {
             hooks
                 .iter()
-                .filter(|h| wants(h, &e.kind))
+                .filter(|h| wants(h, e))
                 .map(|h| delivery(h, e, now))
         })
         .collect();

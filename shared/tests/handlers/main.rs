@@ -17,3 +17,4 @@ mod retries;
 mod round_trips;
 mod service;
 mod teams;
+mod webhooks;

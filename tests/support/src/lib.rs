@@ -4,8 +4,10 @@
 
 pub mod mail;
 pub mod openapi;
+pub mod receiver;
 
 pub use mail::{Mail, dispatch, mail_app, mail_to, mailbox};
+pub use receiver::{Hit, Receiver, verify_with_standardwebhooks};
 
 use std::collections::HashMap;
 
