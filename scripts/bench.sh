@@ -156,6 +156,13 @@ log "cold starts"
 python3 scripts/bench --cold target/release --write BENCHMARKS.md
 stop_stack
 
+# Webhooks as `make run` delivers them: its debug build, two processes per function,
+# APP_ENV=local (a receiver on this machine), the dispatcher on the stack's schedule.
+log "webhooks: change-to-receipt latency, deliveries per second"
+start_stack "$RUN_DIR/webhooks" --profile debug --instances 2 --env APP_ENV=local
+python3 scripts/bench --webhooks --url "$API_URL" --write BENCHMARKS.md
+stop_stack
+
 if [ "${LEVERS:-1}" != 0 ]; then
   bench_run "before: multi-thread runtime, glibc malloc" "$RUN_DIR/bin-before"
   bench_run "current-thread runtime, glibc malloc" "$RUN_DIR/bin-glibc"

@@ -11,9 +11,11 @@ Usage:
         [--json OUT [--label VARIANT] [--extra NAME=VALUE ...]]
     python3 scripts/bench --levers RUN.json ... [--write BENCHMARKS.md]
     python3 scripts/bench --cold BIN_DIR [--starts 5] [--warm 50] [--write BENCHMARKS.md]
+    python3 scripts/bench --webhooks --url URL [--changes 60] [--burst 300] [--write BENCHMARKS.md]
 The first writes the route table between BENCHMARKS.md's `bench:routes` markers; the
 second, from runs of one build variant each, the `bench:levers` table; the third the
-`bench:cold` table (see bench/cold.py).
+`bench:cold` table (see bench/cold.py); the fourth the `bench:webhooks` table (see
+bench/webhooks.py).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import api, cold, procs
+from bench import api, cold, procs, webhooks
 from bench.load import wrk
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,6 +240,10 @@ def main() -> int:
                         "settings of the environment (a stack's stack.env)")
     parser.add_argument("--starts", type=int, default=5, help="cold starts per function")
     parser.add_argument("--warm", type=int, default=50, help="requests after each start")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="webhook latency and throughput against --url (APP_ENV=local)")
+    parser.add_argument("--changes", type=int, default=60, help="single changes (--webhooks)")
+    parser.add_argument("--burst", type=int, default=300, help="burst of changes (--webhooks)")
     parser.add_argument("--write", type=Path, help="BENCHMARKS.md to update")
     parser.add_argument("--json", type=Path, help="every figure, as JSON")
     args = parser.parse_args()
@@ -248,6 +254,15 @@ def main() -> int:
         print(text)
         if args.write:
             write(args.write, text, "levers")
+        return 0
+    if args.webhooks:
+        if not args.url:
+            parser.error("--webhooks needs --url")
+        text = (f"Measured {machine()}; the stack's dispatcher as `make run` runs it.\n\n"
+                + webhooks.table(webhooks.measure(args.url, args.changes, args.burst)))
+        print(text)
+        if args.write:
+            write(args.write, text, "webhooks")
         return 0
     if args.cold:
         text = (f"Measured {machine()}.\n\n"
