@@ -506,3 +506,38 @@ async fn after_a_rotation_both_secrets_sign_for_a_day() {
     verify_with_standardwebhooks(&new, hit).expect("the new secret verifies");
     verify_with_standardwebhooks(&old, hit).expect("the old one too, for a day");
 }
+
+#[tokio::test]
+async fn a_change_is_delivered_even_when_its_function_dies_right_after_it() {
+    let (app, _, server) = mail_app(LOCAL).await;
+    let receiver = Receiver::start(&[]).await;
+    let o = signup(&app).await;
+    register(&app, &o.token, &receiver.url, json!(["member.removed"])).await;
+    let (_, _, member) = join_as(&app, &o.token, "member").await;
+    // The removal is written (its event in the organization's outbox), then the
+    // function dies before anything else.
+    app.store
+        .hooks()
+        .arm("leave.after_map", tenant::hooks::Fault::Unavailable);
+    let remove = Req::delete("/org/members/x")
+        .param("user_id", &member)
+        .token(&o.token);
+    let res = call(&app, tenant::routes::members::remove, &remove).await;
+    app.store.hooks().clear();
+    assert_eq!(res.status, 503, "{}", res.text);
+    // Another process: the organization's next request (any reader) and the dispatcher.
+    let other = App::with_config(config(&[
+        ("MONGODB_URI", &server.uri()),
+        ("MASTER_DB", app.config.master_db.as_str()),
+        ("TENANT_DB", app.config.tenant_db.as_str()),
+        ("APP_ENV", "local"),
+    ]))
+    .await
+    .unwrap();
+    let events = page(&other, &o.token, 0).await;
+    assert!(events.text.contains("member.removed"), "{}", events.text);
+    dispatch_until(&other, 10, || !receiver.hits().is_empty()).await;
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert!(hits[0].body.contains("member.removed"));
+}
