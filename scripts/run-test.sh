@@ -3,14 +3,17 @@
 # session and process group of its own), ends it the way a person does by accident,
 # waits until its port stops answering, then starts `make run` again, which must come up
 # and stay up. Twice: a closed terminal (SIGHUP to the process group), and the stack
-# killed alone (SIGKILL of scripts/stack.py). Its own folder, ports and data: a
-# developer's `make run` is left alone. Prints "N passed, M failed".
+# killed alone (SIGKILL of scripts/stack.py). Then make run's webhooks: it runs with
+# WEBHOOK_RETRY_SCHEDULE=1,2,4 in its environment, which it passes on, so a receiver that
+# always fails gets the first attempt and two retries within seconds. Its own folder,
+# ports and data: a developer's `make run` is left alone. Prints "N passed, M failed".
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 WORK="$(mktemp -d "$LOCAL/run-test.XXXXXX")"
 export RUN_DIR="$WORK/run" DATA_DIR="$WORK/data" PORT MONGO_PORT INSTANCES=1
+export WEBHOOK_RETRY_SCHEDULE=1,2,4 BCRYPT_COST=4
 PORT="$(free_port)"
 MONGO_PORT="$(free_port)"
 URL="http://127.0.0.1:$PORT"
@@ -85,6 +88,36 @@ mapfile -t first < <(children)
 kill -KILL "$(pgrep -f "scripts/stack.py --dir $RUN_DIR" | head -1)"
 check "the killed stack's API stops answering" wait_for 30 down
 check "make run starts again and stays up" comes_back "${first[@]}"
+
+# A receiver that answers every POST with 501 (python's http.server), logging each.
+delivers_on_the_schedule() {
+  local port name token hits i
+  port="$(free_port)"
+  python3 -m http.server "$port" --bind 127.0.0.1 >"$WORK/receiver.log" 2>&1 &
+  local receiver=$!
+  name="hooks$(date +%s)"
+  curl -s -o /dev/null -X POST "$URL/org/create" -H 'content-type: application/json' \
+    -d "{\"organization_name\":\"$name\",\"email\":\"$name@example.com\",\"password\":\"Passw0rd1\"}"
+  token="$(curl -s -X POST "$URL/admin/login" -H 'content-type: application/json' \
+    -d "{\"email\":\"$name@example.com\",\"password\":\"Passw0rd1\"}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
+  curl -s -o /dev/null -X POST "$URL/org/webhooks" -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' \
+    -d "{\"url\":\"http://127.0.0.1:$port/hook\",\"events\":[\"item.created\"]}"
+  curl -s -o /dev/null -X POST "$URL/org/items" -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' -d '{"n":1}'
+  for i in $(seq 1 30); do
+    hits="$(grep -c '"POST /hook' "$WORK/receiver.log")"
+    [ "$hits" -ge 3 ] && break
+    sleep 1
+  done
+  kill "$receiver" 2>/dev/null
+  echo "receiver got $hits attempts"
+  [ "$hits" -ge 3 ]
+}
+
+log "make run delivers webhooks, with the retry schedule of its environment (1,2,4)"
+check "three attempts within seconds" delivers_on_the_schedule
 
 echo "make run after a closed terminal: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

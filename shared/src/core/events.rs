@@ -70,11 +70,11 @@ fn event_of(org: &str, audit: &Document, seq: i64) -> Option<EventDoc> {
     })
 }
 
-/// Whether `hook` gets `event`: enabled, of a type it asked for, and no older than the
-/// endpoint (a new endpoint gets what happens from then on).
+/// Whether `hook` gets `event`: enabled, of a type it asked for, and later than the
+/// endpoint's registration (its own `webhook.created` is its start: not delivered).
 pub fn wants(hook: &WebhookDoc, event: &EventDoc) -> bool {
     hook.enabled
-        && hook.created_at.timestamp_millis() <= event.occurred_ms
+        && hook.created_at.timestamp_millis() < event.occurred_ms
         && hook.events.iter().any(|e| e == "*" || *e == event.kind)
 }
 

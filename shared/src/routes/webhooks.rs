@@ -189,7 +189,8 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
         description: input.description,
         enabled: true,
         secrets: serde_json::to_string(&[stored]).unwrap_or_default(),
-        created_at: DateTime::now(),
+        // The time of its creation event: what happens later is the endpoint's.
+        created_at: DateTime::from_millis(event.at_ms),
         failing_since_ms: None,
     };
     webhooks::insert(&app.store, &hook).await?;
