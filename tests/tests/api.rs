@@ -574,3 +574,72 @@ async fn accounts_recover_and_verify_by_email_and_no_token_leaks() {
         );
     }
 }
+
+#[tokio::test]
+async fn events_resume_and_webhook_secrets_never_reach_a_log() {
+    let api = Api::new();
+    let (_, _, token) = api.signup().await;
+    // An endpoint on a public address literal (no DNS); this machine cannot reach it,
+    // so its deliveries fail and are retried: only the secret's travels matter here.
+    let body = json!({ "url": "https://93.184.216.34/hooks", "events": ["*"] });
+    let made = api.post("/org/webhooks", Some(&token), body).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let secret = made.body["secret"].as_str().unwrap().to_owned();
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let rotated = api
+        .post(
+            &format!("/org/webhooks/{id}/rotate-secret"),
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let second = rotated.body["secret"].as_str().unwrap().to_owned();
+    let inside = json!({ "url": "https://169.254.169.254/latest", "events": ["*"] });
+    assert_eq!(
+        api.post("/org/webhooks", Some(&token), inside).await.status,
+        422
+    );
+    for n in 0..3 {
+        assert_eq!(api.add_item(&token, json!({ "n": n })).await.status, 201);
+    }
+    // Resuming from each page's next_after sees every event once, in order.
+    let (mut after, mut seen) = (0_i64, Vec::new());
+    loop {
+        let page = api
+            .get(&format!("/org/events?after={after}&limit=2"), Some(&token))
+            .await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let events = page.body["events"].as_array().unwrap().clone();
+        if events.is_empty() {
+            break;
+        }
+        after = page.body["next_after"].as_i64().unwrap();
+        seen.extend(events);
+    }
+    let types: Vec<&str> = seen.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types.iter().filter(|t| **t == "item.created").count(),
+        3,
+        "{types:?}"
+    );
+    let sequences: Vec<i64> = seen
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
+    let only = api
+        .get("/org/events?types=item.created", Some(&token))
+        .await;
+    assert_eq!(only.body["events"].as_array().unwrap().len(), 3);
+    // The secrets: in their one answer each, never in a list, the audit log or a log line.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let log = std::fs::read_to_string(std::env::var("API_LOG").expect("API_LOG")).unwrap();
+    let list = api.get("/org/webhooks", Some(&token)).await;
+    let audit = api.get("/org/audit?limit=100", Some(&token)).await;
+    for s in [&secret, &second] {
+        let raw = s.strip_prefix("whsec_").unwrap();
+        assert!(!log.contains(raw), "a secret is in the log");
+        assert!(!list.text.contains(raw) && !audit.text.contains(raw));
+    }
+}
