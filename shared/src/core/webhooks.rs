@@ -18,6 +18,8 @@ use crate::config::JwtSettings;
 
 /// How long an attempt may take.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a host's name may take to resolve.
+const DNS_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long both secrets sign after a rotation.
 pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 /// The most of a receiver's answer kept (in the attempt's `error`).
@@ -184,8 +186,9 @@ pub async fn safe_address(url: &reqwest::Url, local: bool) -> Result<SocketAddr,
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let addresses: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::net::lookup_host((host, port))
+        Err(_) => tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, port)))
             .await
+            .map_err(|_| format!("the host {host} did not resolve within 3 s"))?
             .map_err(|_| format!("the host {host} does not resolve"))?
             .collect(),
     };
