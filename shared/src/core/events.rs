@@ -97,7 +97,7 @@ pub fn delivery(hook: &WebhookDoc, event: &EventDoc, now_ms: i64) -> DeliveryDoc
 
 /// Moves `org`'s marked audit events into its stream, batch by batch, unless another
 /// holder is at it. The events written (for the count of a report).
-pub async fn stream(store: &Store, org: &str, retention_ms: i64) -> ApiResult<usize> {
+pub async fn stream(store: &Store, org: &str) -> ApiResult<usize> {
     let holder = ObjectId::new().to_hex();
     let mut written = 0;
     loop {
@@ -105,7 +105,7 @@ pub async fn stream(store: &Store, org: &str, retention_ms: i64) -> ApiResult<us
         let Some(state) = events::lease(store, org, &holder, now, now + LEASE_MS).await? else {
             return Ok(written);
         };
-        let result = batch(store, org, &holder, state, retention_ms).await;
+        let result = batch(store, org, &holder, state).await;
         events::release(store, org, &holder).await?;
         let n = result?;
         written += n;
@@ -123,7 +123,6 @@ async fn batch(
     org: &str,
     holder: &str,
     mut state: events::Stream,
-    retention_ms: i64,
 ) -> ApiResult<usize> {
     if state.reserved > state.committed {
         events::fence(store, org, state.committed + 1, state.reserved).await?;
@@ -146,7 +145,7 @@ async fn batch(
         .zip(first..)
         .filter_map(|(a, seq)| event_of(org, a, seq))
         .collect();
-    events::insert(store, &fresh, retention_ms).await?;
+    events::insert(store, &fresh).await?;
     // An event a dead holder wrote keeps its sequence: its deliveries use that one.
     let ids: Vec<String> = fresh.iter().map(|e| e.id.clone()).collect();
     let written = events::by_ids(store, org, &ids).await?;

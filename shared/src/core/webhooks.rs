@@ -272,6 +272,8 @@ async fn send(
     let host = url.host_str().unwrap_or_default().to_owned();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // Straight to the address checked: a proxy would resolve the host again.
+        .no_proxy()
         .timeout(ATTEMPT_TIMEOUT)
         .resolve(&host, address)
         .user_agent("organization-service-webhooks/1")

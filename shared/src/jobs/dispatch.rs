@@ -71,7 +71,7 @@ pub async fn run(app: &App, budget: Duration) -> ApiResult<Report> {
     let end = Instant::now() + budget;
     let mut report = Report::default();
     loop {
-        sweep(app, &mut report).await?;
+        sweep(app, &mut report, end).await?;
         let left = end.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Ok(report);
@@ -80,8 +80,10 @@ pub async fn run(app: &App, budget: Duration) -> ApiResult<Report> {
     }
 }
 
-/// Handles every job due now: mail, streams, deliveries.
-pub async fn sweep(app: &App, report: &mut Report) -> ApiResult<()> {
+/// Handles every job due now: mail, streams, deliveries; takes no more deliveries once
+/// `deadline` has passed (what it took is attempted: 10 s at most), so a run ends within
+/// its invocation's time.
+pub async fn sweep(app: &App, report: &mut Report, deadline: Instant) -> ApiResult<()> {
     loop {
         let now = DateTime::now().timestamp_millis();
         let Some(job) = mail::take_due(&app.store, now, LEASE_MS).await? else {
@@ -89,13 +91,12 @@ pub async fn sweep(app: &App, report: &mut Report) -> ApiResult<()> {
         };
         handle(app, job, report).await?;
     }
-    let retention = app.config.webhooks.events_retention.as_millis() as i64;
     for org in crate::store::audit::unstreamed_orgs(&app.store, STREAM_SCAN).await? {
-        report.streamed += events::stream(&app.store, &org, retention).await?;
+        report.streamed += events::stream(&app.store, &org).await?;
     }
     loop {
         let mut taken = Vec::new();
-        while taken.len() < PARALLEL_DELIVERIES {
+        while taken.len() < PARALLEL_DELIVERIES && Instant::now() < deadline {
             let now = DateTime::now().timestamp_millis();
             match webhooks::take_due(&app.store, now, DELIVERY_LEASE_MS).await? {
                 Some(delivery) => taken.push(delivery),

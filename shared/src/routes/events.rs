@@ -87,8 +87,7 @@ pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
     audit::drain(&app.store, &org).await?;
     let hex = org.id.to_hex();
-    let retention = app.config.webhooks.events_retention.as_millis() as i64;
-    events::stream(&app.store, &hex, retention).await?;
+    events::stream(&app.store, &hex).await?;
     let upto = stored::stream(&app.store, &hex).await?.committed;
     let page = stored::page(&app.store, &hex, (after, upto), &types, limit).await?;
     let next_after = page.last().map_or(after, |e| e.seq);

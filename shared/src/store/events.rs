@@ -130,9 +130,10 @@ pub async fn release(store: &Store, org: &str, holder: &str) -> Result<(), Error
         .map(|_| ())
 }
 
-/// Writes events (one command); those already there (by id, or a sequence fenced off)
-/// are left as they are. The ids written.
-pub async fn insert(store: &Store, events: &[EventDoc], retention_ms: i64) -> Result<(), Error> {
+/// Writes events (one command), each kept `EVENTS_RETENTION_DAYS`; those already there
+/// (by id, or a sequence fenced off) are left as they are.
+pub async fn insert(store: &Store, events: &[EventDoc]) -> Result<(), Error> {
+    let retention_ms = store.events_retention().as_millis() as i64;
     let docs = events
         .iter()
         .map(|e| {

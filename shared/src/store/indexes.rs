@@ -96,6 +96,13 @@ const INDEXES: &[Spec] = &[
     },
     Spec {
         collection: "webhook_deliveries",
+        name: "expires_at_1",
+        keys: || doc! { "expires_at": 1 },
+        unique: false,
+        ttl: Some(Duration::ZERO),
+    },
+    Spec {
+        collection: "webhook_deliveries",
         name: "due_ms_1",
         keys: || doc! { "due_ms": 1 },
         unique: false,

@@ -59,6 +59,7 @@ pub struct Store {
     master: Database,
     tenants: Database,
     audit_retention: std::time::Duration,
+    events_retention: std::time::Duration,
     #[cfg(feature = "test-hooks")]
     hooks: crate::hooks::Hooks,
 }
@@ -89,6 +90,7 @@ impl Store {
             master: client.database(&config.master_db),
             tenants: client.database(&config.tenant_db),
             audit_retention: config.audit_retention,
+            events_retention: config.webhooks.events_retention,
             client,
             #[cfg(feature = "test-hooks")]
             hooks,
@@ -129,6 +131,11 @@ impl Store {
     /// Audit events.
     pub(crate) fn audit_events(&self) -> Collection<Document> {
         self.master_collection("audit_events")
+    }
+
+    /// How long events and their deliveries are kept.
+    pub fn events_retention(&self) -> std::time::Duration {
+        self.events_retention
     }
 
     /// How long audit events are kept.

@@ -169,9 +169,14 @@ pub async fn create(store: &Store, deliveries: &[DeliveryDoc]) -> Result<(), Err
     }
     let docs = deliveries
         .iter()
-        .map(mongodb::bson::to_document)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::custom)?;
+        .map(|d| {
+            let mut doc = mongodb::bson::to_document(d).map_err(Error::custom)?;
+            // Kept as long as the events (the body holds its actor's and targets' names).
+            let until = d.created_ms + store.events_retention().as_millis() as i64;
+            doc.insert("expires_at", DateTime::from_millis(until));
+            Ok(doc)
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     let unordered = InsertManyOptions::builder().ordered(false).build();
     match store
         .deliveries()

@@ -80,7 +80,7 @@ async fn sixteen_writers_and_a_poller_see_every_event_exactly_once() {
         let (app, stop, org) = (app.clone(), stop.clone(), org.clone());
         tokio::spawn(async move {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                tenant::core::events::stream(&app.store, &org, 86_400_000)
+                tenant::core::events::stream(&app.store, &org)
                     .await
                     .unwrap();
             }
@@ -182,7 +182,7 @@ async fn a_holder_that_died_leaves_gaps_never_a_late_event() {
         body: "{}".into(),
         occurred_ms: now,
     };
-    tenant::store::events::insert(&app.store, &[late], 86_400_000)
+    tenant::store::events::insert(&app.store, &[late])
         .await
         .unwrap();
     let again = page(&app, &o.token, committed).await;
