@@ -126,14 +126,16 @@ mod tests {
         }
     }
 
+    const KINDS: [Kind; 4] = [
+        Kind::Reset,
+        Kind::Verify,
+        Kind::Invitation,
+        Kind::EmailChanged,
+    ];
+
     #[test]
     fn every_kind_renders_both_parts_with_its_facts() {
-        for kind in [
-            Kind::Reset,
-            Kind::Verify,
-            Kind::Invitation,
-            Kind::EmailChanged,
-        ] {
+        for kind in KINDS {
             let m = render(kind, "a@example.com", &hostile()).unwrap();
             assert!(
                 !m.subject.is_empty() && m.subject.contains("acme"),
@@ -157,12 +159,7 @@ mod tests {
 
     #[test]
     fn user_provided_values_are_text_in_html() {
-        for kind in [
-            Kind::Reset,
-            Kind::Verify,
-            Kind::Invitation,
-            Kind::EmailChanged,
-        ] {
+        for kind in KINDS {
             let m = render(kind, "a@example.com", &hostile()).unwrap();
             assert!(!m.html.contains("<script>"), "{kind:?}: {}", m.html);
             assert!(!m.html.contains("\"><img"), "{kind:?}: {}", m.html);

@@ -5,13 +5,12 @@
 //! document says which sequences are taken (`reserved`) and which may be served
 //! (`committed`), and who may add to it now (a lease): see [`crate::core::events`].
 
-use futures_util::TryStreamExt;
 use mongodb::bson::{DateTime, Document, doc};
 use mongodb::error::Error;
 use mongodb::options::{InsertManyOptions, ReturnDocument};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, is_duplicate};
+use super::{Store, is_duplicate, typed};
 
 /// An event as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,16 +174,11 @@ pub async fn fence(store: &Store, org: &str, from: i64, to: i64) -> Result<(), E
 
 /// The events of `org` with these ids.
 pub async fn by_ids(store: &Store, org: &str, ids: &[String]) -> Result<Vec<EventDoc>, Error> {
-    let docs: Vec<Document> = store
+    let cursor = store
         .events()
         .find(doc! { "_id": { "$in": ids }, "org": org })
-        .await?
-        .try_collect()
         .await?;
-    Ok(docs
-        .into_iter()
-        .filter_map(|d| mongodb::bson::from_document(d).ok())
-        .collect())
+    typed(cursor).await
 }
 
 /// Up to `limit` events of `org` with `after < seq <= upto`, oldest first (fences
@@ -202,16 +196,11 @@ pub async fn page(
     } else {
         filter.insert("fence", doc! { "$exists": false });
     }
-    let docs: Vec<Document> = store
+    let cursor = store
         .events()
         .find(filter)
         .sort(doc! { "seq": 1 })
         .limit(limit)
-        .await?
-        .try_collect()
         .await?;
-    Ok(docs
-        .into_iter()
-        .filter_map(|d| mongodb::bson::from_document(d).ok())
-        .collect())
+    typed(cursor).await
 }

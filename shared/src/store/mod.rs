@@ -53,6 +53,19 @@ macro_rules! gate {
 }
 pub(crate) use gate;
 
+/// Every document of a query's cursor that reads as a `T` (one that does not, such as a
+/// fence among events, is skipped).
+pub(crate) async fn typed<T: serde::de::DeserializeOwned>(
+    cursor: mongodb::Cursor<Document>,
+) -> Result<Vec<T>, mongodb::error::Error> {
+    use futures_util::TryStreamExt;
+    let docs: Vec<Document> = cursor.try_collect().await?;
+    Ok(docs
+        .into_iter()
+        .filter_map(|d| mongodb::bson::from_document(d).ok())
+        .collect())
+}
+
 /// The MongoDB client and the databases of the service.
 pub struct Store {
     client: Client,

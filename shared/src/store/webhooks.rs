@@ -3,14 +3,13 @@
 //! derived from both so that making it twice keeps one, with its attempts. A
 //! dispatcher takes a due delivery by moving its due time past a lease.
 
-use futures_util::TryStreamExt;
 use mongodb::bson::{DateTime, Document, doc};
 use mongodb::error::Error;
 use mongodb::options::{InsertManyOptions, ReturnDocument};
 use serde::{Deserialize, Serialize};
 
 use super::records::lenient;
-use super::{Store, is_duplicate};
+use super::{Store, is_duplicate, typed};
 
 /// A webhook endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,14 +66,12 @@ pub async fn by_id(store: &Store, org: &str, id: &str) -> Result<Option<WebhookD
 
 /// The endpoints of `org`, oldest first.
 pub async fn list(store: &Store, org: &str) -> Result<Vec<WebhookDoc>, Error> {
-    let docs: Vec<Document> = store
+    let cursor = store
         .webhooks()
         .find(doc! { "org": org })
         .sort(doc! { "created_at": 1, "_id": 1 })
-        .await?
-        .try_collect()
         .await?;
-    Ok(docs.into_iter().filter_map(|d| parse(Some(d))).collect())
+    typed(cursor).await
 }
 
 /// Sets fields of an endpoint of `org`: the endpoint after, or `None` if it is gone.
@@ -283,13 +280,11 @@ pub async fn page(
             ],
         );
     }
-    let docs: Vec<Document> = store
+    let cursor = store
         .deliveries()
         .find(filter)
         .sort(doc! { "created_ms": -1, "_id": -1 })
         .limit(limit)
-        .await?
-        .try_collect()
         .await?;
-    Ok(docs.into_iter().filter_map(|d| parse(Some(d))).collect())
+    typed(cursor).await
 }
