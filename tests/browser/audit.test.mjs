@@ -43,7 +43,9 @@ const ACTIONS = [
   'member.role_changed', 'member.removed', 'member.left',
   'invitation.created', 'invitation.resent', 'invitation.revoked', 'invitation.accepted',
   'item.created', 'item.deleted',
-  'invitation.listed', 'audit.read',
+  'webhook.created', 'webhook.updated', 'webhook.deleted', 'webhook.secret_rotated', 'webhook.disabled',
+  'invitation.listed', 'audit.read', 'event.listed', 'webhook.listed', 'webhook.read', 'webhook.tested',
+  'webhook.deliveries_listed', 'webhook.delivery_retried',
 ];
 
 let browser;

@@ -326,3 +326,16 @@ export async function linkInMail(to, kind, seen = []) {
     return false;
   }, 30_000);
 }
+
+// ---------------------------------------------------------------- setup over the API
+
+/** Adds `email` to the organization of the owner's or admin's `token` as `role`, over
+ *  the API: an invitation with its link (no email), accepted with a new account of
+ *  `password` (setup). Returns the new member's token. */
+export async function addMember(token, email, password, role = 'member') {
+  const inv = await call('POST', '/org/invitations', { body: { email, role, send_email: false }, token });
+  assert.equal(inv.status, 201, `setup: invite ${email}: ${JSON.stringify(inv.data)}`);
+  const joined = await call('POST', '/invitations/accept', { body: { token: inv.data.token, password } });
+  assert.equal(joined.status, 200, `setup: ${email} accepts: ${JSON.stringify(joined.data)}`);
+  return joined.data.access_token;
+}

@@ -2,6 +2,7 @@
 //! bearer check, and who may do what.
 
 pub mod jwt;
+pub mod keys;
 pub mod links;
 pub mod login;
 pub mod password;
@@ -19,7 +20,7 @@ use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::http::bearer_token;
 use crate::store::{OrgDoc, registry};
-pub use permissions::{Action, require};
+pub use permissions::{Action, require, require_for_key};
 
 fn unauthorized(msg: &str) -> ApiError {
     ApiError::Unauthorized(msg.to_owned())
@@ -38,23 +39,28 @@ pub struct Caller {
     pub email: String,
     /// Whether the user has proved the address.
     pub verified: bool,
+    /// For an API key: its name (`user` is then the key's id, and `email` empty).
+    pub key: Option<String>,
 }
 
 impl Caller {
     /// An audit event of `action` by the caller, in the request `req`.
     pub fn event(&self, req: &Request, action: &str) -> Event {
-        Event::new(
-            &Context::of(req),
-            action,
-            Outcome::Success,
-            Actor::user(self.user, &self.email),
-        )
+        let actor = match &self.key {
+            Some(name) => Actor::api_key(self.user, name),
+            None => Actor::user(self.user, &self.email),
+        };
+        Event::new(&Context::of(req), action, Outcome::Success, actor)
     }
 
     /// `Ok` when the caller's role allows `action`; else the refusal goes into the
     /// audit log (as `event`, denied) and the answer is 403.
     pub async fn authorize(&self, app: &App, action: Action, event: &Event) -> ApiResult<()> {
-        let Err(refused) = require(self.role, action) else {
+        let allowed = match self.key {
+            Some(_) => require_for_key(self.role, action),
+            None => require(self.role, action),
+        };
+        let Err(refused) = allowed else {
             return Ok(());
         };
         let mut denied = event.clone();
@@ -70,6 +76,9 @@ impl Caller {
 /// or version, and a deleted organization are 401.
 pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
     let token = bearer_token(req).ok_or_else(|| unauthorized("Not authenticated"))?;
+    if token.starts_with(keys::KEY_PREFIX) {
+        return authenticate_key(app, token).await;
+    }
     let claims = jwt::verify(&app.config.jwt, token)
         .map_err(|_| unauthorized("Could not validate credentials"))?;
     let invalid = || unauthorized("Could not validate credentials");
@@ -98,7 +107,51 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
         role: member.role,
         email: member.email.clone(),
         verified: member.verified,
+        key: None,
         user,
+        org,
+    })
+}
+
+/// The organization's API key behind `token`: the key and its organization read at
+/// the same time once this instance has seen the key (its organization never changes),
+/// one after the other before. A key of a deleted organization is 401.
+async fn authenticate_key(app: &App, token: &str) -> ApiResult<Caller> {
+    let (store, jwt) = (&app.store, &app.config.jwt);
+    if !keys::well_formed(token) {
+        return Err(unauthorized("Malformed API key"));
+    }
+    let known =
+        keys::known_org(&token[..keys::PREFIX_LEN]).and_then(|hex| ObjectId::parse_str(hex).ok());
+    let (key, org) = match known {
+        Some(org_id) => {
+            let (key, org) = tokio::join!(
+                keys::check(store, jwt, token),
+                registry::by_id(store, org_id)
+            );
+            (key?, org?)
+        }
+        None => {
+            let key = keys::check(store, jwt, token).await?;
+            let org = registry::by_id(store, keys::org_id(&key)?).await?;
+            (key, org)
+        }
+    };
+    let revoked = || unauthorized("Invalid, revoked or expired API key");
+    let org = org
+        .filter(|o| o.id.to_hex() == key.org)
+        .ok_or_else(revoked)?;
+    let org = match lifecycle::settle(store, org).await? {
+        Settled::Ready(org) => org,
+        Settled::Creating(_) | Settled::Gone => return Err(revoked()),
+    };
+    keys::used(store, &key).await?;
+    Ok(Caller {
+        role: key.role,
+        email: String::new(),
+        verified: false,
+        key: Some(key.name),
+        user: key.id,
         org,
     })
 }

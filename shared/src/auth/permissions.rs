@@ -42,6 +42,8 @@ pub enum Action {
     /// Register, change, rotate, test and delete webhook endpoints; read and retry
     /// their deliveries.
     ManageWebhooks,
+    /// Make, list and revoke API keys.
+    ManageKeys,
 }
 
 /// Whether `role` may do `action`.
@@ -52,10 +54,45 @@ pub fn allowed(role: Role, action: Action) -> bool {
     match action {
         ReadOrganization | ListMembers | UseItems | ChangeOwnAccount | Leave => true,
         Invite(Role::Owner) | Remove(Role::Owner) => owner,
-        Invite(_) | Remove(_) | ListInvitations | ReadAudit | ReadEvents | ManageWebhooks => admin,
+        Invite(_) | Remove(_) | ListInvitations | ReadAudit | ReadEvents | ManageWebhooks
+        | ManageKeys => admin,
         ChangeRole { from, to } if from == Role::Owner || to == Role::Owner => owner,
         ChangeRole { .. } => admin,
         Rename | Delete => owner,
+    }
+}
+
+/// Whether an API key of `role` may do `action`: read the organization, its members and
+/// items, use items; an admin key also the audit log, the events and the invitations
+/// (for members and admins). Never a change of the organization, of roles, of keys or
+/// webhooks, nor anything of a person's own account.
+pub fn allowed_for_key(role: Role, action: Action) -> bool {
+    use Action::*;
+    let admin = role >= Role::Admin;
+    match action {
+        ReadOrganization | ListMembers | UseItems => true,
+        ReadAudit | ReadEvents | ListInvitations => admin,
+        Invite(invited) => admin && invited != Role::Owner,
+        ChangeOwnAccount
+        | Leave
+        | ChangeRole { .. }
+        | Remove(_)
+        | Rename
+        | Delete
+        | ManageWebhooks
+        | ManageKeys => false,
+    }
+}
+
+/// `Ok` when an API key of `role` may do `action`, else the 403 that says so.
+pub fn require_for_key(role: Role, action: Action) -> Result<(), ApiError> {
+    if allowed_for_key(role, action) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "An API key may not {}",
+            describe(action)
+        )))
     }
 }
 
@@ -77,6 +114,7 @@ fn describe(action: Action) -> String {
         ReadAudit => "read the audit log".into(),
         ReadEvents => "read the events".into(),
         ManageWebhooks => "manage webhooks".into(),
+        ManageKeys => "manage API keys".into(),
     }
 }
 
@@ -147,6 +185,7 @@ mod tests {
             (Action::ReadAudit, [false, true, true]),
             (Action::ReadEvents, [false, true, true]),
             (Action::ManageWebhooks, [false, true, true]),
+            (Action::ManageKeys, [false, true, true]),
         ];
         for (action, expected) in rows {
             for (role, want) in [Member, Admin, Owner].into_iter().zip(expected) {

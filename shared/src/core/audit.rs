@@ -55,6 +55,9 @@ pub struct Actor {
     /// The email, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// An API key's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Actor {
@@ -64,6 +67,17 @@ impl Actor {
             kind: "user".into(),
             id: Some(id.to_hex()),
             email: Some(email.to_owned()),
+            name: None,
+        }
+    }
+
+    /// An organization's API key.
+    pub fn api_key(id: ObjectId, name: &str) -> Self {
+        Self {
+            kind: "api_key".into(),
+            id: Some(id.to_hex()),
+            email: None,
+            name: Some(name.to_owned()),
         }
     }
 
@@ -73,6 +87,7 @@ impl Actor {
             kind: "anonymous".into(),
             id: None,
             email: email.map(str::to_owned),
+            name: None,
         }
     }
 }

@@ -81,7 +81,8 @@ pub fn wants(hook: &WebhookDoc, event: &EventDoc) -> bool {
 /// The delivery of `event` to `hook`, due now.
 pub fn delivery(hook: &WebhookDoc, event: &EventDoc, now_ms: i64) -> DeliveryDoc {
     DeliveryDoc {
-        id: format!("{}:{}", hook.id, event.event_id),
+        // A dot, not a colon: the id travels as a path segment (retry) unencoded.
+        id: format!("{}.{}", hook.id, event.event_id),
         org: hook.org.clone(),
         webhook: hook.id.clone(),
         event_id: event.event_id.clone(),

@@ -555,6 +555,7 @@ async fn finish_delete(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     invitations::delete_for_org(store, org.id).await?;
     // No more deliveries: the endpoints and what they were still to get.
     crate::store::webhooks::delete_all(store, &org.id.to_hex()).await?;
+    crate::store::api_keys::delete_all(store, &org.id.to_hex()).await?;
     idempotency::forget_owner(store, &org.id.to_hex()).await?;
     for (user, _) in full.member_list() {
         membership::forget(store, user, org.id).await?;

@@ -110,6 +110,24 @@ async fn current(app: &App, caller: &Caller, user: ObjectId) -> ApiResult<(OrgDo
     Ok((org, member))
 }
 
+/// An API key never changes members: 403 (recorded) before anything is looked up.
+async fn refuse_key(
+    app: &App,
+    req: &Request,
+    caller: &Caller,
+    action: &str,
+    what: Action,
+) -> ApiResult<()> {
+    match caller.key {
+        Some(_) => {
+            caller
+                .authorize(app, what, &caller.event(req, action))
+                .await
+        }
+        None => Ok(()),
+    }
+}
+
 fn last_owner() -> ApiError {
     ApiError::Conflict("The organization must keep at least one owner".into())
 }
@@ -124,6 +142,11 @@ pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let user = target(&req)?;
     let input = RoleChange::try_from(JsonBody::parse(&req)?)?;
+    let change = Action::ChangeRole {
+        from: Role::Member,
+        to: input.role,
+    };
+    refuse_key(app, &req, &caller, "member.role_changed", change).await?;
     let condition = if_match(&req);
     for _ in 0..3 {
         let (org, member) = current(app, &caller, user).await?;
@@ -175,6 +198,14 @@ pub async fn change_role(app: &App, req: Request) -> ApiResult<Response<Body>> {
 pub async fn remove(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let user = target(&req)?;
+    refuse_key(
+        app,
+        &req,
+        &caller,
+        "member.removed",
+        Action::Remove(Role::Member),
+    )
+    .await?;
     for _ in 0..3 {
         let (_, member) = current(app, &caller, user).await?;
         let (action, name) = if user == caller.user {

@@ -3,6 +3,7 @@
 //! authorizes the caller, calls the core and shapes the answer.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod dashboard;
 pub mod docs;

@@ -145,7 +145,8 @@ struct UpdatedView {
     pending_email: Option<String>,
 }
 
-/// `GET /org/me`: who the caller is in its organization, and the organization.
+/// `GET /org/me`: who the caller is in its organization (a member, or an API key), and
+/// the organization.
 pub async fn me(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let caller = authenticate(app, &req).await?;
     let event = caller.event(&req, "organization.read");
@@ -153,6 +154,13 @@ pub async fn me(app: &App, req: Request) -> ApiResult<Response<Body>> {
         .authorize(app, Action::ReadOrganization, &event)
         .await?;
     let org = lifecycle::reload_settled(&app.store, caller.org.id).await?;
+    if let Some(name) = &caller.key {
+        let key = serde_json::json!({
+            "id": caller.user.to_hex(), "name": name, "role": caller.role.as_str(),
+        });
+        let body = serde_json::json!({ "api_key": key, "organization": OrgView::from(&org) });
+        return json_tagged(StatusCode::OK, &body, org.version);
+    }
     json_tagged(
         StatusCode::OK,
         &MeView {
@@ -182,6 +190,13 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
     if input.name.is_some() {
         caller
             .authorize(app, Action::Rename, &renamed_event)
+            .await?;
+    }
+    if input.email.is_some() || input.password.is_some() {
+        // A person's own account: never an API key's.
+        let own = caller.event(&req, "user.account_changed");
+        caller
+            .authorize(app, Action::ChangeOwnAccount, &own)
             .await?;
     }
     let password_hash = match &input.password {

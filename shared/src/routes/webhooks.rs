@@ -397,6 +397,11 @@ pub async fn deliveries(app: &App, req: Request) -> ApiResult<Response<Body>> {
 pub async fn retry(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let (caller, _) = manager(app, &req, "webhook.delivery_retried").await?;
     let hook = endpoint(app, &req, &caller).await?;
+    if !hook.enabled {
+        return Err(ApiError::Conflict(
+            "The endpoint is disabled: enable it first".into(),
+        ));
+    }
     let id = path_param(&req, "delivery_id")
         .ok_or_else(|| ApiError::NotFound("Delivery not found".into()))?;
     let now = DateTime::now().timestamp_millis();

@@ -116,6 +116,20 @@ const INDEXES: &[Spec] = &[
         ttl: None,
     },
     Spec {
+        collection: "api_keys",
+        name: "prefix_1",
+        keys: || doc! { "prefix": 1 },
+        unique: true,
+        ttl: None,
+    },
+    Spec {
+        collection: "api_keys",
+        name: "org_1",
+        keys: || doc! { "org": 1 },
+        unique: false,
+        ttl: None,
+    },
+    Spec {
         collection: "account_tokens",
         name: "token_hash_1",
         keys: || doc! { "token_hash": 1 },

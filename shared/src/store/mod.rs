@@ -6,6 +6,7 @@
 //! [`attempts`] (the throttles' counters), [`mail`] (messages to send) and [`tokens`]
 //! (reset and verification links).
 
+pub mod api_keys;
 pub mod attempts;
 pub mod audit;
 mod errors;
@@ -154,6 +155,11 @@ impl Store {
     /// How long audit events are kept.
     pub fn audit_retention(&self) -> std::time::Duration {
         self.audit_retention
+    }
+
+    /// API keys (hashed).
+    pub(crate) fn api_keys(&self) -> Collection<Document> {
+        self.master_collection("api_keys")
     }
 
     /// Events of the organizations' streams.

@@ -132,7 +132,7 @@ pub enum DeliveryStatus {
 /// One delivery of one event to one endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliveryDoc {
-    /// `<endpoint>:<event id>`: the `webhook-id` of every attempt.
+    /// `<endpoint>.<event id>`: the `webhook-id` of every attempt.
     #[serde(rename = "_id")]
     pub id: String,
     /// The organization, as hex.

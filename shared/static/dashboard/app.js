@@ -30,8 +30,14 @@
     ['Members', ['member.role_changed', 'member.removed', 'member.left']],
     ['Invitations', ['invitation.created', 'invitation.resent', 'invitation.revoked', 'invitation.accepted']],
     ['Items', ['item.created', 'item.deleted']],
-    ['Refused reads', ['invitation.listed', 'audit.read']],
+    ['Webhooks', ['webhook.created', 'webhook.updated', 'webhook.deleted', 'webhook.secret_rotated', 'webhook.disabled']],
+    ['Refused reads', ['invitation.listed', 'audit.read', 'event.listed', 'webhook.listed', 'webhook.read', 'webhook.tested', 'webhook.deliveries_listed', 'webhook.delivery_retried']],
   ];
+  const WEBHOOKS_MAX = 10; // endpoints an organization may have
+  const WEBHOOK_TYPES_MAX = 50; // event types an endpoint may name
+  const WEBHOOK_TYPE_RE = /^[A-Za-z0-9._-]{1,100}$/; // and a dot, as the API checks
+  const DELIVERIES_LIMIT = 20; // the deliveries shown, newest first
+  const RETRY_REFRESH_MS = 1500; // after a retry, the deliveries are read again this much later
 
   /** "/api/v1/dashboard" -> "/api/v1"; "/dashboard" -> ""; "/dev/dashboard/" -> "/dev". */
   function apiBase(pathname) {
@@ -355,6 +361,7 @@
     deleteOrganization: (role) => role === 'owner',
     manageInvitations: (role) => role === 'owner' || role === 'admin',
     readAudit: (role) => role === 'owner' || role === 'admin',
+    manageWebhooks: (role) => role === 'owner' || role === 'admin',
     /** Invite as `as` (and resend or revoke an invitation for that role). */
     invite: (role, as) => role === 'owner' || (role === 'admin' && as !== 'owner'),
     /** The roles a member who is `from` can be given by `role` (none: not changeable). */
@@ -487,6 +494,7 @@
     $('items-error').textContent = '';
     forgetPeople();
     forgetAudit();
+    forgetWebhooks();
     for (const form of $('signed-in-view').querySelectorAll('form')) {
       form.reset();
       clearMessages(form);
@@ -540,6 +548,9 @@
     const auditing = may.readAudit(role);
     if (!auditing) forgetAudit();
     $('audit-card').hidden = !auditing;
+    const hooking = may.manageWebhooks(role);
+    if (!hooking) forgetWebhooks();
+    $('webhooks-card').hidden = !hooking;
     const select = $('invite-role');
     const chosen = select.value;
     const offered = ['member', 'admin', 'owner'].filter((r) => may.invite(role, r));
@@ -571,13 +582,14 @@
       if (session) showError(refresh, err);
       return;
     }
-    await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit()]);
+    await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit(), loadWebhooks()]);
   }
 
   /** A new session from a login answer (login, switch, accepted invitation). */
   async function startSession(data, email, message) {
     forgetPeople();
     forgetAudit();
+    forgetWebhooks();
     session = sessionOf(data, email);
     saveSession();
     notice(message || '', 'ok');
@@ -863,15 +875,17 @@
     renderAuditActors();
   }
 
-  /** Asks in place before a removal: `work` resolves true when it is done. */
-  function confirmIn(cell, question, yesText, work) {
+  /** Asks in place before a removal: `work` resolves true when it is done. Cancelling
+   *  puts the cell back and focuses `opener` (by default the cell's first control). */
+  function confirmIn(cell, question, yesText, work, opener) {
     const before = [...cell.childNodes];
     const box = el('div', 'confirm');
     const yes = smallButton(yesText, 'danger');
     const no = smallButton('Cancel', 'secondary');
     const back = () => {
       cell.replaceChildren(...before);
-      if (before[0] && before[0].focus) before[0].focus();
+      const target = opener && opener.isConnected ? opener : before[0];
+      if (target && target.focus) target.focus();
     };
     no.addEventListener('click', back);
     yes.addEventListener('click', async () => {
@@ -1013,20 +1027,24 @@
     $('invite-link').hidden = true;
   }
 
-  async function copyInviteLink() {
-    const input = $('invite-link-url');
-    const status = $('invite-link-status');
+  /** Copies a read-only field (`what`: "link", "secret") to the clipboard, or selects it
+   *  for the person to copy; says which in `status`. */
+  async function copyField(input, status, what) {
     status.textContent = '';
     try {
       if (!navigator.clipboard || typeof navigator.clipboard.writeText !== 'function') throw new Error('no clipboard');
       await navigator.clipboard.writeText(input.value);
-      status.textContent = 'Link copied to the clipboard.';
+      status.textContent = `${what[0].toUpperCase()}${what.slice(1)} copied to the clipboard.`;
     } catch (_) {
-      // No clipboard access (permission, older browser): the link is selected instead.
+      // No clipboard access (permission, older browser): the field is selected instead.
       input.focus();
       input.select();
-      status.textContent = 'The browser did not let the console copy: the link is selected, press Ctrl+C (⌘C on a Mac) to copy it.';
+      status.textContent = `The browser did not let the console copy: the ${what} is selected, press Ctrl+C (⌘C on a Mac) to copy it.`;
     }
+  }
+
+  async function copyInviteLink() {
+    await copyField($('invite-link-url'), $('invite-link-status'), 'link');
   }
 
   async function resendInvitation(inv, button) {
@@ -1309,6 +1327,452 @@
     $('audit-title').focus();
   }
 
+  // ------------------------------------------------------------------ webhooks
+
+  // The endpoints shown; the endpoint whose deliveries are shown (hookId '': none); the
+  // endpoint whose secret the box shows, and whether it came from a rotation.
+  const webhooks = { list: [], seq: 0 };
+  const deliveries = { hookId: '', url: '', list: [], more: false, seq: 0, timer: 0 };
+  const secretBox = { id: '', rotated: false };
+
+  /** ["*"] -> "all events"; ["a.b", "c.d"] -> "a.b, c.d". */
+  function eventsText(events) {
+    const list = Array.isArray(events) ? events.map(String) : [];
+    return list.includes('*') ? 'all events' : list.join(', ');
+  }
+
+  /** An endpoint URL as typed: absolute, http or https. The server checks the rest
+   *  (https outside a local service, no private or loopback address) and says 422. */
+  function checkWebhookUrl(field, raw) {
+    if (!raw) throw invalid(field, 'Enter the URL of the endpoint, such as https://example.com/webhooks.');
+    let url;
+    try {
+      url = new URL(raw);
+    } catch (_) {
+      throw invalid(field, 'Enter a full URL, such as https://example.com/webhooks.');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw invalid(field, 'The URL must start with https://.');
+    }
+    if (raw.length > 2048) throw invalid(field, 'The URL must be at most 2048 characters long.');
+  }
+
+  /** The event types typed (commas or spaces between them): ["*"] or 1 to 50 types. */
+  function eventTypes(field, raw) {
+    const types = [...new Set(raw.split(/[\s,]+/).filter(Boolean))];
+    if (types.length === 0) {
+      throw invalid(field, 'Enter * for every event, or event types separated by commas, such as item.created.');
+    }
+    if (types.includes('*')) {
+      if (types.length > 1) throw invalid(field, 'Enter * alone for every event, or a list of event types without it.');
+      return types;
+    }
+    const bad = types.filter((t) => !WEBHOOK_TYPE_RE.test(t) || !t.includes('.'));
+    if (bad.length) {
+      const names = listOf(bad.map((t) => `“${t}”`));
+      throw invalid(field, `${names} ${bad.length === 1 ? 'is not an event type' : 'are not event types'}: a type looks like item.created.`);
+    }
+    if (types.length > WEBHOOK_TYPES_MAX) {
+      throw invalid(field, `Enter at most ${WEBHOOK_TYPES_MAX} event types, or * for every event.`);
+    }
+    return types;
+  }
+
+  /** Forgets every endpoint, delivery and secret on the page. */
+  function forgetWebhooks() {
+    webhooks.seq += 1; // an answer still on its way is dropped
+    webhooks.list = [];
+    $('webhooks-list').replaceChildren();
+    $('webhooks-table').hidden = true;
+    $('webhooks-status').textContent = '';
+    $('webhooks-error').textContent = '';
+    hideSecret();
+    hideDeliveries();
+  }
+
+  /** Loads the endpoints. Leaves the error box alone: it may hold why an action was
+   *  just refused. */
+  async function loadWebhooks() {
+    if (!session || !may.manageWebhooks(session.role)) return;
+    const seq = ++webhooks.seq;
+    try {
+      const data = await api('GET', '/org/webhooks', { auth: true });
+      if (seq !== webhooks.seq) return;
+      webhooks.list = data && Array.isArray(data.webhooks) ? data.webhooks.filter((h) => h && typeof h === 'object') : [];
+      renderWebhooks();
+    } catch (err) {
+      if (seq !== webhooks.seq || !session) return;
+      $('webhooks-error').textContent = `The endpoints could not be loaded: ${itemsErrorText(err)}`;
+      if (err.status === 403) await afterRefusal(err);
+    }
+  }
+
+  /** After the server refused an action on an endpoint: a 403 may mean that the role
+   *  changed, a 404 that the endpoint is gone, a 409 that it was disabled meanwhile. */
+  async function afterWebhookRefusal(err) {
+    if (!session || ![403, 404, 409].includes(err.status)) return;
+    if (err.status === 403) await afterRefusal(err);
+    await loadWebhooks();
+  }
+
+  function webhooksSaid(text) {
+    const n = webhooks.list.length;
+    const count = n === 0 ? 'No endpoints yet.' : `${n} endpoint${n === 1 ? '' : 's'} (at most ${WEBHOOKS_MAX}).`;
+    $('webhooks-status').textContent = text ? `${text} ${count}` : count;
+  }
+
+  /** Focuses the first button of `actions` (`data-action`) that an endpoint's row has,
+   *  or the card's title. */
+  function focusWebhookButton(id, ...actions) {
+    const row = [...$('webhooks-list').rows].find((r) => r.dataset.id === id);
+    const button = row ? actions.map((a) => row.querySelector(`button[data-action="${a}"]`)).find(Boolean) : null;
+    (button || $('webhooks-title')).focus();
+  }
+
+  /** Whether the focus was dropped (its control disabled or drawn afresh). */
+  function focusLost() {
+    const active = document.activeElement;
+    return !active || active === document.body;
+  }
+
+  function rowButton(text, kind, label, action) {
+    const b = smallButton(text, kind, label);
+    b.dataset.action = action;
+    return b;
+  }
+
+  function renderWebhooks() {
+    const tbody = $('webhooks-list');
+    tbody.replaceChildren();
+    if (!session || !may.manageWebhooks(session.role)) return;
+    for (const hook of webhooks.list) {
+      const id = String(hook.id);
+      const url = String(hook.url);
+      const enabled = hook.enabled === true;
+      const tr = el('tr');
+      tr.dataset.id = id;
+      tr.dataset.url = url;
+      tr.dataset.enabled = String(enabled);
+
+      const where = el('td', 'url');
+      where.append(el('code', '', url));
+      if (hook.description) where.append(el('span', 'webhook-description', String(hook.description)));
+
+      const state = el('td');
+      state.append(el('span', `status status-${enabled ? 'enabled' : 'disabled'}`, enabled ? 'enabled' : 'disabled'));
+
+      const actions = el('td', 'actions');
+      const toggle = rowButton(enabled ? 'Disable' : 'Enable', 'secondary', `${enabled ? 'Disable' : 'Enable'} ${url}`, 'toggle');
+      toggle.addEventListener('click', () => setWebhookEnabled(hook, !enabled, toggle));
+      actions.append(toggle);
+      if (enabled) {
+        const test = rowButton('Send test', 'secondary', `Send a test event to ${url}`, 'test');
+        test.addEventListener('click', () => sendTest(hook, test));
+        actions.append(test);
+      }
+      const list = rowButton('Deliveries', 'secondary', `Deliveries to ${url}`, 'deliveries');
+      list.setAttribute('aria-controls', 'deliveries');
+      list.addEventListener('click', () => showDeliveries(hook));
+      const rotate = rowButton('Rotate secret', 'secondary', `Rotate the secret of ${url}`, 'rotate');
+      rotate.addEventListener('click', () => confirmIn(actions,
+        `Rotate the secret of ${url}? The new one is shown once; the current one keeps signing for 24 hours too.`,
+        'Yes, rotate', () => rotateSecret(hook), rotate));
+      const del = rowButton('Delete', 'danger', `Delete ${url}`, 'delete');
+      del.addEventListener('click', () => confirmIn(actions,
+        `Delete the endpoint ${url}? It gets no more events, and its deliveries go with it.`,
+        'Yes, delete', () => deleteWebhook(hook), del));
+      actions.append(list, rotate, del);
+
+      tr.append(where, el('td', 'events', eventsText(hook.events)), state, actions);
+      tbody.append(tr);
+    }
+    $('webhooks-table').hidden = webhooks.list.length === 0;
+    webhooksSaid('');
+    // The endpoint whose deliveries were shown is gone (deleted elsewhere).
+    if (deliveries.hookId && !webhooks.list.some((h) => String(h.id) === deliveries.hookId)) hideDeliveries();
+  }
+
+  async function setWebhookEnabled(hook, on, button) {
+    const box = $('webhooks-error');
+    box.textContent = '';
+    const id = String(hook.id);
+    const url = String(hook.url);
+    button.disabled = true;
+    try {
+      await api('PATCH', `/org/webhooks/${encodeURIComponent(id)}`, { body: { enabled: on }, auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = `${url} could not be ${on ? 'enabled' : 'disabled'}: ${itemsErrorText(err)}`;
+        button.disabled = false;
+        await afterWebhookRefusal(err);
+        if (focusLost()) focusWebhookButton(id, 'toggle');
+      }
+      return;
+    }
+    await loadWebhooks();
+    webhooksSaid(on
+      ? `${url} is enabled: it gets events again.`
+      : `${url} is disabled: it gets no events until it is enabled again.`);
+    focusWebhookButton(id, 'toggle');
+  }
+
+  async function sendTest(hook, button) {
+    const box = $('webhooks-error');
+    box.textContent = '';
+    const id = String(hook.id);
+    const url = String(hook.url);
+    button.disabled = true;
+    try {
+      await api('POST', `/org/webhooks/${encodeURIComponent(id)}/test`, { auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = `No test event could be sent to ${url}: ${itemsErrorText(err)}`;
+        button.disabled = false;
+        await afterWebhookRefusal(err);
+        // (A disabled endpoint's row, read again, offers "Enable" instead.)
+        if (focusLost()) focusWebhookButton(id, 'test', 'toggle');
+      }
+      return;
+    }
+    button.disabled = false;
+    if (focusLost()) button.focus();
+    webhooksSaid(`A test event (webhook.test) is on its way to ${url}: its delivery is listed below.`);
+    await showDeliveries(hook, false);
+  }
+
+  async function rotateSecret(hook) {
+    const box = $('webhooks-error');
+    box.textContent = '';
+    const url = String(hook.url);
+    let data;
+    try {
+      data = await api('POST', `/org/webhooks/${encodeURIComponent(String(hook.id))}/rotate-secret`, { auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = `The secret of ${url} could not be rotated: ${itemsErrorText(err)}`;
+        await afterWebhookRefusal(err);
+        if (focusLost()) focusWebhookButton(String(hook.id), 'rotate');
+      }
+      return false;
+    }
+    const secret = String((data && data.secret) || '');
+    await loadWebhooks();
+    webhooksSaid(`The secret of ${url} was rotated.`);
+    showSecret(hook, secret, true);
+    return true;
+  }
+
+  async function deleteWebhook(hook) {
+    const box = $('webhooks-error');
+    box.textContent = '';
+    const id = String(hook.id);
+    const url = String(hook.url);
+    try {
+      await api('DELETE', `/org/webhooks/${encodeURIComponent(id)}`, { auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = `${url} could not be deleted: ${itemsErrorText(err)}`;
+        await afterWebhookRefusal(err);
+        if (focusLost()) focusWebhookButton(id, 'delete');
+      }
+      return false;
+    }
+    if (secretBox.id === id) hideSecret();
+    if (deliveries.hookId === id) hideDeliveries();
+    await loadWebhooks();
+    webhooksSaid(`The endpoint ${url} was deleted.`);
+    $('webhooks-title').focus();
+    return true;
+  }
+
+  /** Shows the secret of a new endpoint or of a rotation: the only time it is seen. */
+  function showSecret(hook, secret, rotated) {
+    const url = String(hook.url);
+    secretBox.id = String(hook.id);
+    secretBox.rotated = rotated;
+    $('webhook-secret-title').textContent = rotated ? `New signing secret for ${url}` : `Signing secret for ${url}`;
+    $('webhook-secret-label').textContent = `Secret of ${url}`;
+    $('webhook-secret-value').value = secret;
+    $('webhook-secret-status').textContent = rotated
+      ? 'The previous secret keeps signing for 24 hours, alongside this one: give the receiver the new one within that time.'
+      : '';
+    $('webhook-secret').hidden = false;
+    $('webhook-secret-value').focus();
+    $('webhook-secret-value').select();
+  }
+
+  function hideSecret() {
+    secretBox.id = '';
+    secretBox.rotated = false;
+    $('webhook-secret-value').value = '';
+    $('webhook-secret-status').textContent = '';
+    $('webhook-secret-title').textContent = 'Signing secret';
+    $('webhook-secret-label').textContent = 'Secret';
+    $('webhook-secret').hidden = true;
+  }
+
+  // ------------------------------------------------------------------ deliveries
+
+  /** Shows the deliveries of `hook` (read afresh), moving the focus there unless told not to. */
+  async function showDeliveries(hook, focus = true) {
+    const id = String(hook.id);
+    if (deliveries.hookId !== id) {
+      hideDeliveries();
+      deliveries.hookId = id;
+      deliveries.url = String(hook.url);
+    }
+    $('deliveries-error').textContent = '';
+    $('deliveries-url').textContent = deliveries.url;
+    $('deliveries').hidden = false;
+    if (focus) $('deliveries-title').focus();
+    await loadDeliveries();
+  }
+
+  function hideDeliveries() {
+    deliveries.seq += 1; // an answer still on its way is dropped
+    window.clearTimeout(deliveries.timer);
+    Object.assign(deliveries, { hookId: '', url: '', list: [], more: false });
+    $('deliveries').removeAttribute('aria-busy');
+    $('deliveries-list').replaceChildren();
+    $('deliveries-table').hidden = true;
+    $('deliveries-status').textContent = '';
+    $('deliveries-error').textContent = '';
+    $('deliveries-url').textContent = '';
+    $('deliveries').hidden = true;
+  }
+
+  async function loadDeliveries() {
+    if (!session || !deliveries.hookId || !may.manageWebhooks(session.role)) return;
+    const seq = ++deliveries.seq;
+    const id = deliveries.hookId;
+    const url = deliveries.url;
+    window.clearTimeout(deliveries.timer);
+    $('deliveries').setAttribute('aria-busy', 'true');
+    try {
+      const page = await api('GET', `/org/webhooks/${encodeURIComponent(id)}/deliveries?limit=${DELIVERIES_LIMIT}`, { auth: true });
+      if (seq !== deliveries.seq) return;
+      deliveries.list = page && Array.isArray(page.deliveries) ? page.deliveries.filter((d) => d && typeof d === 'object') : [];
+      deliveries.more = Boolean(page && page.next);
+      renderDeliveries();
+      $('deliveries-error').textContent = '';
+    } catch (err) {
+      if (seq !== deliveries.seq || !session) return;
+      $('deliveries-error').textContent = `The deliveries could not be loaded: ${itemsErrorText(err)}`;
+      if (err.status === 404) {
+        // The endpoint is gone: the list is read again, which hides its deliveries.
+        $('webhooks-error').textContent = `The deliveries to ${url} could not be loaded: ${itemsErrorText(err)}`;
+      }
+      await afterWebhookRefusal(err);
+    } finally {
+      if (seq === deliveries.seq) $('deliveries').removeAttribute('aria-busy');
+    }
+  }
+
+  function deliveriesSaid(text) {
+    const n = deliveries.list.length;
+    const count = n === 0
+      ? 'No deliveries yet.'
+      : `${deliveries.more ? `The ${n} newest deliveries` : `${n} deliver${n === 1 ? 'y' : 'ies'}`}, newest first.`;
+    $('deliveries-status').textContent = text ? `${text} ${count}` : count;
+  }
+
+  /** Every attempt of a delivery: when, the HTTP status or "no answer", why it failed, how long. */
+  function attemptsCell(attempts) {
+    const td = el('td', 'attempts-cell');
+    const list = Array.isArray(attempts) ? attempts.filter((a) => a && typeof a === 'object') : [];
+    if (list.length === 0) {
+      td.append(el('span', 'delivery-next', 'none yet'));
+      return td;
+    }
+    const ol = el('ol', 'attempts');
+    for (const a of list) {
+      const li = el('li', 'attempt');
+      const time = el('time', '', formatTime(a.at));
+      if (a.at) time.dateTime = String(a.at);
+      const code = a.status_code === null || a.status_code === undefined ? 'no answer' : `HTTP ${a.status_code}`;
+      li.append(time, `: ${code}`);
+      if (a.error) li.append(', ', el('span', 'attempt-error', String(a.error)));
+      if (Number.isFinite(a.duration_ms)) li.append(`, ${a.duration_ms}\u00a0ms`); // no break inside
+      ol.append(li);
+    }
+    td.append(ol);
+    return td;
+  }
+
+  function renderDeliveries() {
+    const tbody = $('deliveries-list');
+    tbody.replaceChildren();
+    for (const d of deliveries.list) {
+      const id = String(d.id);
+      const type = String(d.type || '');
+      const status = String(d.status || '');
+      const tr = el('tr');
+      tr.dataset.id = id;
+      tr.dataset.type = type;
+      tr.dataset.status = status;
+
+      const what = el('td', 'action');
+      what.append(el('code', '', type));
+
+      const state = el('td');
+      state.append(el('span', `status status-${status.replace(/[^a-z]/g, '')}`, status));
+      if (status === 'pending' && d.next_attempt_at) {
+        const next = el('span', 'delivery-next', 'next attempt ');
+        const time = el('time', '', formatTime(d.next_attempt_at));
+        time.dateTime = String(d.next_attempt_at);
+        next.append(time);
+        state.append(next);
+      }
+
+      const actions = el('td', 'actions');
+      const retry = smallButton('Retry', 'secondary', `Retry the ${type} delivery now`);
+      retry.addEventListener('click', () => retryDelivery(d, retry));
+      actions.append(retry);
+
+      tr.append(what, el('td', 'sequence', d.sequence === undefined || d.sequence === null ? '' : String(d.sequence)),
+        state, attemptsCell(d.attempts), actions);
+      tbody.append(tr);
+    }
+    $('deliveries-table').hidden = deliveries.list.length === 0;
+    deliveriesSaid('');
+  }
+
+  /** One more attempt now; the deliveries are read again a moment later. */
+  async function retryDelivery(d, button) {
+    const box = $('deliveries-error');
+    box.textContent = '';
+    const id = String(d.id);
+    const type = String(d.type || '');
+    const hookId = deliveries.hookId;
+    button.disabled = true;
+    try {
+      await api('POST', `/org/webhooks/${encodeURIComponent(hookId)}/deliveries/${encodeURIComponent(id)}/retry`, { auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = `The ${type} delivery could not be retried: ${itemsErrorText(err)}`;
+        button.disabled = false;
+        await afterWebhookRefusal(err);
+        if (focusLost() && button.isConnected) button.focus();
+      }
+      return;
+    }
+    const said = `One more attempt at the ${type} delivery is on its way.`;
+    deliveriesSaid(said);
+    window.clearTimeout(deliveries.timer);
+    deliveries.timer = window.setTimeout(async () => {
+      if (!session || deliveries.hookId !== hookId) return;
+      await loadDeliveries();
+      if (deliveries.hookId !== hookId) return;
+      deliveriesSaid(said);
+      // The list drew its rows afresh: the focus goes back to this delivery's Retry.
+      if (focusLost()) {
+        const row = [...$('deliveries-list').rows].find((r) => r.dataset.id === id);
+        const again = row ? row.querySelector('button') : null;
+        if (again) again.focus();
+      }
+    }, RETRY_REFRESH_MS);
+  }
+
   // ------------------------------------------------------------------ accepting
 
   let acceptToken = null; // from the link's fragment; in memory only
@@ -1504,8 +1968,9 @@
       $('members-error').textContent = '';
       $('invitations-error').textContent = '';
       $('audit-error').textContent = '';
+      $('webhooks-error').textContent = '';
       await loadOrg();
-      await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit()]);
+      await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit(), loadWebhooks(), loadDeliveries()]);
     });
 
     onSubmit($('switch-form'), async (form) => {
@@ -1604,6 +2069,55 @@
       await showAuditPage(0);
     });
     $('audit-download').addEventListener('click', downloadAudit);
+
+    onSubmit($('webhook-form'), async (form) => {
+      const url = form.elements.url.value.trim();
+      const description = form.elements.description.value.trim();
+      checkWebhookUrl('url', url);
+      const events = eventTypes('events', form.elements.events.value);
+      if ([...description].length > 500) throw invalid('description', 'Enter at most 500 characters.');
+      const body = { url, events };
+      if (description) body.description = description;
+      let made;
+      try {
+        made = await api('POST', '/org/webhooks', { body, auth: true });
+      } catch (err) {
+        if (err.status === 403) await afterRefusal(err);
+        throw err;
+      }
+      // The secret goes to its box alone: it is kept nowhere else.
+      const secret = String(made.secret || '');
+      const hook = { id: String(made.id), url: String(made.url), events: made.events };
+      form.elements.url.value = '';
+      form.elements.description.value = '';
+      form.elements.events.value = '*';
+      showSuccess(form, `Endpoint ${hook.url} added: it gets ${eventsText(hook.events)} from now on.`);
+      await loadWebhooks();
+      showSecret(hook, secret, false);
+    });
+
+    $('webhook-secret-copy').addEventListener('click', () => copyField($('webhook-secret-value'), $('webhook-secret-status'), 'secret'));
+    $('webhook-secret-done').addEventListener('click', () => {
+      const { id, rotated } = secretBox;
+      hideSecret();
+      if (rotated) focusWebhookButton(id, 'rotate');
+      else $('webhook-url').focus();
+    });
+    $('webhook-secret-value').addEventListener('focus', () => $('webhook-secret-value').select());
+
+    $('webhooks-refresh').addEventListener('click', async () => {
+      $('webhooks-error').textContent = '';
+      await loadWebhooks();
+    });
+    $('deliveries-refresh').addEventListener('click', async () => {
+      $('deliveries-error').textContent = '';
+      await loadDeliveries();
+    });
+    $('deliveries-close').addEventListener('click', () => {
+      const id = deliveries.hookId;
+      hideDeliveries();
+      focusWebhookButton(id, 'deliveries');
+    });
 
     for (const radio of $('accept-form').elements.mode) {
       radio.addEventListener('change', () => {

@@ -4,6 +4,7 @@
 mod common;
 
 mod accounts;
+mod api_keys;
 mod audit;
 mod auth;
 mod faults;

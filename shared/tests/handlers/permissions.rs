@@ -8,7 +8,9 @@ use lambda_http::http::Method;
 use serde_json::json;
 use tenant::{
     App,
-    routes::{accounts, events, invitations, items, members, organizations, sessions, webhooks},
+    routes::{
+        accounts, api_keys, events, invitations, items, members, organizations, sessions, webhooks,
+    },
 };
 
 use crate::common::*;
@@ -16,10 +18,11 @@ use crate::common::*;
 /// An organization with one member of each role to act, and one of each to act upon.
 struct Fixture {
     app: App,
-    /// Tokens of the acting owner, admin and member.
-    tokens: [String; 3],
-    /// User ids of the acting members, in the same order.
-    ids: [String; 3],
+    /// Bearers of the acting owner, admin and member, then an admin and a member API
+    /// key of the organization.
+    tokens: [String; 5],
+    /// Their ids (user ids, then key ids), in the same order.
+    ids: [String; 5],
     target_member: String,
     target_admin: String,
     target_owner: String,
@@ -66,13 +69,33 @@ async fn fixture() -> Fixture {
     )
     .await;
     assert_eq!(hook.status, 201, "{}", hook.text);
+    let key = |role: &'static str| {
+        let req = Req::post(
+            "/org/api-keys",
+            json!({ "name": format!("{role} key"), "role": role }),
+        )
+        .token(&o.token);
+        let app = &app;
+        async move { call(app, api_keys::create, &req).await }
+    };
+    let (admin_key, member_key) = (key("admin").await, key("member").await);
+    let bearer = |res: &Res| res.body["key"].as_str().unwrap().to_owned();
+    let key_id = |res: &Res| res.body["id"].as_str().unwrap().to_owned();
     Fixture {
         webhook: hook.body["id"].as_str().unwrap().to_owned(),
-        tokens: [o.token.clone(), admin, member],
+        tokens: [
+            o.token.clone(),
+            admin,
+            member,
+            bearer(&admin_key),
+            bearer(&member_key),
+        ],
         ids: [
             me.body["user_id"].as_str().unwrap().to_owned(),
             admin_id,
             member_id,
+            key_id(&admin_key),
+            key_id(&member_key),
         ],
         target_member,
         target_admin,
@@ -84,106 +107,210 @@ async fn fixture() -> Fixture {
     }
 }
 
-/// The rows: (route as `METHOD path`, case, allowed for [owner, admin, member]).
-const ROWS: &[(&str, &str, [bool; 3])] = &[
-    ("GET /org/me", "read the organization", [true, true, true]),
-    ("GET /org/members", "list members", [true, true, true]),
-    ("POST /org/items", "items", [true, true, true]),
-    ("GET /org/items", "items", [true, true, true]),
-    ("GET /org/items/{id}", "items", [true, true, true]),
-    ("DELETE /org/items/{id}", "items", [true, true, true]),
-    ("PUT /org/update", "own email", [true, true, true]),
-    ("PUT /org/update", "own password", [true, true, true]),
-    ("POST /admin/logout", "own session", [true, true, true]),
-    ("DELETE /org/members/{user_id}", "leave", [true, true, true]),
-    ("POST /org/invitations", "as member", [true, true, false]),
-    ("POST /org/invitations", "as admin", [true, true, false]),
-    ("POST /org/invitations", "as owner", [true, false, false]),
-    ("GET /org/invitations", "list", [true, true, false]),
+/// The rows: (route as `METHOD path`, case, allowed for [owner, admin, member, admin
+/// API key, member API key]).
+const ROWS: &[(&str, &str, [bool; 5])] = &[
+    (
+        "GET /org/me",
+        "read the organization",
+        [true, true, true, true, true],
+    ),
+    (
+        "GET /org/members",
+        "list members",
+        [true, true, true, true, true],
+    ),
+    ("POST /org/items", "items", [true, true, true, true, true]),
+    ("GET /org/items", "items", [true, true, true, true, true]),
+    (
+        "GET /org/items/{id}",
+        "items",
+        [true, true, true, true, true],
+    ),
+    (
+        "DELETE /org/items/{id}",
+        "items",
+        [true, true, true, true, true],
+    ),
+    (
+        "PUT /org/update",
+        "own email",
+        [true, true, true, false, false],
+    ),
+    (
+        "PUT /org/update",
+        "own password",
+        [true, true, true, false, false],
+    ),
+    (
+        "POST /admin/logout",
+        "own session",
+        [true, true, true, false, false],
+    ),
+    (
+        "DELETE /org/members/{user_id}",
+        "leave",
+        [true, true, true, false, false],
+    ),
+    (
+        "POST /org/invitations",
+        "as member",
+        [true, true, false, true, false],
+    ),
+    (
+        "POST /org/invitations",
+        "as admin",
+        [true, true, false, true, false],
+    ),
+    (
+        "POST /org/invitations",
+        "as owner",
+        [true, false, false, false, false],
+    ),
+    (
+        "GET /org/invitations",
+        "list",
+        [true, true, false, true, false],
+    ),
     (
         "DELETE /org/invitations/{id}",
         "a member's",
-        [true, true, false],
+        [true, true, false, true, false],
     ),
     (
         "DELETE /org/invitations/{id}",
         "an owner's",
-        [true, false, false],
+        [true, false, false, false, false],
     ),
     (
         "POST /org/invitations/{id}/resend",
         "a member's",
-        [true, true, false],
+        [true, true, false, true, false],
     ),
     (
         "POST /org/invitations/{id}/resend",
         "an owner's",
-        [true, false, false],
+        [true, false, false, false, false],
     ),
     (
         "PATCH /org/members/{user_id}",
         "member to admin",
-        [true, true, false],
+        [true, true, false, false, false],
     ),
     (
         "PATCH /org/members/{user_id}",
         "admin to member",
-        [true, true, false],
+        [true, true, false, false, false],
     ),
     (
         "PATCH /org/members/{user_id}",
         "admin to owner",
-        [true, false, false],
+        [true, false, false, false, false],
     ),
     (
         "PATCH /org/members/{user_id}",
         "owner to admin",
-        [true, false, false],
+        [true, false, false, false, false],
     ),
     (
         "DELETE /org/members/{user_id}",
         "remove a member",
-        [true, true, false],
+        [true, true, false, false, false],
     ),
     (
         "DELETE /org/members/{user_id}",
         "remove an admin",
-        [true, true, false],
+        [true, true, false, false, false],
     ),
     (
         "DELETE /org/members/{user_id}",
         "remove an owner",
-        [true, false, false],
+        [true, false, false, false, false],
     ),
-    ("PUT /org/update", "rename", [true, false, false]),
-    ("DELETE /org/delete", "delete", [true, false, false]),
-    ("GET /org/audit", "read the audit log", [true, true, false]),
-    ("POST /auth/verify-email", "own address", [true, true, true]),
-    ("GET /org/events", "read events", [true, true, false]),
-    ("POST /org/webhooks", "webhooks", [true, true, false]),
-    ("GET /org/webhooks", "webhooks", [true, true, false]),
-    ("GET /org/webhooks/{id}", "webhooks", [true, true, false]),
-    ("PATCH /org/webhooks/{id}", "webhooks", [true, true, false]),
-    ("DELETE /org/webhooks/{id}", "webhooks", [true, true, false]),
+    (
+        "PUT /org/update",
+        "rename",
+        [true, false, false, false, false],
+    ),
+    (
+        "DELETE /org/delete",
+        "delete",
+        [true, false, false, false, false],
+    ),
+    (
+        "GET /org/audit",
+        "read the audit log",
+        [true, true, false, true, false],
+    ),
+    (
+        "POST /auth/verify-email",
+        "own address",
+        [true, true, true, false, false],
+    ),
+    (
+        "POST /org/api-keys",
+        "keys",
+        [true, true, false, false, false],
+    ),
+    (
+        "GET /org/api-keys",
+        "keys",
+        [true, true, false, false, false],
+    ),
+    (
+        "DELETE /org/api-keys/{id}",
+        "keys",
+        [true, true, false, false, false],
+    ),
+    (
+        "GET /org/events",
+        "read events",
+        [true, true, false, true, false],
+    ),
+    (
+        "POST /org/webhooks",
+        "webhooks",
+        [true, true, false, false, false],
+    ),
+    (
+        "GET /org/webhooks",
+        "webhooks",
+        [true, true, false, false, false],
+    ),
+    (
+        "GET /org/webhooks/{id}",
+        "webhooks",
+        [true, true, false, false, false],
+    ),
+    (
+        "PATCH /org/webhooks/{id}",
+        "webhooks",
+        [true, true, false, false, false],
+    ),
+    (
+        "DELETE /org/webhooks/{id}",
+        "webhooks",
+        [true, true, false, false, false],
+    ),
     (
         "POST /org/webhooks/{id}/rotate-secret",
         "webhooks",
-        [true, true, false],
+        [true, true, false, false, false],
     ),
     (
         "POST /org/webhooks/{id}/test",
         "webhooks",
-        [true, true, false],
+        [true, true, false, false, false],
     ),
     (
         "GET /org/webhooks/{id}/deliveries",
         "webhooks",
-        [true, true, false],
+        [true, true, false, false, false],
     ),
     (
         "POST /org/webhooks/{id}/deliveries/{delivery_id}/retry",
         "webhooks",
-        [true, true, false],
+        [true, true, false, false, false],
     ),
 ];
 
@@ -381,6 +508,23 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
                 .param("delivery_id", delivery);
             call(app, webhooks::retry, &with(req)).await
         }
+        ("POST /org/api-keys", _) => {
+            let body = json!({ "name": "made in a test" });
+            call(
+                app,
+                api_keys::create,
+                &with(Req::post("/org/api-keys", body)),
+            )
+            .await
+        }
+        ("GET /org/api-keys", _) => {
+            call(app, api_keys::list, &with(Req::get("/org/api-keys"))).await
+        }
+        ("DELETE /org/api-keys/{id}", _) => {
+            // The fixture's member key.
+            let req = Req::delete("/org/api-keys/x").param("id", &f.ids[4]);
+            call(app, api_keys::revoke, &with(req)).await
+        }
         ("POST /auth/verify-email", _) => {
             let req = with(Req::new(Method::POST, "/auth/verify-email"));
             call(app, accounts::request_verification, &req).await
@@ -394,7 +538,7 @@ async fn every_row_of_the_table_for_every_role() {
     let cases: Vec<(&str, &str, usize, bool)> = ROWS
         .iter()
         .flat_map(|(route, case, allowed)| {
-            (0..3).map(move |who| (*route, *case, who, allowed[who]))
+            (0..5).map(move |who| (*route, *case, who, allowed[who]))
         })
         .collect();
     let mut wrong = Vec::new();
@@ -406,7 +550,7 @@ async fn every_row_of_the_table_for_every_role() {
         }))
         .await;
         for (route, case, who, allowed, res) in results {
-            let role = ["owner", "admin", "member"][who];
+            let role = ["owner", "admin", "member", "admin key", "member key"][who];
             let refused = res.status == 403;
             if refused == allowed || res.status.is_server_error() || res.status == 401 {
                 wrong.push(format!(

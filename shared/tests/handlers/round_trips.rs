@@ -83,7 +83,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     // - delete: mark, drop collection, invitations, the answers kept for its retried
     //   item creates, the member map, each member's account (forget the organization,
     //   removed if it was its last), the webhook endpoints and their deliveries, the
-    //   document.
+    //   API keys, the document.
     // - invitation create: the token check, the pending invitation it may replace (an
     //   owner's may only be replaced by an owner), the member map, the write.
     let mut cases: Vec<Case> = vec![
@@ -115,12 +115,13 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         row!(&app; "org_update", "rename", 6, 200;
             organizations::update, bearer(Req::put("/org/update", rename))),
         row!(&app; "admin_logout", "bearer", 4, 204; sessions::logout, logout_req(&other.token)),
-        row!(&app; "org_delete", "own", 12, 204;
+        row!(&app; "org_delete", "own", 13, 204;
             organizations::delete, Req::delete("/org/delete").token(&doomed.token)),
     ];
     cases.extend(v2_cases(&app, &o.token).await);
     cases.extend(v3_cases(&app).await);
     cases.extend(webhook_cases(&app).await);
+    cases.extend(key_cases(&app).await);
     let mut wrong = Vec::new();
     for function in functions() {
         if !cases.iter().any(|(route, ..)| *route == function) {
@@ -325,6 +326,36 @@ async fn webhook_cases(app: &App) -> Vec<Case> {
         row!(app; "webhooks_deliveries", "page", 3, 200; webhooks::deliveries, on(Method::GET, "/org/webhooks/x/deliveries")),
         row!(app; "webhooks_retry", "found", 3, 202; webhooks::retry, retry),
         row!(app; "webhooks_delete", "found", 5, 204; webhooks::delete, on(Method::DELETE, "/org/webhooks/x")),
+    ]
+}
+
+/// The (v3) API keys, and a key's cost on an authenticated read.
+async fn key_cases(app: &App) -> Vec<Case> {
+    use tenant::routes::api_keys;
+    let o = signup(app).await;
+    let make = |name: &str| {
+        Req::post("/org/api-keys", json!({ "name": name, "role": "admin" })).token(&o.token)
+    };
+    let made = call(app, api_keys::create, &make("reader")).await;
+    let key = made.body["key"].as_str().unwrap().to_owned();
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let by_key = || Req::get("/org/items").token(&key);
+    // - create: the token check, the organization's keys (at most 50 active), the
+    //   insert, its audit event; list: the token check and the keys; revoke: the token
+    //   check, the conditional write, its audit event.
+    // - a key's read: the key (found by its prefix), then its organization, and the
+    //   first use a minute records `last_used_at`; once an instance has seen the key,
+    //   the key and its organization are read at the same time (two commands, one
+    //   round trip, as a JWT's one read), then the page.
+    vec![
+        row!(app; "api_keys_create", "new", 4, 201; api_keys::create, make("writer")),
+        row!(app; "api_keys_list", "page", 2, 200;
+            api_keys::list, Req::get("/org/api-keys").token(&o.token)),
+        row!(app; "items_list", "API key, first use", 4, 200; items::list, by_key()),
+        row!(app; "items_list", "API key, warm", 3, 200; items::list, by_key()),
+        row!(app; "api_keys_revoke", "found", 3, 204;
+            api_keys::revoke, Req::delete("/org/api-keys/x").param("id", &id).token(&o.token)),
+        row!(app; "items_list", "API key, revoked", 2, 401; items::list, by_key()),
     ]
 }
 

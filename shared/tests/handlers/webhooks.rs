@@ -216,7 +216,7 @@ async fn a_change_is_delivered_signed_and_the_receivers_library_verifies_it() {
     assert!(body["sequence"].as_i64().unwrap() >= 1);
     assert_eq!(
         hit.headers["webhook-id"],
-        format!("{hook}:{}", body["id"].as_str().unwrap())
+        format!("{hook}.{}", body["id"].as_str().unwrap())
     );
     assert_eq!(hit.headers["content-type"], "application/json");
     verify_with_standardwebhooks(&secret, hit).expect("standardwebhooks verifies the delivery");
