@@ -79,6 +79,12 @@ def scenarios(base: str) -> list[Scenario]:
                  token=a.token, kind="authenticated read"),
         Scenario("items_list", "GET /org/items (a page of 20)", "GET", "/org/items",
                  token=lister.token, kind="authenticated read"),
+        ]
+        key = api.api_key(base, a)
+        if key:
+            out.append(Scenario("items_get", "GET /org/items/{id} with an API key", "GET",
+                                f"/org/items/{item}", token=key, kind="authenticated read"))
+        out += [
         Scenario("items_create", "POST /org/items", "POST", "/org/items",
                  [json.dumps(api.ITEM)], a.token, kind="write"),
         Scenario("items_create", "POST /org/items with Idempotency-Key", "POST", "/org/items",

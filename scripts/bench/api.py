@@ -70,6 +70,12 @@ def first_item(base: str, who: Tenant) -> str | None:
     return body["id"]
 
 
+def api_key(base: str, who: Tenant) -> str | None:
+    """An API key of `who`'s organization, or None where the server has no keys."""
+    status, body = call(base, "POST", "/org/api-keys", {"name": "bench"}, who.token)
+    return body.get("key") if status == 201 else None
+
+
 def has_teams(base: str, who: Tenant) -> bool:
     """Whether the server at `base` has the v2 routes (members, invitations, audit)."""
     return call(base, "GET", "/org/me", token=who.token)[0] == 200
