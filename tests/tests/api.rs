@@ -643,3 +643,62 @@ async fn events_resume_and_webhook_secrets_never_reach_a_log() {
         assert!(!list.text.contains(raw) && !audit.text.contains(raw));
     }
 }
+
+#[tokio::test]
+async fn an_api_key_works_over_http_and_neither_it_nor_its_hmac_reaches_a_log() {
+    let api = Api::new();
+    let (_, _, token) = api.signup().await;
+    let body = json!({ "name": "ci", "role": "admin", "expires_in_days": 7 });
+    let made = api.post("/org/api-keys", Some(&token), body).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    let key = made.body["key"].as_str().unwrap().to_owned();
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        assert_eq!(api.get("/org/items", Some(&key)).await.status, 200);
+    }
+    assert_eq!(api.add_item(&key, json!({ "by": "ci" })).await.status, 201);
+    let me = api.get("/org/me", Some(&key)).await;
+    assert_eq!(me.body["api_key"]["name"], "ci");
+    // What a key may not do: 403, recorded.
+    let rename = api
+        .put(
+            "/org/update",
+            &key,
+            json!({ "organization_name": unique("k") }),
+        )
+        .await;
+    assert_eq!(rename.status, 403, "{}", rename.text);
+    assert_eq!(api.get("/org/api-keys", Some(&key)).await.status, 403);
+    assert_eq!(
+        api.delete(&format!("/org/api-keys/{id}"), &token)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(api.get("/org/items", Some(&key)).await.status, 401);
+    let mut junk = key.clone();
+    junk.replace_range(20..21, if &key[20..21] == "a" { "b" } else { "a" });
+    let refused = api.get("/org/items", Some(&junk)).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.body["detail"], "Malformed API key");
+    // Neither the key nor its stored HMAC in a log line, a list or the audit log.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let log = std::fs::read_to_string(std::env::var("API_LOG").expect("API_LOG")).unwrap();
+    let jwt = tenant::config::JwtSettings {
+        secret: std::env::var("JWT_SECRET").expect("JWT_SECRET").into(),
+        issuer: String::new(),
+        audience: String::new(),
+        ttl: std::time::Duration::from_secs(60),
+    };
+    let hmac = tenant::auth::keys::digest(&jwt, &key);
+    let list = api.get("/org/api-keys", Some(&token)).await;
+    let audit = api.get("/org/audit?limit=100", Some(&token)).await;
+    assert!(audit.text.contains(r#""type":"api_key""#), "{}", audit.text);
+    for text in [&log, &list.text, &audit.text] {
+        assert!(
+            !text.contains(&key) && !text.contains(&key[12..]),
+            "the key is out"
+        );
+        assert!(!text.contains(&hmac), "its HMAC is out");
+    }
+}
