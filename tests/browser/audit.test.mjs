@@ -44,8 +44,9 @@ const ACTIONS = [
   'invitation.created', 'invitation.resent', 'invitation.revoked', 'invitation.accepted',
   'item.created', 'item.deleted',
   'webhook.created', 'webhook.updated', 'webhook.deleted', 'webhook.secret_rotated', 'webhook.disabled',
+  'api_key.created', 'api_key.revoked',
   'invitation.listed', 'audit.read', 'event.listed', 'webhook.listed', 'webhook.read', 'webhook.tested',
-  'webhook.deliveries_listed', 'webhook.delivery_retried',
+  'webhook.deliveries_listed', 'webhook.delivery_retried', 'api_key.listed',
 ];
 
 let browser;

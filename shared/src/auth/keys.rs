@@ -5,8 +5,8 @@
 //! Only an HMAC-SHA256 of a key is stored, under a key of its own derived from the JWT
 //! secret (`JwtSettings::derived_key("api-key")`: HMAC-SHA256 of
 //! `organization-service/api-key` under it). A key is found by its first 12 characters
-//! (its prefix) and its HMAC compared in constant time, so how long a check takes says
-//! nothing about which keys exist.
+//! (its prefix, which is not secret: the list shows it) and its HMAC compared in
+//! constant time, so the time of a check says nothing about the secret part.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -125,13 +125,15 @@ pub async fn check(store: &Store, jwt: &JwtSettings, token: &str) -> ApiResult<K
     }
 }
 
-/// Records that `key` was used (at most one write a minute per key).
-pub async fn used(store: &Store, key: &KeyDoc) -> ApiResult<()> {
+/// Records that `key` was used (at most one write a minute per key); best effort: a
+/// failure is logged, the request goes on.
+pub async fn used(store: &Store, key: &KeyDoc) {
     let now = mongodb::bson::DateTime::now().timestamp_millis();
-    if key.last_used_ms < now - 60_000 {
-        api_keys::touch(store, key.id, now).await?;
+    if key.last_used_ms < now - 60_000
+        && let Err(err) = api_keys::touch(store, key.id, now).await
+    {
+        tracing::warn!(key = %key.id, error = %err, "could not record the key's use");
     }
-    Ok(())
 }
 
 /// The organization id of a key, as an ObjectId.

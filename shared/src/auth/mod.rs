@@ -29,7 +29,8 @@ fn unauthorized(msg: &str) -> ApiError {
 /// The member behind a valid token, with its organization as it stands now.
 #[derive(Debug)]
 pub struct Caller {
-    /// The organization (with the caller's own member entry only).
+    /// The organization (for a member: with its own member entry only; for an API key:
+    /// the whole document).
     pub org: OrgDoc,
     /// The user.
     pub user: ObjectId,
@@ -145,7 +146,7 @@ async fn authenticate_key(app: &App, token: &str) -> ApiResult<Caller> {
         Settled::Ready(org) => org,
         Settled::Creating(_) | Settled::Gone => return Err(revoked()),
     };
-    keys::used(store, &key).await?;
+    keys::used(store, &key).await;
     Ok(Caller {
         role: key.role,
         email: String::new(),

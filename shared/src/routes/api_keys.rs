@@ -159,10 +159,10 @@ pub async fn revoke(app: &App, req: Request) -> ApiResult<Response<Body>> {
         .and_then(|raw| ObjectId::parse_str(raw).ok())
         .ok_or_else(not_found)?;
     let now = DateTime::now().timestamp_millis();
-    if !api_keys::revoke(&app.store, &caller.org.id.to_hex(), id, now).await? {
-        return Err(not_found());
-    }
-    let target = Target::new("api_key", id, None);
+    let key = api_keys::revoke(&app.store, &caller.org.id.to_hex(), id, now)
+        .await?
+        .ok_or_else(not_found)?;
+    let target = Target::new("api_key", id, Some(&key.name));
     audit::record(&app.store, caller.org.id, &[event.target(target)]).await?;
     tracing::info!(key = %id, "API key revoked");
     no_content()

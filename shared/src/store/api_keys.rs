@@ -71,16 +71,21 @@ pub async fn list(store: &Store, org: &str) -> Result<Vec<KeyDoc>, Error> {
     typed(cursor).await
 }
 
-/// Revokes a key of `org` that is not revoked yet; false if there is none.
-pub async fn revoke(store: &Store, org: &str, id: ObjectId, now_ms: i64) -> Result<bool, Error> {
+/// Revokes a key of `org` that is not revoked yet: the key, or `None` if there is none.
+pub async fn revoke(
+    store: &Store,
+    org: &str,
+    id: ObjectId,
+    now_ms: i64,
+) -> Result<Option<KeyDoc>, Error> {
     let done = store
         .api_keys()
-        .update_one(
+        .find_one_and_update(
             doc! { "_id": id, "org": org, "revoked_ms": { "$exists": false } },
             doc! { "$set": { "revoked_ms": now_ms } },
         )
         .await?;
-    Ok(done.modified_count == 1)
+    Ok(done.and_then(|d| mongodb::bson::from_document(d).ok()))
 }
 
 /// Records a use, unless one was recorded less than a minute ago (one write a minute

@@ -31,13 +31,17 @@
     ['Invitations', ['invitation.created', 'invitation.resent', 'invitation.revoked', 'invitation.accepted']],
     ['Items', ['item.created', 'item.deleted']],
     ['Webhooks', ['webhook.created', 'webhook.updated', 'webhook.deleted', 'webhook.secret_rotated', 'webhook.disabled']],
-    ['Refused reads', ['invitation.listed', 'audit.read', 'event.listed', 'webhook.listed', 'webhook.read', 'webhook.tested', 'webhook.deliveries_listed', 'webhook.delivery_retried']],
+    ['API keys', ['api_key.created', 'api_key.revoked']],
+    ['Refused reads', ['invitation.listed', 'audit.read', 'event.listed', 'webhook.listed', 'webhook.read', 'webhook.tested', 'webhook.deliveries_listed', 'webhook.delivery_retried', 'api_key.listed']],
   ];
   const WEBHOOKS_MAX = 10; // endpoints an organization may have
   const WEBHOOK_TYPES_MAX = 50; // event types an endpoint may name
   const WEBHOOK_TYPE_RE = /^[A-Za-z0-9._-]{1,100}$/; // and a dot, as the API checks
   const DELIVERIES_LIMIT = 20; // the deliveries shown, newest first
   const RETRY_REFRESH_MS = 1500; // after a retry, the deliveries are read again this much later
+  const API_KEYS_ACTIVE_MAX = 50; // active keys an organization may have
+  const API_KEY_NAME_MAX = 100; // characters of a key's name
+  const API_KEY_DAYS_MAX = 365; // the longest a key may live (none: no expiry)
 
   /** "/api/v1/dashboard" -> "/api/v1"; "/dashboard" -> ""; "/dev/dashboard/" -> "/dev". */
   function apiBase(pathname) {
@@ -362,6 +366,9 @@
     manageInvitations: (role) => role === 'owner' || role === 'admin',
     readAudit: (role) => role === 'owner' || role === 'admin',
     manageWebhooks: (role) => role === 'owner' || role === 'admin',
+    manageApiKeys: (role) => role === 'owner' || role === 'admin',
+    /** The roles a key made by `role` may have: not above its own, and never owner. */
+    keyRoles: (role) => (role === 'owner' || role === 'admin' ? ['member', 'admin'] : []),
     /** Invite as `as` (and resend or revoke an invitation for that role). */
     invite: (role, as) => role === 'owner' || (role === 'admin' && as !== 'owner'),
     /** The roles a member who is `from` can be given by `role` (none: not changeable). */
@@ -495,6 +502,7 @@
     forgetPeople();
     forgetAudit();
     forgetWebhooks();
+    forgetApiKeys();
     for (const form of $('signed-in-view').querySelectorAll('form')) {
       form.reset();
       clearMessages(form);
@@ -551,6 +559,14 @@
     const hooking = may.manageWebhooks(role);
     if (!hooking) forgetWebhooks();
     $('webhooks-card').hidden = !hooking;
+    const keying = may.manageApiKeys(role);
+    if (!keying) forgetApiKeys();
+    $('api-keys-card').hidden = !keying;
+    const keyRole = $('api-key-role');
+    const keyChosen = keyRole.value;
+    const keyRoles = may.keyRoles(role);
+    keyRole.replaceChildren(...keyRoles.map((r) => option(r, r)));
+    keyRole.value = keyRoles.includes(keyChosen) ? keyChosen : 'member';
     const select = $('invite-role');
     const chosen = select.value;
     const offered = ['member', 'admin', 'owner'].filter((r) => may.invite(role, r));
@@ -582,7 +598,7 @@
       if (session) showError(refresh, err);
       return;
     }
-    await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit(), loadWebhooks()]);
+    await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit(), loadWebhooks(), loadApiKeys()]);
   }
 
   /** A new session from a login answer (login, switch, accepted invitation). */
@@ -590,6 +606,7 @@
     forgetPeople();
     forgetAudit();
     forgetWebhooks();
+    forgetApiKeys();
     session = sessionOf(data, email);
     saveSession();
     notice(message || '', 'ok');
@@ -1027,7 +1044,7 @@
     $('invite-link').hidden = true;
   }
 
-  /** Copies a read-only field (`what`: "link", "secret") to the clipboard, or selects it
+  /** Copies a read-only field (`what`: "link", "secret", "key") to the clipboard, or selects it
    *  for the person to copy; says which in `status`. */
   async function copyField(input, status, what) {
     status.textContent = '';
@@ -1229,6 +1246,9 @@
         who.textContent = String(actor.email);
         if (actor.type === 'anonymous') who.append(el('span', 'you', ' (not logged in)'));
         else if (session && actor.id && String(actor.id) === session.userId) who.append(el('span', 'you', ' (you)'));
+      } else if (actor.type === 'api_key') {
+        who.textContent = `API key “${String(actor.name || actor.id || '')}”`;
+        if (actor.id) who.title = `api_key ${String(actor.id)}`;
       } else {
         who.textContent = actor.type === 'anonymous' ? 'anonymous' : String(actor.id || '');
       }
@@ -1773,6 +1793,156 @@
     }, RETRY_REFRESH_MS);
   }
 
+  // ------------------------------------------------------------------ API keys
+
+  // The keys shown (never a key itself: the API lists none); the key whose secret the
+  // box shows (its id; '': none).
+  const apiKeys = { list: [], seq: 0 };
+  const keyBox = { id: '' };
+
+  /** Forgets every key on the page, and the one the box shows. */
+  function forgetApiKeys() {
+    apiKeys.seq += 1; // an answer still on its way is dropped
+    apiKeys.list = [];
+    $('api-keys-list').replaceChildren();
+    $('api-keys-table').hidden = true;
+    $('api-keys-status').textContent = '';
+    $('api-keys-error').textContent = '';
+    hideApiKey();
+  }
+
+  /** Loads the keys. Leaves the error box alone: it may hold why an action was just
+   *  refused. */
+  async function loadApiKeys() {
+    if (!session || !may.manageApiKeys(session.role)) return;
+    const seq = ++apiKeys.seq;
+    try {
+      const data = await api('GET', '/org/api-keys', { auth: true });
+      if (seq !== apiKeys.seq) return;
+      apiKeys.list = data && Array.isArray(data.api_keys) ? data.api_keys.filter((k) => k && typeof k === 'object') : [];
+      renderApiKeys();
+    } catch (err) {
+      if (seq !== apiKeys.seq || !session) return;
+      $('api-keys-error').textContent = `The API keys could not be loaded: ${itemsErrorText(err)}`;
+      if (err.status === 403) await afterRefusal(err);
+    }
+  }
+
+  /** After the server refused an action on a key: a 403 may mean that the role changed,
+   *  a 404 that the key was revoked meanwhile, a 409 that there are 50 active keys. */
+  async function afterApiKeyRefusal(err) {
+    if (!session || ![403, 404, 409].includes(err.status)) return;
+    if (err.status === 403) await afterRefusal(err);
+    await loadApiKeys();
+  }
+
+  function apiKeysSaid(text) {
+    const n = apiKeys.list.length;
+    const active = apiKeys.list.filter((k) => k.status === 'active').length;
+    const count = n === 0
+      ? 'No API keys yet.'
+      : `${n} key${n === 1 ? '' : 's'}, ${active} active (at most ${API_KEYS_ACTIVE_MAX}).`;
+    $('api-keys-status').textContent = text ? `${text} ${count}` : count;
+  }
+
+  /** A time for a table cell, "never" when there is none: the date (or the full time,
+   *  `full`), the full time on hover. */
+  function timeCell(value, full = false) {
+    if (!value) return el('td', 'date never', 'never');
+    const td = el('td', 'date');
+    const time = el('time', '', full ? formatTime(value) : formatTime(value).slice(0, 10));
+    time.dateTime = String(value);
+    time.title = formatTime(value);
+    td.append(time);
+    return td;
+  }
+
+  function renderApiKeys() {
+    const tbody = $('api-keys-list');
+    tbody.replaceChildren();
+    if (!session || !may.manageApiKeys(session.role)) return;
+    for (const key of apiKeys.list) {
+      const id = String(key.id);
+      const name = String(key.name);
+      const prefix = String(key.prefix || '');
+      const status = String(key.status || '');
+      const tr = el('tr');
+      tr.dataset.id = id;
+      tr.dataset.name = name;
+      tr.dataset.prefix = prefix;
+      tr.dataset.status = status;
+
+      const start = el('td', 'prefix');
+      start.append(el('code', '', `${prefix}…`));
+
+      const state = el('td');
+      state.append(el('span', `status status-${status.replace(/[^a-z]/g, '')}`, status));
+
+      const actions = el('td', 'actions');
+      if (status === 'active') {
+        const revoke = rowButton('Revoke', 'danger', `Revoke the key ${name}`, 'revoke');
+        revoke.addEventListener('click', () => confirmIn(actions,
+          `Revoke the key “${name}” (${prefix}…)? Whatever uses it is refused from now on; this cannot be undone.`,
+          'Yes, revoke', () => revokeApiKey(key), revoke));
+        actions.append(revoke);
+      }
+
+      tr.append(el('td', 'key-name', name), start, el('td', 'role', String(key.role || '')), state,
+        timeCell(key.created_at), timeCell(key.last_used_at, true), timeCell(key.expires_at), actions);
+      tbody.append(tr);
+    }
+    $('api-keys-table').hidden = apiKeys.list.length === 0;
+    apiKeysSaid('');
+  }
+
+  async function revokeApiKey(key) {
+    const box = $('api-keys-error');
+    box.textContent = '';
+    const id = String(key.id);
+    const name = String(key.name);
+    try {
+      await api('DELETE', `/org/api-keys/${encodeURIComponent(id)}`, { auth: true });
+    } catch (err) {
+      if (session) {
+        box.textContent = `The key “${name}” could not be revoked: ${itemsErrorText(err)}`;
+        await afterApiKeyRefusal(err);
+        if (focusLost()) {
+          const row = [...$('api-keys-list').rows].find((r) => r.dataset.id === id);
+          const again = row ? row.querySelector('button[data-action="revoke"]') : null;
+          (again || $('api-keys-title')).focus();
+        }
+      }
+      return false;
+    }
+    if (keyBox.id === id) hideApiKey();
+    await loadApiKeys();
+    apiKeysSaid(`The key “${name}” is revoked: it no longer works.`);
+    $('api-keys-title').focus();
+    return true;
+  }
+
+  /** Shows a new key: the only time it is seen. */
+  function showApiKey(key, secret) {
+    const until = key.expires_at ? `until ${formatTime(key.expires_at)}` : 'never expires';
+    keyBox.id = key.id;
+    $('api-key-secret-title').textContent = `API key “${key.name}”`;
+    $('api-key-secret-label').textContent = `Key “${key.name}” (${key.role}, ${until})`;
+    $('api-key-secret-value').value = secret;
+    $('api-key-secret-status').textContent = '';
+    $('api-key-secret').hidden = false;
+    $('api-key-secret-value').focus();
+    $('api-key-secret-value').select();
+  }
+
+  function hideApiKey() {
+    keyBox.id = '';
+    $('api-key-secret-value').value = '';
+    $('api-key-secret-status').textContent = '';
+    $('api-key-secret-title').textContent = 'New API key';
+    $('api-key-secret-label').textContent = 'Key';
+    $('api-key-secret').hidden = true;
+  }
+
   // ------------------------------------------------------------------ accepting
 
   let acceptToken = null; // from the link's fragment; in memory only
@@ -1969,8 +2139,9 @@
       $('invitations-error').textContent = '';
       $('audit-error').textContent = '';
       $('webhooks-error').textContent = '';
+      $('api-keys-error').textContent = '';
       await loadOrg();
-      await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit(), loadWebhooks(), loadDeliveries()]);
+      await Promise.all([loadItems(), loadMembers(), loadInvitations(), loadAudit(), loadWebhooks(), loadDeliveries(), loadApiKeys()]);
     });
 
     onSubmit($('switch-form'), async (form) => {
@@ -2117,6 +2288,50 @@
       const id = deliveries.hookId;
       hideDeliveries();
       focusWebhookButton(id, 'deliveries');
+    });
+
+    onSubmit($('api-key-form'), async (form) => {
+      const name = form.elements.name.value.trim();
+      const role = form.elements.role.value;
+      const days = form.elements.expires_in_days;
+      const raw = days.value.trim();
+      if (!name) throw invalid('name', 'Enter a name for the key, such as CI deploys.');
+      if ([...name].length > API_KEY_NAME_MAX) throw invalid('name', `Enter at most ${API_KEY_NAME_MAX} characters.`);
+      if (!may.keyRoles(session.role).includes(role)) throw invalid('role', 'Choose the role of the key.');
+      // (Text a number field cannot read leaves it empty: that is not "never".)
+      if (days.validity.badInput || (raw && (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > API_KEY_DAYS_MAX))) {
+        throw invalid('expires_in_days', `Enter a whole number of days from 1 to ${API_KEY_DAYS_MAX}, or nothing for a key that never expires.`);
+      }
+      const body = { name, role, expires_in_days: raw ? Number(raw) : null };
+      let made;
+      try {
+        made = await api('POST', '/org/api-keys', { body, auth: true });
+      } catch (err) {
+        await afterApiKeyRefusal(err);
+        throw err;
+      }
+      // The key goes to its box alone: it is kept nowhere else.
+      const secret = String(made.key || '');
+      const key = { id: String(made.id), name: String(made.name), role: String(made.role), expires_at: made.expires_at || null };
+      form.elements.name.value = '';
+      form.elements.role.value = 'member';
+      days.value = days.defaultValue;
+      const until = key.expires_at ? `until ${formatTime(key.expires_at)}` : 'never expires';
+      showSuccess(form, `Key “${key.name}” made (${key.role}, ${until}).`);
+      await loadApiKeys();
+      showApiKey(key, secret);
+    });
+
+    $('api-key-secret-copy').addEventListener('click', () => copyField($('api-key-secret-value'), $('api-key-secret-status'), 'key'));
+    $('api-key-secret-done').addEventListener('click', () => {
+      hideApiKey();
+      $('api-key-name').focus();
+    });
+    $('api-key-secret-value').addEventListener('focus', () => $('api-key-secret-value').select());
+
+    $('api-keys-refresh').addEventListener('click', async () => {
+      $('api-keys-error').textContent = '';
+      await loadApiKeys();
     });
 
     for (const radio of $('accept-form').elements.mode) {
