@@ -51,7 +51,8 @@ step "browser tests of the console (headless Chromium)" with_stack browser -- sc
 step "unit and handler tests (cargo test)" \
   with_stack handlers --instances 0 -- cargo test --workspace --all-targets --exclude e2e
 step "end-to-end tests over HTTP (cargo test -p e2e)" \
-  with_stack e2e --instances 4 -- cargo test -p e2e
+  with_stack e2e --instances 4 --env WRITE_LIMIT_PER_MINUTE=40 -- \
+  env WRITE_LIMIT_PER_MINUTE=40 cargo test -p e2e
 step "AWS through aws-config, against moto: Secrets Manager, SES" scripts/aws-test.sh
 step "make run after its terminal is closed (SIGHUP), and after its stack is killed" scripts/run-test.sh
 step "workflow lint (actionlint)" scripts/lint-workflows.sh

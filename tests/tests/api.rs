@@ -702,3 +702,34 @@ async fn an_api_key_works_over_http_and_neither_it_nor_its_hmac_reaches_a_log() 
         assert!(!text.contains(&hmac), "its HMAC is out");
     }
 }
+
+/// The write limit holds across function processes (4 per function here): of 60
+/// concurrent writes by one user, exactly the stack's `WRITE_LIMIT_PER_MINUTE` go
+/// through, the rest are 429 with `Retry-After`, and another user writes on.
+#[tokio::test]
+async fn a_users_write_limit_holds_across_function_processes() {
+    let limit: usize = std::env::var("WRITE_LIMIT_PER_MINUTE")
+        .expect("WRITE_LIMIT_PER_MINUTE (the e2e stack's): run with `make test`")
+        .parse()
+        .unwrap();
+    let api = Api::new();
+    let (_, _, token) = api.signup().await;
+    let (_, _, other) = api.signup().await;
+    let writes = (0..limit + 20).map(|i| api.add_item(&token, json!({ "i": i })));
+    let replies = join_all(writes).await;
+    let made = replies.iter().filter(|r| r.status == 201).count();
+    let refused: Vec<&Reply> = replies.iter().filter(|r| r.status == 429).collect();
+    assert_eq!((made, refused.len()), (limit, 20));
+    for reply in refused {
+        let secs: u64 = reply.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&secs), "Retry-After {secs}");
+    }
+    let items = api.get("/org/items?limit=100", Some(&token)).await;
+    assert_eq!(items.status, 200, "reads are not counted");
+    assert_eq!(items.body["items"].as_array().unwrap().len(), limit);
+    assert_eq!(api.add_item(&other, json!({})).await.status, 201);
+}

@@ -74,11 +74,12 @@ impl Caller {
 /// The member behind a valid, unrevoked token: one indexed read of its organization,
 /// which holds the caller's member entry. Any operation left in flight on the
 /// organization is finished first; a removed member, a token of an earlier membership
-/// or version, and a deleted organization are 401.
+/// or version, and a deleted organization are 401. A write is counted against the
+/// caller's limit (429 past it) in the same round trip as the read.
 pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
     let token = bearer_token(req).ok_or_else(|| unauthorized("Not authenticated"))?;
     if token.starts_with(keys::KEY_PREFIX) {
-        return authenticate_key(app, token).await;
+        return authenticate_key(app, req, token).await;
     }
     let claims = jwt::verify(&app.config.jwt, token)
         .map_err(|_| unauthorized("Could not validate credentials"))?;
@@ -86,9 +87,13 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
     let org_id = ObjectId::parse_str(&claims.org_id).map_err(|_| invalid())?;
     let user = ObjectId::parse_str(&claims.sub).map_err(|_| invalid())?;
     let revoked = || unauthorized("Token has been revoked");
-    let mut org = registry::for_member(&app.store, org_id, user)
-        .await?
-        .ok_or_else(revoked)?;
+    let who = format!("user:{user}");
+    let (org, counted) = tokio::join!(
+        registry::for_member(&app.store, org_id, user),
+        throttle::caller_write(app, req, &who),
+    );
+    let mut org = org?.ok_or_else(revoked)?;
+    counted?;
     if org.admin_id.is_some() {
         membership::migrate_admin(&app.store, &org).await?;
         org = registry::for_member(&app.store, org_id, user)
@@ -116,8 +121,10 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
 
 /// The organization's API key behind `token`: the key and its organization read at
 /// the same time once this instance has seen the key (its organization never changes),
-/// one after the other before. A key of a deleted organization is 401.
-async fn authenticate_key(app: &App, token: &str) -> ApiResult<Caller> {
+/// one after the other before. A key of a deleted organization is 401. A write is
+/// counted against the key's limit once the key is known good, so that a forged key
+/// never spends a real one's.
+async fn authenticate_key(app: &App, req: &Request, token: &str) -> ApiResult<Caller> {
     let (store, jwt) = (&app.store, &app.config.jwt);
     if !keys::well_formed(token) {
         return Err(unauthorized("Malformed API key"));
@@ -146,6 +153,7 @@ async fn authenticate_key(app: &App, token: &str) -> ApiResult<Caller> {
         Settled::Ready(org) => org,
         Settled::Creating(_) | Settled::Gone => return Err(revoked()),
     };
+    throttle::caller_write(app, req, &format!("key:{}", key.id)).await?;
     keys::used(store, &key).await;
     Ok(Caller {
         role: key.role,

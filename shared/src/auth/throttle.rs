@@ -1,6 +1,12 @@
-//! Failed-login throttle kept in MongoDB, so it holds across cold starts and instances.
+//! Throttles kept in MongoDB, so they hold across cold starts and instances: failed
+//! logins, and writes per caller.
 //!
-//! Each attempt atomically increments three counters before the password is checked:
+//! Writes: every state-changing request counts one (one command) under its API key,
+//! its user or, for the unauthenticated writes (`POST /org/create`, `POST
+//! /invitations/accept`, the password reset routes), its client IP; past the minute's
+//! limit the answer is 429 and nothing is done. Reads are not counted.
+//!
+//! Logins: each attempt atomically increments three counters before the password is checked:
 //! one per (email, client IP), then one per email and one per client IP. An attempt
 //! that pushes any of them past its limit is refused (429). The per-(email, IP) limit is the
 //! tight one, so that a stranger guessing from one address cannot lock the owner of
@@ -10,9 +16,13 @@
 
 use std::time::Duration;
 
+use lambda_http::Request;
+use lambda_http::http::Method;
 use mongodb::bson::DateTime;
 
+use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+use crate::http::source_ip;
 use crate::store::{Store, attempts};
 
 /// Failures allowed per (email, client IP) within a window.
@@ -81,4 +91,34 @@ pub async fn succeeded(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
     let keys = Keys::new(email, ip);
     attempts::forget(store, &keys.pair, &[&keys.email, &keys.ip]).await?;
     Ok(())
+}
+
+/// The window of the write limits.
+const WRITE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Counts `req` against the write limit of its authenticated caller `who` (`key:<id>`
+/// or `user:<id>`); a read costs nothing.
+pub async fn caller_write(app: &App, req: &Request, who: &str) -> ApiResult<()> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let limit = app.config.write_limits.per_caller;
+    write(&app.store, &format!("writes:{who}"), limit).await
+}
+
+/// Counts an unauthenticated write against the limit of its client address.
+pub async fn anonymous_write(app: &App, req: &Request) -> ApiResult<()> {
+    let key = format!("writes:ip:{}", source_ip(req));
+    write(&app.store, &key, app.config.write_limits.per_ip).await
+}
+
+async fn write(store: &Store, key: &str, limit: i64) -> ApiResult<()> {
+    let counted = attempts::count(store, key, WRITE_WINDOW).await?;
+    match past(counted, limit) {
+        None => Ok(()),
+        Some(retry_after) => Err(ApiError::TooManyRequests {
+            retry_after,
+            what: "writes",
+        }),
+    }
 }

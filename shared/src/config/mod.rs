@@ -167,6 +167,17 @@ pub struct Config {
     pub dispatch_window: Duration,
     /// Webhook delivery settings.
     pub webhooks: WebhookSettings,
+    /// Writes allowed per caller and per minute.
+    pub write_limits: WriteLimits,
+}
+
+/// How many state-changing requests a caller may make per minute, across instances.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteLimits {
+    /// Per API key or user (`WRITE_LIMIT_PER_MINUTE`).
+    pub per_caller: i64,
+    /// Per client IP, for the unauthenticated writes (`ANON_WRITE_LIMIT_PER_MINUTE`).
+    pub per_ip: i64,
 }
 
 /// How webhooks are delivered.
@@ -330,6 +341,20 @@ impl Config {
                         )?,
                 ),
             },
+            write_limits: WriteLimits {
+                per_caller: number(
+                    get("WRITE_LIMIT_PER_MINUTE"),
+                    "WRITE_LIMIT_PER_MINUTE",
+                    120,
+                    1..=1_000_000,
+                )? as i64,
+                per_ip: number(
+                    get("ANON_WRITE_LIMIT_PER_MINUTE"),
+                    "ANON_WRITE_LIMIT_PER_MINUTE",
+                    10,
+                    1..=1_000_000,
+                )? as i64,
+            },
         })
     }
 }
@@ -437,6 +462,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("short"), "error echoes the secret: {err}");
+    }
+
+    #[test]
+    fn write_limits_default_to_the_contracts_and_refuse_zero() {
+        let c = Config::from_vars(&vars(&[URI, STRONG])).unwrap();
+        assert_eq!(
+            (c.write_limits.per_caller, c.write_limits.per_ip),
+            (120, 10)
+        );
+        let zero = Config::from_vars(&vars(&[URI, STRONG, ("WRITE_LIMIT_PER_MINUTE", "0")]));
+        assert!(matches!(
+            zero,
+            Err(ConfigError::Invalid {
+                name: "WRITE_LIMIT_PER_MINUTE",
+                ..
+            })
+        ));
+        let set = Config::from_vars(&vars(&[URI, STRONG, ("ANON_WRITE_LIMIT_PER_MINUTE", "3")]));
+        assert_eq!(set.unwrap().write_limits.per_ip, 3);
     }
 
     #[test]

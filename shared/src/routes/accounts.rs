@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::auth::links::token_text;
-use crate::auth::{Action, authenticate, password};
+use crate::auth::{Action, authenticate, password, throttle};
 use crate::core::accounts;
 use crate::core::audit::Context;
 use crate::domain::{Email, Password};
@@ -34,14 +34,20 @@ fn email_configured(app: &App) -> ApiResult<()> {
 /// `POST /auth/password-reset` body `{"email"}`: always 202 with the same body, and the
 /// same work (one counter, one queued job) whether or not the address has an account;
 /// the dispatcher looks the account up, keeps to 3 messages an hour per address, and
-/// sends the link. 429 past 20 requests an hour from one client address.
+/// sends the link. 429 past 20 requests an hour from one client address, or past its
+/// write limit (the two counted at once).
 pub async fn request_reset(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let mut body = JsonBody::parse(&req)?;
     let email = body.required("email", Email::parse);
     let email = body.finish(|| email)?;
     email_configured(app)?;
     let key = format!("reset-ip:{}", source_ip(&req));
-    let (count, until) = attempts::count(&app.store, &key, Duration::from_secs(3600)).await?;
+    let (hourly, minute) = tokio::join!(
+        attempts::count(&app.store, &key, Duration::from_secs(3600)),
+        throttle::anonymous_write(app, &req),
+    );
+    minute?;
+    let (count, until) = hourly?;
     if count > RESETS_PER_IP_HOUR {
         let left = (until - DateTime::now().timestamp_millis()).max(1000) / 1000;
         return Err(ApiError::TooManyRequests {
@@ -69,6 +75,7 @@ pub async fn confirm_reset(app: &App, req: Request) -> ApiResult<Response<Body>>
     let token = body.required("token", token_text);
     let new_password = body.required("password", Password::parse);
     let (token, new_password) = body.finish(|| Some((token?, new_password?)))?;
+    throttle::anonymous_write(app, &req).await?;
     let hash = password::hash(new_password.expose(), app.config.bcrypt_cost).await?;
     accounts::confirm_reset(&app.store, &token, &hash, &Context::of(&req)).await?;
     tracing::info!("password reset");

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::auth::links::{hash_of, new_token, token_text};
 use crate::auth::login::{Attempt, any_password, check_password};
-use crate::auth::{Action, authenticate, password};
+use crate::auth::{Action, authenticate, password, throttle};
 use crate::core::acceptance::{self, CLAIM_LEASE_MS};
 use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
 use crate::core::lifecycle;
@@ -349,6 +349,7 @@ fn gone() -> ApiError {
 /// concurrent accepts of one token exactly one succeeds.
 pub async fn accept(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let input = Acceptance::try_from(JsonBody::parse(&req)?)?;
+    throttle::anonymous_write(app, &req).await?;
     let context = Context::of(&req);
     let now = DateTime::now().timestamp_millis();
     let token_hash = hash_of(&input.token);

@@ -7,7 +7,7 @@ use mongodb::bson::oid::ObjectId;
 use serde::Serialize;
 
 use crate::app::App;
-use crate::auth::{Action, authenticate, password};
+use crate::auth::{Action, authenticate, password, throttle};
 use crate::core::audit::{self, Context, Outcome, Target};
 use crate::core::lifecycle::{self, Settled};
 use crate::core::{accounts, idempotency, membership, preconditions};
@@ -79,6 +79,7 @@ impl TryFrom<JsonBody> for OrganizationChanges {
 pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let input = NewOrganization::try_from(JsonBody::parse(&req)?)?;
     let key = idempotency::key(&req)?;
+    throttle::anonymous_write(app, &req).await?;
     let scope = ("org.create", None);
     let (req, input) = (&req, &input);
     idempotency::once(app, req, scope, key.as_deref(), |derived| async move {

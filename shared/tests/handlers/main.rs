@@ -10,6 +10,7 @@ mod auth;
 mod faults;
 mod integrity;
 mod items;
+mod limits;
 mod migration;
 mod org;
 mod permissions;

@@ -64,8 +64,11 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     let one_item = bearer(Req::get("/org/items/x").param("id", &item));
     let del_item = bearer(Req::delete("/org/items/x").param("id", &item));
     // (route, case, commands, status). Every request that changes something (or fails
-    // a login) adds one command: its audit event (see `tenant::audit`). The commands,
-    // for the record:
+    // a login) adds one command: its audit event (see `tenant::audit`); and every
+    // write but a login one more: its count against the caller's write limit (per
+    // user or key; per client IP for create, accept and the password reset routes;
+    // a JWT's in the same round trip as its token check). The commands, for the
+    // record:
     // - health: ping.
     // - create: registry insert, account insert, collection lookup, create, end of the
     //   create record.
@@ -91,8 +94,8 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
         row!(&app; "docs", "openapi.json", 0, 200; docs::docs, Req::get("/openapi.json")),
         row!(&app; "dashboard", "page", 0, 200; dashboard::dashboard, Req::get("/dashboard")),
         row!(&app; "fallback", "405", 0, 405; fallback::fallback, Req::get("/org/create")),
-        row!(&app; "org_create", "new", 6, 201; organizations::create, Req::post("/org/create", new_org)),
-        row!(&app; "org_create", "duplicate name", 2, 400;
+        row!(&app; "org_create", "new", 7, 201; organizations::create, Req::post("/org/create", new_org)),
+        row!(&app; "org_create", "duplicate name", 3, 400;
             organizations::create, Req::post("/org/create", same_name)),
         row!(&app; "org_create", "invalid body", 0, 422;
             organizations::create, Req::post("/org/create", json!({}))),
@@ -106,22 +109,23 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
             sessions::login, login_req(&stranger, PASSWORD)),
         row!(&app; "items_list", "page", 2, 200; items::list, bearer(Req::get("/org/items"))),
         row!(&app; "items_get", "found", 2, 200; items::get, one_item),
-        row!(&app; "items_create", "new", 4, 201;
+        row!(&app; "items_create", "new", 5, 201;
             items::create, bearer(Req::post("/org/items", json!({ "a": 1 })))),
-        row!(&app; "items_delete", "found", 3, 204; items::delete, del_item),
+        row!(&app; "items_delete", "found", 4, 204; items::delete, del_item),
         row!(&app; "items_list", "no token", 0, 401; items::list, Req::get("/org/items")),
-        row!(&app; "org_update", "email", 6, 200;
+        row!(&app; "org_update", "email", 7, 200;
             organizations::update, bearer(Req::put("/org/update", new_email))),
-        row!(&app; "org_update", "rename", 6, 200;
+        row!(&app; "org_update", "rename", 7, 200;
             organizations::update, bearer(Req::put("/org/update", rename))),
-        row!(&app; "admin_logout", "bearer", 4, 204; sessions::logout, logout_req(&other.token)),
-        row!(&app; "org_delete", "own", 13, 204;
+        row!(&app; "admin_logout", "bearer", 5, 204; sessions::logout, logout_req(&other.token)),
+        row!(&app; "org_delete", "own", 14, 204;
             organizations::delete, Req::delete("/org/delete").token(&doomed.token)),
     ];
     cases.extend(v2_cases(&app, &o.token).await);
     cases.extend(v3_cases(&app).await);
     cases.extend(webhook_cases(&app).await);
     cases.extend(key_cases(&app).await);
+    cases.extend(limited_cases().await);
     let mut wrong = Vec::new();
     for function in functions() {
         if !cases.iter().any(|(route, ..)| *route == function) {
@@ -211,16 +215,16 @@ async fn v2_cases(app: &App, owner: &str) -> Vec<Case> {
         row!(app; "org_me", "member", 2, 200; organizations::me, Req::get("/org/me").token(&member_token)),
         row!(app; "members_list", "page", 2, 200;
             members::list, Req::get("/org/members").token(owner)),
-        row!(app; "members_update", "to admin", 4, 200; members::change_role, patch),
-        ("invitations_create", "new", 5, 201, created),
+        row!(app; "members_update", "to admin", 5, 200; members::change_role, patch),
+        ("invitations_create", "new", 6, 201, created),
         row!(app; "invitations_list", "page", 2, 200;
             invitations::list, Req::get("/org/invitations").token(owner)),
-        row!(app; "invitations_resend", "pending", 4, 200; invitations::resend, resend),
-        row!(app; "invitations_revoke", "pending", 4, 204; invitations::revoke, revoke),
-        row!(app; "members_remove", "member", 6, 204; members::remove, remove),
+        row!(app; "invitations_resend", "pending", 5, 200; invitations::resend, resend),
+        row!(app; "invitations_revoke", "pending", 5, 204; invitations::revoke, revoke),
+        row!(app; "members_remove", "member", 7, 204; members::remove, remove),
         row!(app; "audit_list", "page", 4, 200;
             audit::list, Req::get("/org/audit").token(owner)),
-        row!(app; "invitations_accept", "new account", 10, 200;
+        row!(app; "invitations_accept", "new account", 11, 200;
             invitations::accept, accept_req(&token, PASSWORD)),
     ]
 }
@@ -255,7 +259,8 @@ async fn v3_cases(app: &App) -> Vec<Case> {
         )
     };
     let unknown = "no-such-token-000000000000000000000000000";
-    // - reset request: the per-IP counter and the queued job, for any address.
+    // - reset request: the per-IP counters (the hour's, the write limit's) and the
+    //   queued job, for any address.
     // - reset confirm: the token taken; the account; the password change (revoke: the
     //   account and its memberships; the hash; revoke again with the event; the event
     //   copied; the mark cleared); the user's other tokens; the address verified and
@@ -263,15 +268,15 @@ async fn v3_cases(app: &App) -> Vec<Case> {
     // - verify request: the token check and the queued job; confirm of an unknown link:
     //   one command.
     vec![
-        row!(app; "auth_password_reset", "known email", 2, 202;
+        row!(app; "auth_password_reset", "known email", 3, 202;
             accounts::request_reset, reset(&o.email)),
-        row!(app; "auth_password_reset", "unknown email", 2, 202;
+        row!(app; "auth_password_reset", "unknown email", 3, 202;
             accounts::request_reset, reset(&stranger)),
-        row!(app; "auth_password_reset_confirm", "link", 13, 200;
+        row!(app; "auth_password_reset_confirm", "link", 14, 200;
             accounts::confirm_reset, confirm(&link)),
-        row!(app; "auth_password_reset_confirm", "unknown link", 1, 404;
+        row!(app; "auth_password_reset_confirm", "unknown link", 2, 404;
             accounts::confirm_reset, confirm(unknown)),
-        row!(app; "auth_verify_email", "bearer", 2, 202;
+        row!(app; "auth_verify_email", "bearer", 3, 202;
             accounts::request_verification,
             Req::new(Method::POST, "/auth/verify-email").token(&other_token(app).await)),
         row!(app; "auth_verify_email_confirm", "unknown link", 1, 404;
@@ -317,15 +322,15 @@ async fn webhook_cases(app: &App) -> Vec<Case> {
             events::list, Req::get("/org/events").token(&o.token)),
         row!(app; "events_list", "up to date", 8, 200;
             events::list, Req::get("/org/events").token(&o.token)),
-        row!(app; "webhooks_create", "new", 4, 201; webhooks::create, create("item.created")),
+        row!(app; "webhooks_create", "new", 5, 201; webhooks::create, create("item.created")),
         row!(app; "webhooks_list", "page", 2, 200; webhooks::list, Req::get("/org/webhooks").token(&o.token)),
         row!(app; "webhooks_get", "found", 2, 200; webhooks::get, on(Method::GET, "/org/webhooks/x")),
-        row!(app; "webhooks_update", "description", 4, 200; webhooks::update, patch),
-        row!(app; "webhooks_rotate", "found", 4, 200; webhooks::rotate, on(Method::POST, "/org/webhooks/x/rotate-secret")),
-        row!(app; "webhooks_test", "found", 3, 202; webhooks::test, on(Method::POST, "/org/webhooks/x/test")),
+        row!(app; "webhooks_update", "description", 5, 200; webhooks::update, patch),
+        row!(app; "webhooks_rotate", "found", 5, 200; webhooks::rotate, on(Method::POST, "/org/webhooks/x/rotate-secret")),
+        row!(app; "webhooks_test", "found", 4, 202; webhooks::test, on(Method::POST, "/org/webhooks/x/test")),
         row!(app; "webhooks_deliveries", "page", 3, 200; webhooks::deliveries, on(Method::GET, "/org/webhooks/x/deliveries")),
-        row!(app; "webhooks_retry", "found", 3, 202; webhooks::retry, retry),
-        row!(app; "webhooks_delete", "found", 5, 204; webhooks::delete, on(Method::DELETE, "/org/webhooks/x")),
+        row!(app; "webhooks_retry", "found", 4, 202; webhooks::retry, retry),
+        row!(app; "webhooks_delete", "found", 6, 204; webhooks::delete, on(Method::DELETE, "/org/webhooks/x")),
     ]
 }
 
@@ -346,16 +351,49 @@ async fn key_cases(app: &App) -> Vec<Case> {
     // - a key's read: the key (found by its prefix), then its organization, and the
     //   first use a minute records `last_used_at`; once an instance has seen the key,
     //   the key and its organization are read at the same time (two commands, one
-    //   round trip, as a JWT's one read), then the page.
+    //   round trip, as a JWT's one read), then the page. A key's write counts against
+    //   the key's limit once the key is known good: one more command, in a round trip
+    //   of its own (a JWT's count goes with its token check).
     vec![
-        row!(app; "api_keys_create", "new", 4, 201; api_keys::create, make("writer")),
+        row!(app; "api_keys_create", "new", 5, 201; api_keys::create, make("writer")),
         row!(app; "api_keys_list", "page", 2, 200;
             api_keys::list, Req::get("/org/api-keys").token(&o.token)),
         row!(app; "items_list", "API key, first use", 4, 200; items::list, by_key()),
         row!(app; "items_list", "API key, warm", 3, 200; items::list, by_key()),
-        row!(app; "api_keys_revoke", "found", 3, 204;
+        row!(app; "items_create", "API key", 6, 201;
+            items::create, Req::post("/org/items", json!({ "k": 1 })).token(&key)),
+        row!(app; "api_keys_revoke", "found", 4, 204;
             api_keys::revoke, Req::delete("/org/api-keys/x").param("id", &id).token(&o.token)),
         row!(app; "items_list", "API key, revoked", 2, 401; items::list, by_key()),
+    ]
+}
+
+/// Past a write limit: the count, and nothing else (a JWT's token check is read in the
+/// same round trip; a key's count comes after the key and its organization).
+async fn limited_cases() -> Vec<Case> {
+    use tenant::routes::api_keys;
+    let app = &app_with(&[
+        ("WRITE_LIMIT_PER_MINUTE", "2"),
+        ("ANON_WRITE_LIMIT_PER_MINUTE", "1"),
+    ])
+    .await;
+    let o = signup(app).await;
+    let made = Req::post("/org/api-keys", json!({ "name": "k", "role": "admin" }));
+    let made = call(app, api_keys::create, &made.token(&o.token)).await;
+    let key = made.body["key"].as_str().unwrap().to_owned();
+    let write = |bearer: &str| Req::post("/org/items", json!({ "a": 1 })).token(bearer);
+    call(app, items::create, &write(&o.token)).await;
+    call(app, items::create, &write(&key)).await;
+    call(app, items::create, &write(&key)).await;
+    let ip = &unique("ip-");
+    let fresh = |n: &str| create_body(n, &format!("{n}@example.com"), PASSWORD);
+    let first = Req::post("/org/create", fresh(&unique("lim"))).ip(ip);
+    call(app, organizations::create, &first).await;
+    vec![
+        row!(app; "items_create", "JWT past its limit", 2, 429; items::create, write(&o.token)),
+        row!(app; "items_create", "key past its limit", 3, 429; items::create, write(&key)),
+        row!(app; "org_create", "IP past its limit", 1, 429;
+            organizations::create, Req::post("/org/create", fresh(&unique("lim"))).ip(ip)),
     ]
 }
 
