@@ -258,3 +258,123 @@ mod tests {
         assert_eq!(p.expose(), "Secret123");
     }
 }
+
+/// (v3) What an organization's creator may say of it besides its name.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    /// Its `metadata`.
+    pub metadata: Metadata,
+    /// Its `external_id`.
+    pub external_id: Option<ExternalId>,
+}
+
+/// (v3) The caller's own id for an organization: 1–64 printable ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalId(String);
+
+impl ExternalId {
+    /// Checks the form.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let printable = raw.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if (1..=64).contains(&raw.len()) && printable {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err("External id must be 1-64 printable ASCII characters".into())
+        }
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// (v3) An organization's `metadata`: at most 50 keys of 1–40 `[A-Za-z0-9_.-]`, each a
+/// string of at most 500 characters, at most 8 KB as JSON. Stored as that JSON text, so
+/// that keys with dots never meet MongoDB's field paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata(std::collections::BTreeMap<String, String>);
+
+/// Changes to [`Metadata`]: each key to a new value, or `None` to remove it.
+pub type MetadataChanges = std::collections::BTreeMap<String, Option<String>>;
+
+impl Metadata {
+    const MAX_KEYS: usize = 50;
+    const MAX_BYTES: usize = 8 * 1024;
+
+    /// The changes of a request body's object (`null` removes a key).
+    pub fn changes(value: &serde_json::Value) -> Result<MetadataChanges, String> {
+        let object = value.as_object().ok_or("Metadata must be an object")?;
+        if object.len() > Self::MAX_KEYS {
+            return Err(format!("Metadata may have at most {} keys", Self::MAX_KEYS));
+        }
+        let mut changes = MetadataChanges::new();
+        for (key, value) in object {
+            let key_ok = (1..=40).contains(&key.len())
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            if !key_ok {
+                return Err("Metadata keys must be 1-40 of [A-Za-z0-9_.-]".into());
+            }
+            let value = match value {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) if s.chars().count() <= 500 => Some(s.clone()),
+                _ => return Err("Metadata values must be strings of at most 500 characters".into()),
+            };
+            changes.insert(key.clone(), value);
+        }
+        Ok(changes)
+    }
+
+    /// A new organization's metadata (no `null`s).
+    pub fn parse(value: &serde_json::Value) -> Result<Self, String> {
+        let changes = Self::changes(value)?;
+        if changes.values().any(Option::is_none) {
+            return Err("Metadata values must be strings of at most 500 characters".into());
+        }
+        Self::default().merged(&changes)
+    }
+
+    /// These metadata with `changes` applied, within the limits.
+    pub fn merged(&self, changes: &MetadataChanges) -> Result<Self, String> {
+        let mut map = self.0.clone();
+        for (key, value) in changes {
+            match value {
+                Some(v) => map.insert(key.clone(), v.clone()),
+                None => map.remove(key),
+            };
+        }
+        let merged = Self(map);
+        if merged.0.len() > Self::MAX_KEYS {
+            return Err(format!("Metadata may have at most {} keys", Self::MAX_KEYS));
+        }
+        if merged.to_json().len() > Self::MAX_BYTES {
+            return Err("Metadata may be at most 8 KB".into());
+        }
+        Ok(merged)
+    }
+
+    /// The stored form (JSON text).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_default()
+    }
+
+    /// Metadata from their stored form (empty if there are none).
+    pub fn from_json(text: Option<&str>) -> Self {
+        Self(
+            text.and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// As a JSON object.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(&self.0).unwrap_or_default()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

@@ -35,6 +35,8 @@ pub enum Action {
     Rename,
     /// Delete the organization.
     Delete,
+    /// (v3) Change the organization's `metadata` and `external_id`.
+    ChangeProfile,
     /// Read the audit log.
     ReadAudit,
     /// Read the organization's events (`GET /org/events`).
@@ -55,7 +57,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ReadOrganization | ListMembers | UseItems | ChangeOwnAccount | Leave => true,
         Invite(Role::Owner) | Remove(Role::Owner) => owner,
         Invite(_) | Remove(_) | ListInvitations | ReadAudit | ReadEvents | ManageWebhooks
-        | ManageKeys => admin,
+        | ManageKeys | ChangeProfile => admin,
         ChangeRole { from, to } if from == Role::Owner || to == Role::Owner => owner,
         ChangeRole { .. } => admin,
         Rename | Delete => owner,
@@ -79,6 +81,7 @@ pub fn allowed_for_key(role: Role, action: Action) -> bool {
         | Remove(_)
         | Rename
         | Delete
+        | ChangeProfile
         | ManageWebhooks
         | ManageKeys => false,
     }
@@ -111,6 +114,7 @@ fn describe(action: Action) -> String {
         Remove(role) => format!("remove a member who is {role}"),
         Rename => "rename the organization".into(),
         Delete => "delete the organization".into(),
+        ChangeProfile => "change the organization's metadata or external id".into(),
         ReadAudit => "read the audit log".into(),
         ReadEvents => "read the events".into(),
         ManageWebhooks => "manage webhooks".into(),
@@ -182,6 +186,7 @@ mod tests {
             (Action::Remove(Owner), [false, false, true]),
             (Action::Rename, [false, false, true]),
             (Action::Delete, [false, false, true]),
+            (Action::ChangeProfile, [false, true, true]),
             (Action::ReadAudit, [false, true, true]),
             (Action::ReadEvents, [false, true, true]),
             (Action::ManageWebhooks, [false, true, true]),

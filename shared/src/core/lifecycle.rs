@@ -17,7 +17,7 @@ use mongodb::bson::{Bson, DateTime, oid::ObjectId};
 
 use super::membership;
 use crate::core::audit::{self, Actor, Event, Outcome, Target};
-use crate::domain::{Email, OrganizationName, Role};
+use crate::domain::{Email, OrganizationName, Profile, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
     OrgDoc, Pending, PendingOp, Placement, Store, failpoint, idempotency, invitations,
@@ -65,7 +65,7 @@ fn is_abandoned_create(org: &OrgDoc) -> bool {
 pub async fn create(
     store: &Store,
     id: ObjectId,
-    (name, email): (&OrganizationName, &Email),
+    (name, email, profile): (&OrganizationName, &Email, &Profile),
     password_hash: String,
     context: &audit::Context,
 ) -> ApiResult<OrgDoc> {
@@ -110,6 +110,8 @@ pub async fn create(
         email: None,
         password_hash: None,
         token_version: None,
+        external_id: profile.external_id.as_ref().map(|e| e.as_str().to_owned()),
+        metadata: (!profile.metadata.is_empty()).then(|| profile.metadata.to_json()),
     };
     insert_registry(store, &org).await?;
     let finished: ApiResult<()> = async {
@@ -158,6 +160,9 @@ async fn insert_registry(store: &Store, org: &OrgDoc) -> ApiResult<()> {
             Ok(()) => return Ok(()),
             Err(e) if is_duplicate(&e) => {}
             Err(e) => return Err(e.into()),
+        }
+        if let Some(external_id) = &org.external_id {
+            registry::external_id_free(store, org.id, external_id).await?;
         }
         let holder = registry::holder(store, org.id, &org.name, &org.collection_name).await?;
         match holder {

@@ -11,4 +11,5 @@ pub mod idempotency;
 pub mod lifecycle;
 pub mod membership;
 pub mod preconditions;
+pub mod profile;
 pub mod webhooks;

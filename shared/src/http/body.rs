@@ -138,6 +138,26 @@ impl JsonBody {
         self.map.get(key).filter(|v| !v.is_null()).cloned()
     }
 
+    /// A field of any JSON type checked by `parse`: `None` when absent, `Some(None)`
+    /// when `null`, `Some(Some(_))` when it passes (a fault is recorded otherwise).
+    pub fn nullable<T>(
+        &mut self,
+        key: &str,
+        parse: fn(&Value) -> Result<T, String>,
+    ) -> Option<Option<T>> {
+        match self.map.get(key)? {
+            Value::Null => Some(None),
+            value => match parse(value) {
+                Ok(v) => Some(Some(v)),
+                Err(msg) => {
+                    self.errors
+                        .push(FieldError::new(&["body", key], msg, "value_error"));
+                    None
+                }
+            },
+        }
+    }
+
     /// A `true`/`false` field that may be absent or null.
     pub fn optional_bool(&mut self, key: &str) -> Option<bool> {
         match self.map.get(key) {

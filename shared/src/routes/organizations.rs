@@ -10,13 +10,14 @@ use crate::app::App;
 use crate::auth::{Action, authenticate, password, throttle};
 use crate::core::audit::{self, Context, Outcome, Target};
 use crate::core::lifecycle::{self, Settled};
+use crate::core::profile::{self, ProfileChanges};
 use crate::core::{accounts, idempotency, membership, preconditions};
-use crate::domain::{Email, OrganizationName, Password};
+use crate::domain::{Email, ExternalId, Metadata, OrganizationName, Password, Profile};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{
     JsonBody, app_url, if_match, json, json_tagged, no_content, query, required_query,
 };
-use crate::routes::views::OrgView;
+use crate::routes::views::{self, OrgView};
 use crate::store::{PendingOp, registry};
 
 /// The body of `POST /org/create`.
@@ -24,6 +25,7 @@ pub struct NewOrganization {
     name: OrganizationName,
     email: Email,
     password: Password,
+    profile: Profile,
 }
 
 impl TryFrom<JsonBody> for NewOrganization {
@@ -33,11 +35,17 @@ impl TryFrom<JsonBody> for NewOrganization {
         let name = body.required("organization_name", OrganizationName::parse);
         let email = body.required("email", Email::parse);
         let password = body.required("password", Password::parse);
+        let metadata = body.nullable("metadata", Metadata::parse).flatten();
+        let external_id = body.optional("external_id", ExternalId::parse);
         body.finish(|| {
             Some(Self {
                 name: name?,
                 email: email?,
                 password: password?,
+                profile: Profile {
+                    metadata: metadata.unwrap_or_default(),
+                    external_id,
+                },
             })
         })
     }
@@ -48,6 +56,7 @@ pub struct OrganizationChanges {
     name: Option<OrganizationName>,
     email: Option<Email>,
     password: Option<Password>,
+    profile: ProfileChanges,
 }
 
 impl TryFrom<JsonBody> for OrganizationChanges {
@@ -57,8 +66,16 @@ impl TryFrom<JsonBody> for OrganizationChanges {
         let name = body.optional("organization_name", OrganizationName::parse);
         let email = body.optional("email", Email::parse);
         let password = body.optional("password", Password::parse);
+        let profile = ProfileChanges {
+            metadata: body.nullable("metadata", Metadata::changes).flatten(),
+            external_id: body.nullable("external_id", |v| {
+                v.as_str()
+                    .ok_or_else(|| "External id must be a string".to_owned())
+                    .and_then(ExternalId::parse)
+            }),
+        };
         let fields = ["organization_name", "email", "password"];
-        if fields.iter().all(|k| body.is_absent(k)) {
+        if fields.iter().all(|k| body.is_absent(k)) && profile.is_empty() {
             body.reject(
                 &["body"],
                 "At least one of organization_name, email, password is required",
@@ -69,6 +86,7 @@ impl TryFrom<JsonBody> for OrganizationChanges {
                 name,
                 email,
                 password,
+                profile,
             })
         })
     }
@@ -86,7 +104,7 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
         let id = match derived {
             Some(id) => {
                 if let Some(org) = lifecycle::created_before(&app.store, id).await? {
-                    return json(StatusCode::CREATED, &OrgView::from(&org));
+                    return json(StatusCode::CREATED, &views::created(&org));
                 }
                 id
             }
@@ -94,10 +112,10 @@ pub async fn create(app: &App, req: Request) -> ApiResult<Response<Body>> {
         };
         let hash = password::hash(input.password.expose(), app.config.bcrypt_cost).await?;
         let context = Context::of(req);
-        let fields = (&input.name, &input.email);
+        let fields = (&input.name, &input.email, &input.profile);
         let org = lifecycle::create(&app.store, id, fields, hash, &context).await?;
         tracing::info!(org_id = %org.id, "organization created");
-        json(StatusCode::CREATED, &OrgView::from(&org))
+        json(StatusCode::CREATED, &views::created(&org))
     })
     .await
 }
@@ -133,7 +151,7 @@ struct MeView {
     email: String,
     email_verified: bool,
     role: &'static str,
-    organization: OrgView,
+    organization: serde_json::Value,
 }
 
 /// The body of `PUT /org/update`: the organization, and the address the caller is
@@ -141,7 +159,7 @@ struct MeView {
 #[derive(Debug, Serialize)]
 struct UpdatedView {
     #[serde(flatten)]
-    organization: OrgView,
+    organization: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pending_email: Option<String>,
 }
@@ -159,7 +177,7 @@ pub async fn me(app: &App, req: Request) -> ApiResult<Response<Body>> {
         let key = serde_json::json!({
             "id": caller.user.to_hex(), "name": name, "role": caller.role.as_str(),
         });
-        let body = serde_json::json!({ "api_key": key, "organization": OrgView::from(&org) });
+        let body = serde_json::json!({ "api_key": key, "organization": views::profiled(&org) });
         return json_tagged(StatusCode::OK, &body, org.version);
     }
     json_tagged(
@@ -169,7 +187,7 @@ pub async fn me(app: &App, req: Request) -> ApiResult<Response<Body>> {
             email: caller.email,
             email_verified: caller.verified,
             role: caller.role.as_str(),
-            organization: OrgView::from(&org),
+            organization: views::profiled(&org),
         },
         org.version,
     )
@@ -187,7 +205,15 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let org_target = Target::new("organization", caller.org.id, Some(&caller.org.name));
     let renamed_event = caller
         .event(&req, "organization.renamed")
+        .target(org_target.clone());
+    let profile_event = caller
+        .event(&req, "organization.updated")
         .target(org_target);
+    if !input.profile.is_empty() {
+        caller
+            .authorize(app, Action::ChangeProfile, &profile_event)
+            .await?;
+    }
     if input.name.is_some() {
         caller
             .authorize(app, Action::Rename, &renamed_event)
@@ -211,6 +237,10 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let mut changed = false;
     let mut pending_email = None;
     let steps: ApiResult<_> = async {
+        if !input.profile.is_empty() {
+            profile::update(&app.store, id, &input.profile, &profile_event).await?;
+            changed = true;
+        }
         let renamed = match &input.name {
             Some(name) => {
                 let org = lifecycle::rename(&app.store, caller.org.clone(), name, &renamed_event);
@@ -218,7 +248,7 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
             }
             None => None,
         };
-        changed = renamed.is_some();
+        changed |= renamed.is_some();
         match &input.email {
             // The address it has already: nothing to change (nor to unverify).
             Some(email) if email.as_str() == caller.email => {}
@@ -269,7 +299,7 @@ pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
     };
     tracing::info!(org_id = %org.id, "organization updated");
     let view = UpdatedView {
-        organization: OrgView::from(&org),
+        organization: views::profiled(&org),
         pending_email,
     };
     json_tagged(StatusCode::OK, &view, org.version)

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::auth::jwt;
 use crate::config::Config;
+use crate::domain::Metadata;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Member, OrgDoc};
 
@@ -44,6 +45,28 @@ impl From<&OrgDoc> for OrgView {
             created_at: timestamp(org.created_at),
             updated_at: org.updated_at.map(timestamp),
         }
+    }
+}
+
+/// The organization as its own members see it: with (v3) its `metadata` and
+/// `external_id` (never on the public `GET /org/get`).
+pub fn profiled(org: &OrgDoc) -> serde_json::Value {
+    let mut view = serde_json::to_value(OrgView::from(org)).unwrap_or_default();
+    if let Some(fields) = view.as_object_mut() {
+        let metadata = Metadata::from_json(org.metadata.as_deref()).to_value();
+        fields.insert("metadata".into(), metadata);
+        fields.insert("external_id".into(), serde_json::json!(org.external_id));
+    }
+    view
+}
+
+/// The answer of `POST /org/create`: as the first releases answered, with the profile
+/// only for an organization created with one.
+pub fn created(org: &OrgDoc) -> serde_json::Value {
+    if org.external_id.is_some() || org.metadata.is_some() {
+        profiled(org)
+    } else {
+        serde_json::to_value(OrgView::from(org)).unwrap_or_default()
     }
 }
 

@@ -16,6 +16,8 @@ struct Spec {
     name: &'static str,
     keys: fn() -> Document,
     unique: bool,
+    /// Documents without the field are left out (a unique optional field).
+    sparse: bool,
     ttl: Option<Duration>,
 }
 
@@ -26,6 +28,7 @@ const INDEXES: &[Spec] = &[
         name: "name_1",
         keys: || doc! { "name": 1 },
         unique: true,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -33,6 +36,16 @@ const INDEXES: &[Spec] = &[
         name: "collection_name_1",
         keys: || doc! { "collection_name": 1 },
         unique: true,
+        sparse: false,
+        ttl: None,
+    },
+    // (v3) The caller's own id of an organization, where it has one.
+    Spec {
+        collection: "organizations",
+        name: "external_id_1",
+        keys: || doc! { "external_id": 1 },
+        unique: true,
+        sparse: true,
         ttl: None,
     },
     // A first-release admin's email, while its document is not migrated: what login looks
@@ -42,6 +55,7 @@ const INDEXES: &[Spec] = &[
         name: "email_1_admin_id_1",
         keys: || doc! { "email": 1, "admin_id": 1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -49,6 +63,7 @@ const INDEXES: &[Spec] = &[
         name: "email_1",
         keys: || doc! { "email": 1 },
         unique: true,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -56,6 +71,7 @@ const INDEXES: &[Spec] = &[
         name: "token_hash_1",
         keys: || doc! { "token_hash": 1 },
         unique: true,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -63,6 +79,7 @@ const INDEXES: &[Spec] = &[
         name: "org_id_1",
         keys: || doc! { "org_id": 1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     // Events not yet in their organization's stream (the dispatcher's sweep).
@@ -71,6 +88,7 @@ const INDEXES: &[Spec] = &[
         name: "stream_pending_1",
         keys: || doc! { "stream_pending": 1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -78,6 +96,7 @@ const INDEXES: &[Spec] = &[
         name: "org_1_seq_1",
         keys: || doc! { "org": 1, "seq": 1 },
         unique: true,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -85,6 +104,7 @@ const INDEXES: &[Spec] = &[
         name: "expires_at_1",
         keys: || doc! { "expires_at": 1 },
         unique: false,
+        sparse: false,
         ttl: Some(Duration::ZERO),
     },
     Spec {
@@ -92,6 +112,7 @@ const INDEXES: &[Spec] = &[
         name: "org_1",
         keys: || doc! { "org": 1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -99,6 +120,7 @@ const INDEXES: &[Spec] = &[
         name: "expires_at_1",
         keys: || doc! { "expires_at": 1 },
         unique: false,
+        sparse: false,
         ttl: Some(Duration::ZERO),
     },
     Spec {
@@ -106,6 +128,7 @@ const INDEXES: &[Spec] = &[
         name: "due_ms_1",
         keys: || doc! { "due_ms": 1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -113,6 +136,7 @@ const INDEXES: &[Spec] = &[
         name: "webhook_1_created_ms_-1",
         keys: || doc! { "webhook": 1, "created_ms": -1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -120,6 +144,7 @@ const INDEXES: &[Spec] = &[
         name: "prefix_1",
         keys: || doc! { "prefix": 1 },
         unique: true,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -127,6 +152,7 @@ const INDEXES: &[Spec] = &[
         name: "org_1",
         keys: || doc! { "org": 1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -134,6 +160,7 @@ const INDEXES: &[Spec] = &[
         name: "token_hash_1",
         keys: || doc! { "token_hash": 1 },
         unique: true,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -141,6 +168,7 @@ const INDEXES: &[Spec] = &[
         name: "due_ms_1",
         keys: || doc! { "due_ms": 1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -148,6 +176,7 @@ const INDEXES: &[Spec] = &[
         name: "organization_id_1_occurred_ms_-1_event_id_-1",
         keys: || doc! { "organization_id": 1, "occurred_ms": -1, "event_id": -1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -155,6 +184,7 @@ const INDEXES: &[Spec] = &[
         name: "expires_at_1",
         keys: || doc! { "expires_at": 1 },
         unique: false,
+        sparse: false,
         ttl: Some(Duration::ZERO),
     },
     Spec {
@@ -162,6 +192,7 @@ const INDEXES: &[Spec] = &[
         name: "expires_at_1",
         keys: || doc! { "expires_at": 1 },
         unique: false,
+        sparse: false,
         ttl: Some(Duration::ZERO),
     },
     Spec {
@@ -169,6 +200,7 @@ const INDEXES: &[Spec] = &[
         name: "owner_1",
         keys: || doc! { "owner": 1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -176,6 +208,7 @@ const INDEXES: &[Spec] = &[
         name: "expires_at_1",
         keys: || doc! { "expires_at": 1 },
         unique: false,
+        sparse: false,
         ttl: Some(Duration::ZERO),
     },
 ];
@@ -190,6 +223,7 @@ const OBSOLETE: &[Spec] = &[
         name: "email_1",
         keys: || doc! { "email": 1 },
         unique: true,
+        sparse: false,
         ttl: None,
     },
     Spec {
@@ -197,6 +231,7 @@ const OBSOLETE: &[Spec] = &[
         name: "organization_id_1_occurred_ms_-1",
         keys: || doc! { "organization_id": 1, "occurred_ms": -1 },
         unique: false,
+        sparse: false,
         ttl: None,
     },
 ];
@@ -220,6 +255,7 @@ pub async fn ensure(store: &Store) -> Result<Vec<String>, Error> {
     for spec in INDEXES {
         let mut options = IndexOptions::builder().name(spec.name.to_owned()).build();
         options.unique = spec.unique.then_some(true);
+        options.sparse = spec.sparse.then_some(true);
         options.expire_after = spec.ttl;
         let model = IndexModel::builder()
             .keys((spec.keys)())

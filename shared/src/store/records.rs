@@ -126,6 +126,12 @@ pub struct OrgDoc {
     /// the same write as their change (see [`crate::core::audit`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit_outbox: Vec<String>,
+    /// (v3) The caller's own id for the organization, unique where set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// (v3) Its `metadata`, as JSON text ([`crate::domain::Metadata`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<String>,
     /// First release: the single admin's id (it becomes the user's id). The admin
     /// fields are moved into `users` and `members` by [`crate::jobs::migrate`].
     #[serde(default, skip_serializing_if = "Option::is_none")]

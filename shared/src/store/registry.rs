@@ -69,6 +69,60 @@ pub async fn by_name(store: &Store, name: &str) -> Result<Option<OrgDoc>, Error>
     find(store, doc! { "name": name }).await
 }
 
+/// `Ok` unless an organization other than `id` has `external_id` (400 "already exists").
+pub async fn external_id_free(
+    store: &Store,
+    id: ObjectId,
+    external_id: &str,
+) -> crate::error::ApiResult<()> {
+    let holder = store
+        .organizations()
+        .find_one(doc! { "external_id": external_id, "_id": { "$ne": id } })
+        .projection(doc! { "_id": 1 })
+        .await?;
+    match holder {
+        None => Ok(()),
+        Some(_) => Err(crate::error::ApiError::Duplicate(format!(
+            "Organization with external_id '{external_id}' already exists"
+        ))),
+    }
+}
+
+/// The organization's `version`, `metadata` and `external_id` only.
+pub async fn profile(store: &Store, id: ObjectId) -> Result<Option<Document>, Error> {
+    store
+        .organizations()
+        .find_one(doc! { "_id": id })
+        .projection(doc! { "version": 1, "metadata": 1, "external_id": 1 })
+        .await
+}
+
+/// Sets the organization's profile (`metadata` as JSON text, or none; `external_id`, or
+/// none) with its audit event, in one write conditional on `version`, the version it
+/// was read at: the organization after, or `None` when it moved on meanwhile.
+pub async fn set_profile(
+    store: &Store,
+    id: ObjectId,
+    version: i64,
+    (metadata, external_id): (Option<&str>, Option<&str>),
+    event: &str,
+) -> Result<Option<OrgDoc>, Error> {
+    let mut set = doc! { "updated_at": DateTime::now() };
+    let mut unset = doc! {};
+    for (field, value) in [("metadata", metadata), ("external_id", external_id)] {
+        match value {
+            Some(v) => set.insert(field, v),
+            None => unset.insert(field, ""),
+        };
+    }
+    let mut update = doc! { "$set": set, "$inc": { "version": 1_i64 } };
+    if !unset.is_empty() {
+        update.insert("$unset", unset);
+    }
+    let filter = doc! { "_id": id, "version": version, "pending": no_pending() };
+    write(store, filter, update, Some(event)).await
+}
+
 /// The organization with this id as `user` sees it: everything but the other members.
 pub async fn for_member(
     store: &Store,

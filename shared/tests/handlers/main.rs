@@ -14,6 +14,7 @@ mod limits;
 mod migration;
 mod org;
 mod permissions;
+mod profile;
 mod red_team;
 mod retries;
 mod round_trips;

@@ -233,6 +233,11 @@ const ROWS: &[(&str, &str, [bool; 5])] = &[
         [true, false, false, false, false],
     ),
     (
+        "PUT /org/update",
+        "metadata and external_id",
+        [true, true, false, false, false],
+    ),
+    (
         "DELETE /org/delete",
         "delete",
         [true, false, false, false, false],
@@ -388,6 +393,15 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
                 json!({ "password": "N3wPassword" }),
             ));
             call(app, organizations::update, &r).await
+        }
+        ("PUT /org/update", "metadata and external_id") => {
+            let body = json!({ "metadata": { "tier": "gold" }, "external_id": unique("ext") });
+            call(
+                app,
+                organizations::update,
+                &with(Req::put("/org/update", body)),
+            )
+            .await
         }
         ("PUT /org/update", _) => {
             let r = with(Req::put(

@@ -81,6 +81,9 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     // - update (email): the account's email (marked), its copy in the organizations,
     //   the mark cleared, then the organization read for the answer; rename: target
     //   lookup, conditional write, renameCollection, end of the rename record.
+    // - update (metadata): the profile read, its conditional write with the event in
+    //   the outbox, the event copied into the log, the organization read for
+    //   the answer.
     // - logout: the account (its organizations), then one update of all of them.
     // - item create: insert, then the registry read that checks the write stands.
     // - delete: mark, drop collection, invitations, the answers kept for its retried
@@ -117,6 +120,9 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
             organizations::update, bearer(Req::put("/org/update", new_email))),
         row!(&app; "org_update", "rename", 7, 200;
             organizations::update, bearer(Req::put("/org/update", rename))),
+        row!(&app; "org_update", "metadata", 6, 200;
+            organizations::update,
+            bearer(Req::put("/org/update", json!({ "metadata": { "tier": "gold" } })))),
         row!(&app; "admin_logout", "bearer", 5, 204; sessions::logout, logout_req(&other.token)),
         row!(&app; "org_delete", "own", 14, 204;
             organizations::delete, Req::delete("/org/delete").token(&doomed.token)),

@@ -374,6 +374,8 @@ pub fn sample_org(name: &str, database: &str, since: DateTime) -> OrgDoc {
         email: None,
         password_hash: None,
         token_version: None,
+        external_id: None,
+        metadata: None,
     }
 }
 
