@@ -25,7 +25,11 @@ if [ -z "${JWT_SECRET:-}" ]; then
   [ -s "$LOCAL/jwt-secret" ] || ( umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$LOCAL/jwt-secret" )
   JWT_SECRET="$(cat "$LOCAL/jwt-secret")"
 fi
-( umask 077; printf 'JWT_SECRET=%s\n' "$JWT_SECRET" > "$LOCAL/run.env" )
+# The operator API's token (APP_ENV=local only; on AWS the operator routes use IAM),
+# generated once: curl -H "Authorization: Bearer $(cat .local/operator-token)" ...
+[ -s "$LOCAL/operator-token" ] || ( umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(32))' > "$LOCAL/operator-token" )
+( umask 077; printf 'JWT_SECRET=%s\n' "$JWT_SECRET" > "$LOCAL/run.env"
+  [ "${APP_ENV:-local}" != local ] || printf 'OPERATOR_TOKEN=%s\n' "$(cat "$LOCAL/operator-token")" >> "$LOCAL/run.env" )
 log "API on http://127.0.0.1:${PORT:-9000} (Ctrl-C stops it)"
 exec python3 scripts/stack.py --dir "${RUN_DIR:-$LOCAL/run}" --port "${PORT:-9000}" --instances "${INSTANCES:-2}" --profile "$PROFILE" \
   --mongo-db "${DATA_DIR:-$LOCAL/data}/mongo.db" --mongo-port "${MONGO_PORT:-27018}" --mail-dir "$LOCAL/mail" \

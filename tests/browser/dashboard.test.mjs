@@ -282,6 +282,25 @@ describe('admin console', () => {
     await shot('04-login-throttled');
   });
 
+  // A suspension needs the operator API (its own tests cover it); here the server's 403
+  // is stubbed as the API sends it.
+  step('login: a suspended organization says so, in words for its members', async () => {
+    await page.route('**/admin/login', (route) =>
+      route.fulfill({
+        status: 403,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ detail: 'Organization suspended' }),
+      }),
+    );
+    try {
+      await logIn(page, EMAIL, PASSWORD);
+      await seeText(formError('login-form'), /suspended by the service's operators/, 'suspension shown');
+    } finally {
+      await page.unroute('**/admin/login');
+    }
+    assert.equal(await page.locator('#signed-in-view').isVisible(), false);
+  });
+
   step('login: the console shows the signed-in organization', async () => {
     const response = page.waitForResponse((r) => r.url().endsWith('/admin/login'));
     await logIn(page, EMAIL, PASSWORD);

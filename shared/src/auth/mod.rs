@@ -5,6 +5,7 @@ pub mod jwt;
 pub mod keys;
 pub mod links;
 pub mod login;
+pub mod operator;
 pub mod password;
 pub mod permissions;
 pub mod throttle;
@@ -19,11 +20,19 @@ use crate::core::membership;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::http::bearer_token;
-use crate::store::{OrgDoc, registry};
+use crate::store::{OrgDoc, OrgStatus, registry};
 pub use permissions::{Action, require, require_for_key};
 
 fn unauthorized(msg: &str) -> ApiError {
     ApiError::Unauthorized(msg.to_owned())
+}
+
+/// (v3) 403 for every login, token and key of a suspended organization.
+pub fn suspended(org: &OrgDoc) -> ApiResult<()> {
+    match org.status {
+        OrgStatus::Active => Ok(()),
+        OrgStatus::Suspended => Err(ApiError::Forbidden("Organization suspended".into())),
+    }
 }
 
 /// The member behind a valid token, with its organization as it stands now.
@@ -104,6 +113,7 @@ pub async fn authenticate(app: &App, req: &Request) -> ApiResult<Caller> {
         Settled::Ready(org) => org,
         Settled::Creating(_) | Settled::Gone => return Err(revoked()),
     };
+    suspended(&org)?;
     let member = org.member(user).ok_or_else(revoked)?;
     let joined = member.joined_at.timestamp_millis() / 1000;
     if member.ver != claims.ver || claims.iat < joined {
@@ -153,6 +163,7 @@ async fn authenticate_key(app: &App, req: &Request, token: &str) -> ApiResult<Ca
         Settled::Ready(org) => org,
         Settled::Creating(_) | Settled::Gone => return Err(revoked()),
     };
+    suspended(&org)?;
     throttle::caller_write(app, req, &format!("key:{}", key.id)).await?;
     keys::used(store, &key).await;
     Ok(Caller {

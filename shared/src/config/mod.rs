@@ -169,6 +169,9 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// Writes allowed per caller and per minute.
     pub write_limits: WriteLimits,
+    /// (v3) The operator API's bearer token under `make run` (`OPERATOR_TOKEN`, at least
+    /// 32 characters; refused outside `APP_ENV=local`, where IAM decides).
+    pub operator_token: Option<SecretString>,
 }
 
 /// How many state-changing requests a caller may make per minute, across instances.
@@ -341,6 +344,7 @@ impl Config {
                         )?,
                 ),
             },
+            operator_token: operator_token(get("OPERATOR_TOKEN"), local)?,
             write_limits: WriteLimits {
                 per_caller: number(
                     get("WRITE_LIMIT_PER_MINUTE"),
@@ -356,6 +360,23 @@ impl Config {
                 )? as i64,
             },
         })
+    }
+}
+
+/// `OPERATOR_TOKEN`: only in local development (on AWS the operator routes use IAM), and
+/// long enough not to be guessed.
+fn operator_token(raw: Option<&str>, local: bool) -> Result<Option<SecretString>, ConfigError> {
+    match raw {
+        None => Ok(None),
+        Some(_) if !local => Err(ConfigError::Invalid {
+            name: "OPERATOR_TOKEN",
+            why: "is accepted only with APP_ENV=local (on AWS the operator routes use IAM)".into(),
+        }),
+        Some(t) if t.len() < 32 => Err(ConfigError::Invalid {
+            name: "OPERATOR_TOKEN",
+            why: "must be at least 32 characters".into(),
+        }),
+        Some(t) => Ok(Some(SecretString::from(t.to_owned()))),
     }
 }
 

@@ -46,7 +46,7 @@ pub enum Outcome {
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Actor {
-    /// `user` or `anonymous`.
+    /// `user`, `api_key`, `operator` or `anonymous`.
     #[serde(rename = "type")]
     pub kind: String,
     /// The user id, if known.
@@ -78,6 +78,16 @@ impl Actor {
             id: Some(id.to_hex()),
             email: None,
             name: Some(name.to_owned()),
+        }
+    }
+
+    /// (v3) One of the people who run the service: its IAM principal, or `local`.
+    pub fn operator(id: &str) -> Self {
+        Self {
+            kind: "operator".into(),
+            id: Some(id.to_owned()),
+            email: None,
+            name: None,
         }
     }
 

@@ -20,7 +20,7 @@ use crate::core::audit::{self, Actor, Event, Outcome, Target};
 use crate::domain::{Email, OrganizationName, Profile, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
-    OrgDoc, Pending, PendingOp, Placement, Store, failpoint, idempotency, invitations,
+    OrgDoc, OrgStatus, Pending, PendingOp, Placement, Store, failpoint, idempotency, invitations,
     is_duplicate, member_key, registry, tenants,
 };
 
@@ -110,6 +110,10 @@ pub async fn create(
         email: None,
         password_hash: None,
         token_version: None,
+        status: OrgStatus::Active,
+        suspension: None,
+        created_key: OrgDoc::creation_key(now, id),
+        member_count: 1,
         external_id: profile.external_id.as_ref().map(|e| e.as_str().to_owned()),
         metadata: (!profile.metadata.is_empty()).then(|| profile.metadata.to_json()),
     };

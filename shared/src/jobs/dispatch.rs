@@ -57,6 +57,9 @@ pub struct Report {
     pub delivered: usize,
     /// Webhook attempts that failed (retried on the schedule, or failed for good).
     pub undelivered: usize,
+    /// (v3) Deliveries of suspended organizations, left to wait (taken again once their
+    /// lease has passed; no attempt is counted).
+    pub waiting: usize,
 }
 
 /// How long a dispatcher holds a delivery it took (an attempt takes 10 s at most).
@@ -108,18 +111,26 @@ pub async fn sweep(app: &App, report: &mut Report, deadline: Instant) -> ApiResu
         }
         for outcome in join_all(taken.into_iter().map(|d| deliver(app, d))).await {
             match outcome? {
-                true => report.delivered += 1,
-                false => report.undelivered += 1,
+                Some(true) => report.delivered += 1,
+                Some(false) => report.undelivered += 1,
+                None => report.waiting += 1,
             }
         }
     }
 }
 
 /// One attempt of a delivery, recorded; true when the receiver took it. A deleted or
-/// disabled endpoint gets nothing: the delivery fails at once.
-async fn deliver(app: &App, delivery: DeliveryDoc) -> ApiResult<bool> {
+/// disabled endpoint gets nothing: the delivery fails at once. A suspended
+/// organization's delivery waits (`None`), with no attempt counted: it is looked at
+/// again a lease later, and its organization's resume makes it due at once.
+async fn deliver(app: &App, delivery: DeliveryDoc) -> ApiResult<Option<bool>> {
     let store = &app.store;
     let now = DateTime::now();
+    if registry::suspended(store, &delivery.org).await? {
+        let later = now.timestamp_millis() + DELIVERY_LEASE_MS;
+        webhooks::wait(store, &delivery.id, later).await?;
+        return Ok(None);
+    }
     let mut attempts: Vec<Attempt> = serde_json::from_str(&delivery.attempts).unwrap_or_default();
     let hook = webhooks::by_id(store, &delivery.org, &delivery.webhook).await?;
     let Some(hook) = hook.filter(|h| h.enabled) else {
@@ -131,7 +142,7 @@ async fn deliver(app: &App, delivery: DeliveryDoc) -> ApiResult<bool> {
         });
         let text = serde_json::to_string(&attempts).unwrap_or_default();
         webhooks::settle(store, &delivery.id, DeliveryStatus::Failed, i64::MAX, &text).await?;
-        return Ok(false);
+        return Ok(Some(false));
     };
     let keys = hooks::signing_keys(&app.config.jwt, &hook.secrets, now.timestamp_millis());
     let signer = (delivery.id.as_str(), keys.as_slice());
@@ -173,7 +184,7 @@ async fn deliver(app: &App, delivery: DeliveryDoc) -> ApiResult<bool> {
             )
             .await?;
         }
-        return Ok(true);
+        return Ok(Some(true));
     }
     let schedule = &app.config.webhooks.retry_schedule;
     let (status, due) = match schedule.get(attempts.len() - 1) {
@@ -185,7 +196,7 @@ async fn deliver(app: &App, delivery: DeliveryDoc) -> ApiResult<bool> {
     };
     webhooks::settle(store, &delivery.id, status, due, &text).await?;
     failing(app, &hook, now.timestamp_millis()).await?;
-    Ok(false)
+    Ok(Some(false))
 }
 
 /// After a failed attempt: the endpoint's failure clock starts, or, once it has run

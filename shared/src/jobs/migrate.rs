@@ -29,6 +29,7 @@ pub async fn run(store: &Store) -> Result<Report, crate::error::ApiError> {
     for org in &legacy {
         crate::core::membership::migrate_admin(store, org).await?;
     }
+    crate::store::registry::backfill(store).await?;
     Ok(Report {
         indexes,
         migrated: legacy.len(),

@@ -12,6 +12,7 @@ pub mod fallback;
 pub mod invitations;
 pub mod items;
 pub mod members;
+pub mod operator;
 pub mod organizations;
 pub mod service;
 pub mod sessions;

@@ -68,6 +68,7 @@ pub async fn login(app: &App, req: Request) -> ApiResult<Response<Body>> {
     };
     let member =
         member.ok_or_else(|| ApiError::Unauthorized("Incorrect email or password".into()))?;
+    crate::auth::suspended(&org)?;
     let event = Event::new(
         &context,
         "user.login_succeeded",

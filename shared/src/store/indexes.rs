@@ -48,6 +48,31 @@ const INDEXES: &[Spec] = &[
         sparse: true,
         ttl: None,
     },
+    // (v3) The operator's list: each filter and order on an index of its own.
+    Spec {
+        collection: "organizations",
+        name: "status_1_created_key_1",
+        keys: || doc! { "status": 1, "created_key": 1 },
+        unique: false,
+        sparse: false,
+        ttl: None,
+    },
+    Spec {
+        collection: "organizations",
+        name: "status_1_name_1",
+        keys: || doc! { "status": 1, "name": 1 },
+        unique: false,
+        sparse: false,
+        ttl: None,
+    },
+    Spec {
+        collection: "organizations",
+        name: "created_key_1",
+        keys: || doc! { "created_key": 1 },
+        unique: false,
+        sparse: false,
+        ttl: None,
+    },
     // A first-release admin's email, while its document is not migrated: what login looks
     // up for an email without an account (emptied by the migration).
     Spec {

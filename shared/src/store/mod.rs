@@ -23,7 +23,9 @@ pub mod users;
 pub mod webhooks;
 
 pub use errors::{codes, error_code, is_duplicate};
-pub use records::{Member, OrgDoc, Pending, PendingOp, Placement, member_key, millis_of};
+pub use records::{
+    Member, OrgDoc, OrgStatus, Pending, PendingOp, Placement, Suspension, member_key, millis_of,
+};
 
 use mongodb::bson::{Document, doc};
 use mongodb::options::ClientOptions;

@@ -91,6 +91,38 @@ pub fn member_key(user: ObjectId) -> String {
     format!("u{}", user.to_hex())
 }
 
+/// (v3) Whether an organization may be used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgStatus {
+    /// Its members and keys work.
+    #[default]
+    Active,
+    /// Every login, token and key of it is 403; its webhook deliveries wait.
+    Suspended,
+}
+
+impl OrgStatus {
+    /// As the API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+/// (v3) Why an organization is suspended, since when and by whom.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Suspension {
+    /// When.
+    pub at: DateTime,
+    /// The operator's reason.
+    pub reason: String,
+    /// The operator (IAM principal, or `local`).
+    pub by: String,
+}
+
 /// An organization and its members: one document, so that the token check, a role
 /// change and the last-owner rule are single-document reads and atomic writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +158,20 @@ pub struct OrgDoc {
     /// the same write as their change (see [`crate::core::audit`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audit_outbox: Vec<String>,
+    /// (v3) Its creation time and id as one sortable text, `<ms, 13 digits>.<id hex>`:
+    /// the operator list's creation order, on an index of one field.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub created_key: String,
+    /// (v3) How many members it has (kept by every write of the member map; filled in
+    /// for older documents by the migration), for the operator's list.
+    #[serde(default)]
+    pub member_count: i64,
+    /// (v3) Active or suspended (absent: active, as every organization before v3).
+    #[serde(default)]
+    pub status: OrgStatus,
+    /// (v3) Why and by whom it is suspended, while it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspension: Option<Suspension>,
     /// (v3) The caller's own id for the organization, unique where set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
@@ -190,6 +236,15 @@ impl OrgDoc {
     /// The pending operation, if any.
     pub fn pending_op(&self) -> Option<PendingOp> {
         self.pending.as_ref().map(|p| p.op)
+    }
+
+    /// (v3) The `created_key` of an organization made at `created_at` with `id`.
+    pub fn creation_key(created_at: DateTime, id: ObjectId) -> String {
+        format!(
+            "{:013}.{}",
+            created_at.timestamp_millis().max(0),
+            id.to_hex()
+        )
     }
 
     /// The member entry of a user.

@@ -143,6 +143,7 @@ pub async fn for_member(
         "email",
         "password_hash",
         "token_version",
+        "status",
     ] {
         projection.insert(field, 1);
     }
@@ -456,7 +457,7 @@ pub async fn add_member(
     let owners = i64::from(member.role == Role::Owner);
     let update = doc! {
         "$set": { &path: to_bson(member).map_err(Error::custom)?, "updated_at": DateTime::now() },
-        "$inc": { "owners": owners, "version": 1_i64 },
+        "$inc": { "owners": owners, "version": 1_i64, "member_count": 1_i64 },
     };
     write(
         store,
@@ -514,7 +515,7 @@ pub async fn remove_member(
     let update = doc! {
         "$unset": { member_path(user): "" },
         "$set": { "updated_at": DateTime::now() },
-        "$inc": { "owners": owners, "version": 1_i64 },
+        "$inc": { "owners": owners, "version": 1_i64, "member_count": -1_i64 },
     };
     write(store, holding(org, user, role, owners < 0), update, event).await
 }
@@ -583,12 +584,200 @@ pub async fn migrate_admin(
         .update_one(
             doc! { "_id": org.id, "admin_id": { "$exists": true } },
             doc! {
-                "$set": { member_path(owner): to_bson(member).map_err(Error::custom)?, "owners": 1_i64 },
+                "$set": {
+                    member_path(owner): to_bson(member).map_err(Error::custom)?,
+                    "owners": 1_i64,
+                    "member_count": 1_i64,
+                    "status": "active",
+                    "created_key": OrgDoc::creation_key(org.created_at, org.id),
+                },
                 "$unset": { "admin_id": "", "email": "", "password_hash": "", "token_version": "" },
             },
         )
         .await
         .map(|_| ())
+}
+
+/// (v3) The order of the operator's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgOrder {
+    /// Oldest first (`created_at`).
+    Created,
+    /// Newest first (`-created_at`).
+    CreatedDesc,
+    /// By name (`name`).
+    Name,
+}
+
+/// (v3) Where a page of the operator's list starts: after this organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    /// Its `created_key`, in a creation order.
+    Created(String),
+    /// Its name, in the name order.
+    Name(String),
+}
+
+/// (v3) A page of the operator's list: filters, order, where it starts, how long.
+#[derive(Debug, Clone)]
+pub struct OrgQuery {
+    /// Names starting with this.
+    pub name_prefix: Option<String>,
+    /// This external id.
+    pub external_id: Option<String>,
+    /// This status.
+    pub status: Option<super::OrgStatus>,
+    /// The order.
+    pub order: OrgOrder,
+    /// Where the page starts.
+    pub after: Option<After>,
+    /// At most this many (one more is read to know whether a next page exists).
+    pub limit: usize,
+}
+
+/// (v3) A page of organizations without their member maps and outboxes, on the index of
+/// its filter and order (`status_1_created_key_1`, `status_1_name_1`, `created_key_1`,
+/// `name_1`, `external_id_1`): keyset paging, so a page costs the
+/// same however many organizations there are, and none is seen twice.
+pub async fn page(store: &Store, query: &OrgQuery) -> Result<Vec<OrgDoc>, Error> {
+    use futures_util::TryStreamExt;
+    let mut filter = doc! {};
+    if let Some(status) = query.status {
+        filter.insert("status", status.as_str());
+    }
+    if let Some(external_id) = &query.external_id {
+        filter.insert("external_id", external_id);
+    }
+    let mut name = doc! {};
+    if let Some(prefix) = &query.name_prefix {
+        name.insert("$gte", prefix);
+        name.insert("$lt", format!("{prefix}\u{7f}"));
+    }
+    let descending = query.order == OrgOrder::CreatedDesc;
+    match &query.after {
+        Some(After::Name(last)) => {
+            name.insert("$gt", last);
+        }
+        Some(After::Created(key)) => {
+            let op = if descending { "$lt" } else { "$gt" };
+            filter.insert("created_key", doc! { op: key });
+        }
+        None => {}
+    }
+    if !name.is_empty() {
+        filter.insert("name", name);
+    }
+    let sort = match query.order {
+        OrgOrder::Created => doc! { "created_key": 1 },
+        OrgOrder::CreatedDesc => doc! { "created_key": -1 },
+        OrgOrder::Name => doc! { "name": 1 },
+    };
+    let docs: Vec<Document> = store
+        .organizations()
+        .find(filter)
+        .sort(sort)
+        .limit(query.limit as i64 + 1)
+        .projection(doc! { "members": 0, "audit_outbox": 0 })
+        .await?
+        .try_collect()
+        .await?;
+    Ok(docs.into_iter().filter_map(OrgDoc::from_document).collect())
+}
+
+/// Whether the organization (its id as hex) is suspended.
+pub async fn suspended(store: &Store, org: &str) -> Result<bool, Error> {
+    let Ok(id) = ObjectId::parse_str(org) else {
+        return Ok(false);
+    };
+    let found = store
+        .organizations()
+        .find_one(doc! { "_id": id, "status": "suspended" })
+        .projection(doc! { "_id": 1 })
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Sets the organization's status (suspended with `suspension`, or active without),
+/// with its audit event: the organization after, or `None` when it is gone.
+pub async fn set_status(
+    store: &Store,
+    id: ObjectId,
+    suspension: Option<&super::Suspension>,
+    event: &str,
+) -> Result<Option<OrgDoc>, Error> {
+    let update = match suspension {
+        Some(s) => doc! {
+            "$set": { "status": "suspended", "suspension": to_bson(s).map_err(Error::custom)?, "updated_at": DateTime::now() },
+            "$inc": { "version": 1_i64 },
+        },
+        None => doc! {
+            "$set": { "status": "active", "updated_at": DateTime::now() },
+            "$unset": { "suspension": "" },
+            "$inc": { "version": 1_i64 },
+        },
+    };
+    write(store, doc! { "_id": id }, update, Some(event)).await
+}
+
+/// Fills in what documents written before v3 lack, `status`, `created_key` and
+/// `member_count` (from the member map), once per database (a `migrations` record says
+/// it is done): the number filled in. Documents written since have them, and so does a
+/// first-release document when [`migrate_admin`] moves it on. A member added to a
+/// document while its count is filled in may be missed by the count: run it right
+/// after the deploy (the migrate function does).
+pub async fn backfill(store: &Store) -> Result<usize, Error> {
+    use futures_util::TryStreamExt;
+    let done = doc! { "_id": "v3-organization-fields" };
+    let migrations = store.master_collection("migrations");
+    if migrations.find_one(done.clone()).await?.is_some() {
+        return Ok(0);
+    }
+    let missing = doc! { "$or": [
+        { "status": { "$exists": false } },
+        { "member_count": { "$exists": false } },
+        { "created_key": { "$exists": false } },
+    ] };
+    let docs: Vec<Document> = store
+        .organizations()
+        .find(missing)
+        .projection(doc! { "members": 1, "created_at": 1, "status": 1, "member_count": 1, "created_key": 1 })
+        .await?
+        .try_collect()
+        .await?;
+    for org in &docs {
+        let Ok(id) = org.get_object_id("_id") else {
+            continue;
+        };
+        let count = org.get_document("members").map(|m| m.len()).unwrap_or(0) as i64;
+        let created = org
+            .get_datetime("created_at")
+            .copied()
+            .unwrap_or(DateTime::MIN);
+        let fields = [
+            ("member_count", Bson::Int64(count)),
+            ("status", Bson::String("active".into())),
+            (
+                "created_key",
+                Bson::String(OrgDoc::creation_key(created, id)),
+            ),
+        ];
+        for (field, value) in fields {
+            if !org.contains_key(field) {
+                store
+                    .organizations()
+                    .update_one(
+                        doc! { "_id": id, field: { "$exists": false } },
+                        doc! { "$set": { field: value } },
+                    )
+                    .await?;
+            }
+        }
+    }
+    migrations
+        .update_one(done, doc! { "$set": { "at": DateTime::now() } })
+        .upsert(true)
+        .await?;
+    Ok(docs.len())
 }
 
 /// The first-release document whose admin has this (lowercased) email, if one is not

@@ -203,6 +203,31 @@ pub async fn take_due(
     Ok(parse(taken))
 }
 
+/// (v3) Leaves a delivery of a suspended organization to wait until `due_ms`, marked
+/// so that a resume makes it due at once; no attempt is counted.
+pub async fn wait(store: &Store, id: &str, due_ms: i64) -> Result<(), Error> {
+    store
+        .deliveries()
+        .update_one(
+            doc! { "_id": id },
+            doc! { "$set": { "due_ms": due_ms, "waiting": true } },
+        )
+        .await
+        .map(|_| ())
+}
+
+/// (v3) Makes the waiting deliveries of `org` (hex) due now: its resume.
+pub async fn resume_waiting(store: &Store, org: &str, now_ms: i64) -> Result<(), Error> {
+    store
+        .deliveries()
+        .update_many(
+            doc! { "org": org, "waiting": true },
+            doc! { "$set": { "due_ms": now_ms }, "$unset": { "waiting": "" } },
+        )
+        .await
+        .map(|_| ())
+}
+
 /// Records an attempt's outcome: the attempts so far, where the delivery stands and
 /// when it is due next.
 pub async fn settle(

@@ -144,13 +144,22 @@
     }
   }
 
+  /** What a member of a suspended organization is told (at login, or when it happens). */
+  const SUSPENDED =
+    'Your organization is suspended by the service\'s operators: nobody can sign in to it or use its API keys until it is resumed. Contact your provider.';
+
   /** The ConsoleError of an answer that is not 2xx; a 401 to a signed-in call ends the
-   *  session. */
+   *  session, and so does a 403 that says the organization is suspended. */
   function failure(res, data, auth) {
     const err = errorOf(res, data);
     if (auth && res.status === 401) {
       // Expired or revoked (logout elsewhere, password change): start again.
       endSession(`Your session has ended (${err.message.replace(/\.$/, '')}). Please log in again.`, 'error');
+    } else if (res.status === 403 && err.message === 'Organization suspended') {
+      // The service's operators suspended the organization: nothing works until they
+      // resume it (a login says so; a session ends with the same words).
+      err.message = SUSPENDED;
+      if (auth) endSession(SUSPENDED, 'error');
     }
     return err;
   }

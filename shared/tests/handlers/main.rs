@@ -12,6 +12,7 @@ mod integrity;
 mod items;
 mod limits;
 mod migration;
+mod operator;
 mod org;
 mod permissions;
 mod profile;

@@ -9,7 +9,8 @@ use serde_json::json;
 use tenant::{
     App,
     routes::{
-        accounts, api_keys, events, invitations, items, members, organizations, sessions, webhooks,
+        accounts, api_keys, events, invitations, items, members, operator, organizations, sessions,
+        webhooks,
     },
 };
 
@@ -271,6 +272,31 @@ const ROWS: &[(&str, &str, [bool; 5])] = &[
         "GET /org/events",
         "read events",
         [true, true, false, true, false],
+    ),
+    (
+        "GET /operator/organizations",
+        "operators only",
+        [false, false, false, false, false],
+    ),
+    (
+        "GET /operator/organizations/{id}",
+        "operators only",
+        [false, false, false, false, false],
+    ),
+    (
+        "PATCH /operator/organizations/{id}",
+        "operators only",
+        [false, false, false, false, false],
+    ),
+    (
+        "POST /operator/organizations/{id}/suspend",
+        "operators only",
+        [false, false, false, false, false],
+    ),
+    (
+        "POST /operator/organizations/{id}/resume",
+        "operators only",
+        [false, false, false, false, false],
     ),
     (
         "POST /org/webhooks",
@@ -542,6 +568,33 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
         ("POST /auth/verify-email", _) => {
             let req = with(Req::new(Method::POST, "/auth/verify-email"));
             call(app, accounts::request_verification, &req).await
+        }
+        ("GET /operator/organizations", _) => {
+            call(
+                app,
+                operator::list,
+                &with(Req::get("/operator/organizations")),
+            )
+            .await
+        }
+        ("GET /operator/organizations/{id}", _) => {
+            let req = Req::get("/operator/organizations/x").param("id", &f.ids[0]);
+            call(app, operator::get, &with(req)).await
+        }
+        ("PATCH /operator/organizations/{id}", _) => {
+            let body = json!({ "metadata": { "k": "v" } });
+            let req = Req::patch("/operator/organizations/x", body).param("id", &f.ids[0]);
+            call(app, operator::update, &with(req)).await
+        }
+        ("POST /operator/organizations/{id}/suspend", _) => {
+            let body = json!({ "reason": "a test" });
+            let req = Req::post("/operator/organizations/x/suspend", body).param("id", &f.ids[0]);
+            call(app, operator::suspend, &with(req)).await
+        }
+        ("POST /operator/organizations/{id}/resume", _) => {
+            let req =
+                Req::new(Method::POST, "/operator/organizations/x/resume").param("id", &f.ids[0]);
+            call(app, operator::resume, &with(req)).await
         }
         _ => panic!("no request for the row {route} ({case})"),
     }

@@ -132,6 +132,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     cases.extend(webhook_cases(&app).await);
     cases.extend(key_cases(&app).await);
     cases.extend(limited_cases().await);
+    cases.extend(operator_cases(&app).await);
     let mut wrong = Vec::new();
     for function in functions() {
         if !cases.iter().any(|(route, ..)| *route == function) {
@@ -406,4 +407,36 @@ async fn limited_cases() -> Vec<Case> {
 /// A token of a fresh organization's owner.
 async fn other_token(app: &App) -> String {
     signup(app).await.token
+}
+
+/// (v3) The operator API, authorized by IAM (no command for the check).
+async fn operator_cases(app: &App) -> Vec<Case> {
+    use tenant::routes::operator;
+    let o = signup(app).await;
+    let me = call(app, organizations::me, &Req::get("/org/me").token(&o.token)).await;
+    let id = me.body["organization"]["id"].as_str().unwrap().to_owned();
+    let on = |method: Method, path: &str| {
+        Req::new(method, path)
+            .iam("arn:aws:iam::1:user/ops")
+            .param("id", &id)
+    };
+    let patch =
+        on(Method::PATCH, "/operator/organizations/x").json(json!({ "metadata": { "k": "v" } }));
+    let suspend =
+        on(Method::POST, "/operator/organizations/x/suspend").json(json!({ "reason": "test" }));
+    // - list: one query on the index of its filter and order.
+    // - get: the organization, its API keys and its webhook endpoints (those two at once).
+    // - update: the organization, then as the owners' update (profile read, conditional
+    //   write, event copied), the organization again and the counts for the answer.
+    // - suspend, resume: the organization, the status written with its event, the event
+    //   copied, the counts; a resume also makes the waiting deliveries due.
+    vec![
+        row!(app; "operator_list", "page", 1, 200;
+            operator::list, on(Method::GET, "/operator/organizations").query("q", &o.name)),
+        row!(app; "operator_get", "found", 3, 200; operator::get, on(Method::GET, "/operator/organizations/x")),
+        row!(app; "operator_update", "metadata", 7, 200; operator::update, patch),
+        row!(app; "operator_suspend", "active", 5, 200; operator::suspend, suspend),
+        row!(app; "operator_resume", "suspended", 6, 200;
+            operator::resume, on(Method::POST, "/operator/organizations/x/resume")),
+    ]
 }

@@ -167,6 +167,14 @@ impl Req {
         self.event["requestContext"]["http"]["sourceIp"] = json!(ip);
         self
     }
+    /// (v3) As API Gateway sends a request it authorized with IAM (`AWS_IAM`): the
+    /// principal in the request context.
+    pub fn iam(mut self, user_arn: &str) -> Self {
+        self.event["requestContext"]["authorizer"] = json!({
+            "iam": { "accountId": "123456789012", "userArn": user_arn, "userId": "AIDATEST" }
+        });
+        self
+    }
     /// A named API Gateway stage (the path then starts with `/{stage}`).
     pub fn stage(mut self, stage: &str) -> Self {
         self.event["requestContext"]["stage"] = json!(stage);
@@ -374,6 +382,10 @@ pub fn sample_org(name: &str, database: &str, since: DateTime) -> OrgDoc {
         email: None,
         password_hash: None,
         token_version: None,
+        status: tenant::store::OrgStatus::Active,
+        suspension: None,
+        created_key: String::new(),
+        member_count: 1,
         external_id: None,
         metadata: None,
     }

@@ -1,0 +1,274 @@
+//! (v3) The operator API, across organizations: list and search, one organization in
+//! detail, its profile, suspension and resumption. Only operators (see
+//! [`crate::auth::operator`]); every change is in the organization's audit log with the
+//! actor `{"type": "operator", "id": "<IAM principal ARN, or local>"}`.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use mongodb::bson::oid::ObjectId;
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::auth::operator::{self, Operator};
+use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
+use crate::core::profile::{self, ProfileChanges};
+use crate::domain::{ExternalId, Metadata, Role};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{JsonBody, json, page_limit, path_param, query};
+use crate::routes::views::timestamp;
+use crate::store::registry::{After, OrgOrder, OrgQuery};
+use crate::store::{OrgDoc, OrgStatus, Suspension, api_keys, registry, webhooks};
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("Organization not found".into())
+}
+
+/// The organization of the path's `{id}`, whole.
+async fn target(app: &App, req: &Request) -> ApiResult<OrgDoc> {
+    let id = path_param(req, "id")
+        .and_then(|raw| ObjectId::parse_str(raw).ok())
+        .ok_or_else(not_found)?;
+    registry::by_id(&app.store, id).await?.ok_or_else(not_found)
+}
+
+fn event(op: &Operator, req: &Request, action: &str, org: &OrgDoc) -> Event {
+    Event::new(
+        &Context::of(req),
+        action,
+        Outcome::Success,
+        Actor::operator(&op.id),
+    )
+    .target(Target::new("organization", org.id, Some(&org.name)))
+}
+
+/// An organization as the operator's list shows it.
+fn summary(org: &OrgDoc) -> Value {
+    json!({
+        "id": org.id.to_hex(),
+        "organization_name": org.name,
+        "external_id": org.external_id,
+        "metadata": Metadata::from_json(org.metadata.as_deref()).to_value(),
+        "status": org.status.as_str(),
+        "members": org.member_count,
+        "created_at": timestamp(org.created_at),
+        "updated_at": org.updated_at.map(timestamp),
+        "deleted_at": Value::Null,
+        "purge_after": Value::Null,
+        "suspension": org.suspension.as_ref().map(|s| json!({
+            "reason": s.reason, "at": timestamp(s.at), "by": s.by,
+        })),
+    })
+}
+
+/// The list's query: `q`, `external_id`, `status`, `sort`, `limit`, `after`.
+fn list_query(req: &Request) -> ApiResult<OrgQuery> {
+    let invalid = |field: &str, msg: &str| ApiError::invalid(&["query", field], msg);
+    let name_prefix = match query(req, "q") {
+        Some(q) => {
+            let q = q.to_ascii_lowercase();
+            let ok = q.len() <= 50
+                && q.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                return Err(invalid("q", "q must be 1-50 of [A-Za-z0-9_-]"));
+            }
+            Some(q)
+        }
+        None => None,
+    };
+    let external_id = match query(req, "external_id") {
+        Some(raw) => Some(
+            ExternalId::parse(&raw)
+                .map_err(|m| invalid("external_id", &m))?
+                .as_str()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let status = match query(req, "status").as_deref() {
+        None => None,
+        Some("active") => Some(OrgStatus::Active),
+        Some("suspended") => Some(OrgStatus::Suspended),
+        Some("deleted") => {
+            return Err(invalid(
+                "status",
+                "status deleted is not available yet: a delete is final in this release",
+            ));
+        }
+        Some(_) => return Err(invalid("status", "status must be active or suspended")),
+    };
+    let order = match query(req, "sort").as_deref() {
+        None | Some("created_at") => OrgOrder::Created,
+        Some("-created_at") => OrgOrder::CreatedDesc,
+        Some("name") => OrgOrder::Name,
+        Some(_) => {
+            return Err(invalid(
+                "sort",
+                "sort must be created_at, -created_at or name",
+            ));
+        }
+    };
+    let after = match query(req, "after") {
+        None => None,
+        Some(raw) => Some(parse_after(&raw, order).ok_or_else(|| {
+            invalid(
+                "after",
+                "after must be the next value of a page in this order",
+            )
+        })?),
+    };
+    Ok(OrgQuery {
+        name_prefix,
+        external_id,
+        status,
+        order,
+        after,
+        limit: page_limit(req)?,
+    })
+}
+
+/// A page's `next`: the last one's `created_key` in a creation order, its name in the
+/// name order.
+fn next_of(org: &OrgDoc, order: OrgOrder) -> String {
+    match order {
+        OrgOrder::Name => org.name.clone(),
+        _ => org.created_key.clone(),
+    }
+}
+
+fn parse_after(raw: &str, order: OrgOrder) -> Option<After> {
+    match order {
+        OrgOrder::Name => Some(After::Name(raw.to_owned())),
+        _ => {
+            let (ms, id) = raw.split_once('.')?;
+            let ok = ms.len() == 13 && ms.bytes().all(|b| b.is_ascii_digit());
+            (ok && ObjectId::parse_str(id).is_ok()).then(|| After::Created(raw.to_owned()))
+        }
+    }
+}
+
+/// `GET /operator/organizations`: a page of organizations, filtered by name prefix
+/// (`q`), `external_id` and `status`, in `sort` order, from `after`.
+pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    operator::authenticate(app, &req)?;
+    let query = list_query(&req)?;
+    let mut orgs = registry::page(&app.store, &query).await?;
+    let next = (orgs.len() > query.limit).then(|| {
+        orgs.truncate(query.limit);
+        orgs.last().map(|o| next_of(o, query.order))
+    });
+    let page: Vec<Value> = orgs.iter().map(summary).collect();
+    json(
+        StatusCode::OK,
+        &json!({ "organizations": page, "next": next.flatten() }),
+    )
+}
+
+/// `GET /operator/organizations/{id}`: the list's shape, plus its owners and how many
+/// active API keys and webhook endpoints it has.
+pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    operator::authenticate(app, &req)?;
+    let org = target(app, &req).await?;
+    json(StatusCode::OK, &detail(app, &org).await?)
+}
+
+async fn detail(app: &App, org: &OrgDoc) -> ApiResult<Value> {
+    let hex = org.id.to_hex();
+    let now = mongodb::bson::DateTime::now().timestamp_millis();
+    let (keys, hooks) = tokio::join!(
+        api_keys::list(&app.store, &hex),
+        webhooks::list(&app.store, &hex)
+    );
+    let owners: Vec<Value> = org
+        .members
+        .iter()
+        .filter(|(_, m)| m.role == Role::Owner)
+        .map(|(key, m)| json!({ "user_id": key.trim_start_matches('u'), "email": m.email }))
+        .collect();
+    let mut view = summary(org);
+    view["members"] = json!(org.members.len());
+    view["owners"] = json!(owners);
+    view["api_keys"] = json!(keys?.iter().filter(|k| k.active(now)).count());
+    view["webhooks"] = json!(hooks?.iter().filter(|h| h.enabled).count());
+    Ok(view)
+}
+
+/// `PATCH /operator/organizations/{id}` body `{"metadata"?, "external_id"?}`: the
+/// profile, as `PUT /org/update` changes it.
+pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let op = operator::authenticate(app, &req)?;
+    let mut body = JsonBody::parse(&req)?;
+    let changes = ProfileChanges {
+        metadata: body.nullable("metadata", Metadata::changes).flatten(),
+        external_id: body.nullable("external_id", |v| {
+            v.as_str()
+                .ok_or_else(|| "External id must be a string".to_owned())
+                .and_then(ExternalId::parse)
+        }),
+    };
+    if changes.is_empty() {
+        body.reject(
+            &["body"],
+            "At least one of metadata, external_id is required",
+        );
+    }
+    body.finish(|| Some(()))?;
+    let org = target(app, &req).await?;
+    let event = event(&op, &req, "organization.updated", &org);
+    profile::update(&app.store, org.id, &changes, &event).await?;
+    let org = registry::by_id(&app.store, org.id)
+        .await?
+        .ok_or_else(not_found)?;
+    json(StatusCode::OK, &detail(app, &org).await?)
+}
+
+/// `POST /operator/organizations/{id}/suspend` body `{"reason"}` (1–500 characters):
+/// every login, token and key of it is 403 from now on; its deliveries wait.
+pub async fn suspend(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let op = operator::authenticate(app, &req)?;
+    let mut body = JsonBody::parse(&req)?;
+    let reason = body.required("reason", |raw| {
+        let n = raw.trim().chars().count();
+        if (1..=500).contains(&n) {
+            Ok(raw.trim().to_owned())
+        } else {
+            Err("Reason must be 1-500 characters".into())
+        }
+    });
+    let reason = body.finish(|| reason)?;
+    let org = target(app, &req).await?;
+    let suspension = Suspension {
+        at: mongodb::bson::DateTime::now(),
+        reason,
+        by: op.id.clone(),
+    };
+    let event =
+        event(&op, &req, "organization.suspended", &org).meta("reason", suspension.reason.as_str());
+    set_status(app, &org, Some(&suspension), &event).await
+}
+
+/// `POST /operator/organizations/{id}/resume`: active again; deliveries resume.
+pub async fn resume(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let op = operator::authenticate(app, &req)?;
+    let org = target(app, &req).await?;
+    let event = event(&op, &req, "organization.resumed", &org);
+    set_status(app, &org, None, &event).await
+}
+
+async fn set_status(
+    app: &App,
+    org: &OrgDoc,
+    suspension: Option<&Suspension>,
+    event: &Event,
+) -> ApiResult<Response<Body>> {
+    let changed = registry::set_status(&app.store, org.id, suspension, &event.to_outbox())
+        .await?
+        .ok_or_else(not_found)?;
+    audit::drain(&app.store, &changed).await?;
+    if suspension.is_none() {
+        let now = mongodb::bson::DateTime::now().timestamp_millis();
+        webhooks::resume_waiting(&app.store, &org.id.to_hex(), now).await?;
+    }
+    tracing::info!(org_id = %org.id, status = changed.status.as_str(), "organization status set");
+    json(StatusCode::OK, &detail(app, &changed).await?)
+}
