@@ -31,6 +31,7 @@ pub mod hooks;
 pub mod http;
 pub mod jobs;
 pub mod lambda;
+pub mod metrics;
 pub mod routes;
 pub mod store;
 

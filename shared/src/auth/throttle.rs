@@ -58,6 +58,7 @@ pub async fn enter(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
     let keys = Keys::new(email, ip);
     let pair = attempts::count(store, &keys.pair, WINDOW).await?;
     if let Some(retry_after) = past(pair, MAX_PER_EMAIL_AND_IP) {
+        throttled(retry_after);
         return Err(ApiError::TooManyRequests {
             retry_after,
             what: "failed login attempts",
@@ -73,11 +74,20 @@ pub async fn enter(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
         .max();
     match retry_after {
         None => Ok(()),
-        Some(retry_after) => Err(ApiError::TooManyRequests {
-            retry_after,
-            what: "failed login attempts",
-        }),
+        Some(retry_after) => {
+            throttled(retry_after);
+            Err(ApiError::TooManyRequests {
+                retry_after,
+                what: "failed login attempts",
+            })
+        }
     }
+}
+
+/// The line (and metric `LoginsThrottled`) of a login the throttle refused.
+fn throttled(retry_after: u64) {
+    let fields = serde_json::json!({ "retry_after": retry_after });
+    crate::metrics::count("login throttled", &["LoginsThrottled"], fields);
 }
 
 /// The seconds to wait when a counter `(n, until)` is past `limit`.

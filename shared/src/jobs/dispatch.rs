@@ -155,12 +155,21 @@ async fn deliver(app: &App, delivery: DeliveryDoc) -> ApiResult<Option<bool>> {
     )
     .await;
     let ok = attempt.succeeded();
-    tracing::info!(
-        delivery = %delivery.id,
-        status_code = attempt.status_code,
-        duration_ms = attempt.duration_ms,
-        ok,
-        "webhook attempt"
+    // The attempt's log line, with the metrics the alarms watch (Embedded Metric Format).
+    let metrics: &[&str] = if ok {
+        &["WebhookAttempts"]
+    } else {
+        &["WebhookAttempts", "WebhookAttemptsFailed"]
+    };
+    crate::metrics::count(
+        "webhook attempt",
+        metrics,
+        serde_json::json!({
+            "delivery": delivery.id,
+            "status_code": attempt.status_code,
+            "duration_ms": attempt.duration_ms,
+            "ok": ok,
+        }),
     );
     attempts.push(attempt);
     let text = serde_json::to_string(&attempts).unwrap_or_default();
