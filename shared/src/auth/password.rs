@@ -131,25 +131,24 @@ mod tests {
     }
 
     /// A stored hash of a lower cost than the configured one fails no faster than an
-    /// unknown email's dummy verify (issue 20, case 12), and is due for a new hash.
+    /// unknown email's dummy verify (issue 20, case 12), and is due for a new hash. The
+    /// floor is the dummy verify's time as measured by the process; how the two compare
+    /// under load is for `make bench` (wrong password against unknown email), not for a
+    /// timed test.
     #[tokio::test]
     async fn a_hash_of_another_cost_takes_the_dummy_hashs_time() {
         let cheap = hash("Passw0rd!", 4).await.unwrap();
         assert!(needs_rehash(&cheap, 9) && !needs_rehash(&cheap, 4));
-        // (The first calls make the dummy hash and time it.)
-        verify("wrong", None, 9).await.unwrap();
-        verify("wrong", Some(cheap.clone()), 9).await.unwrap();
-        let unknown = Instant::now();
-        assert!(!verify("wrong", None, 9).await.unwrap());
-        let unknown = unknown.elapsed();
+        let floor = dummy_time(9).await.unwrap();
         let known = Instant::now();
         assert!(!verify("wrong", Some(cheap.clone()), 9).await.unwrap());
         let known = known.elapsed();
-        // Cost 4 is 32 times less work than 9: without the floor, a fraction of the time.
         assert!(
-            known * 10 >= unknown * 8,
-            "a cost-4 hash failed in {known:?}, an unknown email in {unknown:?}"
+            known >= floor,
+            "a cost-4 hash failed in {known:?}, below the dummy verify's {floor:?}"
         );
+        // A hash of the configured cost is not held to the floor: no sleep is added.
+        assert!(!needs_rehash(&hash("x", 9).await.unwrap(), 9));
         assert!(verify("Passw0rd!", Some(cheap), 9).await.unwrap());
     }
 
