@@ -29,7 +29,8 @@ The committed events hold readable sample values; the copy that is invoked gets:
     failed-login throttle's per-IP count of earlier runs is not inherited;
   - content-length recomputed.
 Manifest flags: "order" (int), "destructive" (runs after every non-destructive entry),
-"schedule" (a scheduled function: its answer is a report with "sent", not a status),
+"schedule" (a scheduled function: its answer is a report with "sent" or "purged",
+not a status),
 "revokes" (tokens are revoked: log in again before the next "auth" entry), "skip"
 (reason; listed, not run), "note".
 """
@@ -297,7 +298,7 @@ def main() -> int:
                 continue
             if entry.get("schedule"):
                 # A scheduled function answers its run's report, not an HTTP response.
-                if isinstance(resp, dict) and "sent" in resp:
+                if isinstance(resp, dict) and ("sent" in resp or "purged" in resp):
                     print(f"ok    {label}  {short(json.dumps(resp))}")
                     passed += 1
                 else:

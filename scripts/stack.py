@@ -29,10 +29,11 @@ emulator's default function `_`, which gets any method the router table does not
 for a known path, is served by the `fallback` binary, as API Gateway's `$default` route
 is: it answers 405 with `Allow`.
 
-The stack also plays template.yaml's EventBridge schedule: it invokes the `dispatcher`
+The stack also plays template.yaml's EventBridge schedules: it invokes the `dispatcher`
 function through the emulator, and again as soon as a run ends (each run polls for
 DISPATCH_SECONDS, 10 by default here), so the email the routes queue is sent within
-about a second, as `.eml` files in the mail folder (MAIL_DIR; `make run`: .local/mail).
+about a second, as `.eml` files in the mail folder (MAIL_DIR; `make run`: .local/mail);
+and the `purge` function every minute.
 
 Usage (foreground; Ctrl-C or SIGTERM stops everything it started):
     python3 scripts/stack.py --dir DIR [--port 9000] [--instances 1] [--profile debug | --bin-dir DIR]
@@ -215,22 +216,21 @@ SCHEDULED_EVENT = json.dumps({
 }).encode()
 
 
-def play_schedule(url: str, stop: threading.Event) -> None:
-    """Invokes the dispatcher as template.yaml's schedule does, one run after another
-    (each polls for DISPATCH_SECONDS), until `stop` is set."""
+def play_schedule(url: str, function: str, period: float, stop: threading.Event) -> None:
+    """Invokes `function` as template.yaml's schedule does, one run after another and
+    never more often than once per `period` seconds, until `stop` is set."""
     while not stop.is_set():
         started = time.monotonic()
         request = urllib.request.Request(
-            f"{url}/2015-03-31/functions/dispatcher/invocations", data=SCHEDULED_EVENT,
+            f"{url}/2015-03-31/functions/{function}/invocations", data=SCHEDULED_EVENT,
             method="POST")
         try:
             with urllib.request.urlopen(request, timeout=900) as reply:
                 reply.read()
         except (urllib.error.URLError, OSError) as err:
             if not stop.is_set():
-                print(f"stack: dispatcher run failed: {err}", file=sys.stderr, flush=True)
-        # Never faster than once a second, whatever a run did.
-        stop.wait(max(0.0, 1 - (time.monotonic() - started)))
+                print(f"stack: {function} run failed: {err}", file=sys.stderr, flush=True)
+        stop.wait(max(0.0, period - (time.monotonic() - started)))
 
 
 def write_pids(run_dir: Path, instances: dict[subprocess.Popen, tuple[str, dict]]) -> None:
@@ -330,7 +330,11 @@ def main() -> int:
             raise SystemExit(f"stack: {url}/health did not answer; see {run_dir}/api.log")
         write_pids(run_dir, instances)
         schedule_stop = threading.Event()
-        threading.Thread(target=play_schedule, args=(url, schedule_stop), daemon=True).start()
+        # The dispatcher's runs each poll for DISPATCH_SECONDS: back to back. The purge
+        # (hourly on AWS) every minute.
+        for function, period in (("dispatcher", 1.0), ("purge", 60.0)):
+            threading.Thread(target=play_schedule, args=(url, function, period, schedule_stop),
+                             daemon=True).start()
         exported = app_env | {"API_URL": url, "API_PORT": str(port),
                               "API_LOG": str(run_dir / "api.log"),
                               "MAIL_DIR": (base_env | app_env).get("MAIL_DIR", "")}

@@ -125,6 +125,33 @@ pub fn dispatcher() -> Result<(), lambda_http::Error> {
     })
 }
 
+/// The `purge` function (an EventBridge schedule): builds the app once, then each
+/// invocation finishes restores cut short and purges the deleted organizations whose
+/// grace period is over ([`crate::jobs::purge::run`]), and answers what it did.
+pub fn purge() -> Result<(), lambda_http::Error> {
+    runtime()?.block_on(async {
+        init_tracing();
+        let app = &started(App::init().await)?;
+        lambda_http::lambda_runtime::run(service_fn(
+            move |_: LambdaEvent<serde_json::Value>| async move {
+                let report = crate::jobs::purge::run(&app.store, PURGES_PER_RUN)
+                    .await
+                    .map_err(|e| e.chain())?;
+                tracing::info!(
+                    purged = report.purged,
+                    restored = report.restored,
+                    "purge run"
+                );
+                Ok::<_, lambda_http::Error>(report)
+            },
+        ))
+        .await
+    })
+}
+
+/// Most organizations one run of the purge function removes (the next run goes on).
+const PURGES_PER_RUN: usize = 50;
+
 /// The async runtime of a function process. An instance serves one request at a
 /// time, so one thread runs everything: no cross-thread wake-ups per request (they
 /// were half of a warm request's CPU with the multi-thread runtime; BENCHMARKS.md).

@@ -160,6 +160,9 @@ pub struct Config {
     pub db_timeout: Duration,
     /// How long audit events are kept (`AUDIT_RETENTION_DAYS`).
     pub audit_retention: Duration,
+    /// (v3) How long a deleted organization can be restored (`DELETE_GRACE_DAYS`; zero
+    /// purges it at once).
+    pub delete_grace: Duration,
     /// Email: sender, transport, links.
     pub email: EmailSettings,
     /// How long one run of the dispatcher polls (`DISPATCH_SECONDS`; its schedule's
@@ -316,6 +319,9 @@ impl Config {
                         365,
                         1..=3650,
                     )?,
+            ),
+            delete_grace: Duration::from_secs(
+                24 * 3600 * number(get("DELETE_GRACE_DAYS"), "DELETE_GRACE_DAYS", 30, 0..=3650)?,
             ),
             email: EmailSettings::from_vars(&|k| get(k).map(str::to_owned))?,
             dispatch_window: Duration::from_secs(number(

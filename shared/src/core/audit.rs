@@ -91,6 +91,16 @@ impl Actor {
         }
     }
 
+    /// A function of the service's own (the scheduled purge).
+    pub fn system(id: &str) -> Self {
+        Self {
+            kind: "system".into(),
+            id: Some(id.to_owned()),
+            email: None,
+            name: None,
+        }
+    }
+
     /// Someone not logged in (a failed login names the email tried).
     pub fn anonymous(email: Option<&str>) -> Self {
         Self {
@@ -240,9 +250,12 @@ impl Event {
     }
 
     /// Whether the event is also an event of the organization's stream (and so of its
-    /// webhooks): an action that took effect, other than a login.
+    /// webhooks): an action that took effect, other than a login and a purge (after
+    /// which the organization has no stream).
     pub fn is_streamed(&self) -> bool {
-        self.outcome == Outcome::Success && !self.action.starts_with("user.login_")
+        self.outcome == Outcome::Success
+            && !self.action.starts_with("user.login_")
+            && self.action != "organization.purged"
     }
 
     /// An event from an outbox entry.

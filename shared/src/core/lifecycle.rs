@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use mongodb::bson::{Bson, DateTime, oid::ObjectId};
 
-use super::membership;
+use super::{membership, trash};
 use crate::core::audit::{self, Actor, Event, Outcome, Target};
 use crate::domain::{Email, OrganizationName, Profile, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
-    OrgDoc, OrgStatus, Pending, PendingOp, Placement, Store, failpoint, idempotency, invitations,
-    is_duplicate, member_key, registry, tenants,
+    OrgDoc, OrgStatus, Pending, PendingOp, Placement, Store, failpoint, idempotency, is_duplicate,
+    member_key, registry, tenants,
 };
 
 /// How long a create may stay in flight before others treat it as abandoned, and how
@@ -373,7 +373,8 @@ pub async fn settle(store: &Store, org: OrgDoc) -> ApiResult<Settled> {
             roll_back_create(store, &org).await?;
             Ok(Settled::Gone)
         }
-        Some(PendingOp::Create) => Ok(Settled::Creating(org)),
+        // A create within its lease, or a restore: not visible until done.
+        Some(PendingOp::Create | PendingOp::Restore) => Ok(Settled::Creating(org)),
         Some(PendingOp::Rename) => Ok(match finish_rename(store, org).await? {
             Renamed::Done(org) | Renamed::RolledBack(org, _) => Settled::Ready(org),
             Renamed::MovedOn(settled) => settled,
@@ -547,30 +548,33 @@ pub async fn delete(store: &Store, org: OrgDoc, event: &Event) -> ApiResult<()> 
     Err(ApiError::busy("organization busy with another operation"))
 }
 
-/// Drops the collection of a delete in flight, then the registry document. The
-/// organization's audit events are copied into the log first (they outlive it).
+/// Carries a delete in flight through: the organization and its accounts kept, its
+/// items moved to the trash (see [`trash`]), its invitations, keys and endpoints
+/// retired, its members' accounts told, the registry document removed (name and
+/// emails free from there on). The organization's audit events are copied into the
+/// log first (they outlive it). With `DELETE_GRACE_DAYS=0` it is purged at once.
 async fn finish_delete(store: &Store, org: &OrgDoc) -> ApiResult<()> {
     failpoint!(store, "delete.after_mark");
     let Some(full) = registry::by_id(store, org.id).await? else {
         return Ok(());
     };
     audit::drain(store, &full).await?;
-    let Placement {
-        database,
-        collection,
-    } = &org.placement;
-    tenants::drop(store, database, collection).await?;
-    failpoint!(store, "delete.after_drop");
-    invitations::delete_for_org(store, org.id).await?;
-    // No more deliveries: the endpoints and what they were still to get.
-    crate::store::webhooks::delete_all(store, &org.id.to_hex()).await?;
-    crate::store::api_keys::delete_all(store, &org.id.to_hex()).await?;
+    trash::keep(store, &full).await?;
+    failpoint!(store, "delete.after_move");
+    trash::retire(store, org.id).await?;
     idempotency::forget_owner(store, &org.id.to_hex()).await?;
     for (user, _) in full.member_list() {
         membership::forget(store, user, org.id).await?;
     }
     failpoint!(store, "delete.after_members");
     registry::remove(store, org.id).await?;
+    if store.delete_grace().is_zero()
+        && let Some(record) = crate::store::trash::by_id(store, org.id).await?
+        && let Err(e) = trash::purge(store, &record).await
+    {
+        // Deleted all the same; the purge function's next run finishes it.
+        tracing::warn!(org_id = %org.id, error = %e.chain(), "purge after delete cut short");
+    }
     Ok(())
 }
 

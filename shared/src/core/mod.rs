@@ -12,4 +12,5 @@ pub mod lifecycle;
 pub mod membership;
 pub mod preconditions;
 pub mod profile;
+pub mod trash;
 pub mod webhooks;

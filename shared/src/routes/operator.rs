@@ -1,5 +1,5 @@
 //! (v3) The operator API, across organizations: list and search, one organization in
-//! detail, its profile, suspension and resumption. Only operators (see
+//! detail, its profile, suspension and resumption, the restore of a deleted one. Only operators (see
 //! [`crate::auth::operator`]); every change is in the organization's audit log with the
 //! actor `{"type": "operator", "id": "<IAM principal ARN, or local>"}`.
 
@@ -12,22 +12,29 @@ use crate::app::App;
 use crate::auth::operator::{self, Operator};
 use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
 use crate::core::profile::{self, ProfileChanges};
-use crate::domain::{ExternalId, Metadata, Role};
+use crate::core::trash;
+use crate::domain::{ExternalId, Metadata, OrganizationName, Role};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{JsonBody, json, page_limit, path_param, query};
+use crate::http::{JsonBody, body_bytes, json, page_limit, path_param, query};
 use crate::routes::views::timestamp;
 use crate::store::registry::{After, OrgOrder, OrgQuery};
+use crate::store::trash::DeletedOrg;
 use crate::store::{OrgDoc, OrgStatus, Suspension, api_keys, registry, webhooks};
 
 fn not_found() -> ApiError {
     ApiError::NotFound("Organization not found".into())
 }
 
-/// The organization of the path's `{id}`, whole.
-async fn target(app: &App, req: &Request) -> ApiResult<OrgDoc> {
-    let id = path_param(req, "id")
+/// The path's `{id}` (404 when it cannot be an organization's).
+fn target_id(req: &Request) -> ApiResult<ObjectId> {
+    path_param(req, "id")
         .and_then(|raw| ObjectId::parse_str(raw).ok())
-        .ok_or_else(not_found)?;
+        .ok_or_else(not_found)
+}
+
+/// The organization of the path's `{id}`, whole (a deleted one is 404).
+async fn target(app: &App, req: &Request) -> ApiResult<OrgDoc> {
+    let id = target_id(req)?;
     registry::by_id(&app.store, id).await?.ok_or_else(not_found)
 }
 
@@ -60,8 +67,19 @@ fn summary(org: &OrgDoc) -> Value {
     })
 }
 
-/// The list's query: `q`, `external_id`, `status`, `sort`, `limit`, `after`.
-fn list_query(req: &Request) -> ApiResult<OrgQuery> {
+/// A deleted organization as the list shows it: as it was, `status: deleted`, with
+/// when it was deleted and when it is purged.
+fn deleted_summary(deleted: &DeletedOrg) -> Value {
+    let mut view = summary(&deleted.org);
+    view["status"] = json!("deleted");
+    view["deleted_at"] = json!(timestamp(deleted.deleted_at));
+    view["purge_after"] = json!(timestamp(deleted.purge_after));
+    view
+}
+
+/// The list's query: `q`, `external_id`, `status`, `sort`, `limit`, `after`; and
+/// whether it asks for the deleted organizations.
+fn list_query(req: &Request) -> ApiResult<(OrgQuery, bool)> {
     let invalid = |field: &str, msg: &str| ApiError::invalid(&["query", field], msg);
     let name_prefix = match query(req, "q") {
         Some(q) => {
@@ -85,17 +103,17 @@ fn list_query(req: &Request) -> ApiResult<OrgQuery> {
         ),
         None => None,
     };
-    let status = match query(req, "status").as_deref() {
-        None => None,
-        Some("active") => Some(OrgStatus::Active),
-        Some("suspended") => Some(OrgStatus::Suspended),
-        Some("deleted") => {
+    let (status, deleted) = match query(req, "status").as_deref() {
+        None => (None, false),
+        Some("active") => (Some(OrgStatus::Active), false),
+        Some("suspended") => (Some(OrgStatus::Suspended), false),
+        Some("deleted") => (None, true),
+        Some(_) => {
             return Err(invalid(
                 "status",
-                "status deleted is not available yet: a delete is final in this release",
+                "status must be active, suspended or deleted",
             ));
         }
-        Some(_) => return Err(invalid("status", "status must be active or suspended")),
     };
     let order = match query(req, "sort").as_deref() {
         None | Some("created_at") => OrgOrder::Created,
@@ -117,14 +135,15 @@ fn list_query(req: &Request) -> ApiResult<OrgQuery> {
             )
         })?),
     };
-    Ok(OrgQuery {
+    let query = OrgQuery {
         name_prefix,
         external_id,
         status,
         order,
         after,
         limit: page_limit(req)?,
-    })
+    };
+    Ok((query, deleted))
 }
 
 /// A page's `next`: the last one's `created_key` in a creation order, its name in the
@@ -134,6 +153,22 @@ fn next_of(org: &OrgDoc, order: OrgOrder) -> String {
         OrgOrder::Name => org.name.clone(),
         _ => org.created_key.clone(),
     }
+}
+
+/// A page of the list: `limit` of the organizations read (one more is read to know
+/// whether there is a next page), as `view` shows them.
+fn page_of<T>(
+    mut found: Vec<T>,
+    query: &OrgQuery,
+    org: fn(&T) -> &OrgDoc,
+    view: fn(&T) -> Value,
+) -> Value {
+    let next = (found.len() > query.limit).then(|| {
+        found.truncate(query.limit);
+        found.last().map(|o| next_of(org(o), query.order))
+    });
+    let page: Vec<Value> = found.iter().map(view).collect();
+    json!({ "organizations": page, "next": next.flatten() })
 }
 
 fn parse_after(raw: &str, order: OrgOrder) -> Option<After> {
@@ -151,25 +186,35 @@ fn parse_after(raw: &str, order: OrgOrder) -> Option<After> {
 /// (`q`), `external_id` and `status`, in `sort` order, from `after`.
 pub async fn list(app: &App, req: Request) -> ApiResult<Response<Body>> {
     operator::authenticate(app, &req)?;
-    let query = list_query(&req)?;
-    let mut orgs = registry::page(&app.store, &query).await?;
-    let next = (orgs.len() > query.limit).then(|| {
-        orgs.truncate(query.limit);
-        orgs.last().map(|o| next_of(o, query.order))
-    });
-    let page: Vec<Value> = orgs.iter().map(summary).collect();
-    json(
-        StatusCode::OK,
-        &json!({ "organizations": page, "next": next.flatten() }),
-    )
+    let (query, deleted) = list_query(&req)?;
+    let page = if deleted {
+        let (filter, sort) = registry::page_query(&query);
+        let found =
+            crate::store::trash::page(&app.store, filter, sort, query.limit as i64 + 1).await?;
+        page_of(found, &query, |d| &d.org, deleted_summary)
+    } else {
+        let found = registry::page(&app.store, &query).await?;
+        page_of(found, &query, |o| o, summary)
+    };
+    json(StatusCode::OK, &page)
 }
 
 /// `GET /operator/organizations/{id}`: the list's shape, plus its owners and how many
 /// active API keys and webhook endpoints it has.
 pub async fn get(app: &App, req: Request) -> ApiResult<Response<Body>> {
     operator::authenticate(app, &req)?;
-    let org = target(app, &req).await?;
-    json(StatusCode::OK, &detail(app, &org).await?)
+    let id = target_id(&req)?;
+    if let Some(org) = registry::by_id(&app.store, id).await? {
+        return json(StatusCode::OK, &detail(app, &org).await?);
+    }
+    let deleted = crate::store::trash::by_id(&app.store, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let mut view = detail(app, &deleted.org).await?;
+    for field in ["status", "deleted_at", "purge_after"] {
+        view[field] = deleted_summary(&deleted)[field].clone();
+    }
+    json(StatusCode::OK, &view)
 }
 
 async fn detail(app: &App, org: &OrgDoc) -> ApiResult<Value> {
@@ -271,4 +316,35 @@ async fn set_status(
     }
     tracing::info!(org_id = %org.id, status = changed.status.as_str(), "organization status set");
     json(StatusCode::OK, &detail(app, &changed).await?)
+}
+
+/// `POST /operator/organizations/{id}/restore` body `{"organization_name"?}` (optional,
+/// and so is the body): a deleted organization back, within its grace period, under its
+/// name or the one given (409 when that is taken), with `not_restored` listing the
+/// members whose email another account took meanwhile.
+pub async fn restore(app: &App, req: Request) -> ApiResult<Response<Body>> {
+    let op = operator::authenticate(app, &req)?;
+    let name = if body_bytes(&req).iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let mut body = JsonBody::parse(&req)?;
+        let name = body.optional("organization_name", OrganizationName::parse);
+        body.finish(|| Some(name))?
+    };
+    let id = target_id(&req)?;
+    let Some(kept) = crate::store::trash::by_id(&app.store, id).await? else {
+        return Err(match registry::by_id(&app.store, id).await? {
+            Some(_) => ApiError::Conflict("Organization is not deleted".into()),
+            None => not_found(),
+        });
+    };
+    let event = event(&op, &req, "organization.restored", &kept.org);
+    let restored = trash::restore(&app.store, kept, name, &event).await?;
+    let mut view = detail(app, &restored.org).await?;
+    view["not_restored"] = restored
+        .not_restored
+        .iter()
+        .map(|(email, reason)| json!({ "email": email, "reason": reason }))
+        .collect();
+    json(StatusCode::OK, &view)
 }

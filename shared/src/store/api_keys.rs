@@ -101,7 +101,20 @@ pub async fn touch(store: &Store, id: ObjectId, now_ms: i64) -> Result<(), Error
         .map(|_| ())
 }
 
-/// Removes the keys of a deleted organization.
+/// Revokes every key of `org` not revoked yet (the organization is deleted: they stay
+/// revoked if it is restored).
+pub async fn revoke_all(store: &Store, org: &str, now_ms: i64) -> Result<(), Error> {
+    store
+        .api_keys()
+        .update_many(
+            doc! { "org": org, "revoked_ms": { "$exists": false } },
+            doc! { "$set": { "revoked_ms": now_ms } },
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Removes the keys of a purged organization.
 pub async fn delete_all(store: &Store, org: &str) -> Result<(), Error> {
     store
         .api_keys()

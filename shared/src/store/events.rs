@@ -172,6 +172,16 @@ pub async fn fence(store: &Store, org: &str, from: i64, to: i64) -> Result<(), E
     insert_docs(store, docs).await
 }
 
+/// Removes the events and the stream of a purged organization.
+pub async fn delete_all(store: &Store, org: &str) -> Result<(), Error> {
+    store.events().delete_many(doc! { "org": org }).await?;
+    store
+        .event_streams()
+        .delete_one(doc! { "_id": org })
+        .await
+        .map(|_| ())
+}
+
 /// The events of `org` with these ids.
 pub async fn by_ids(store: &Store, org: &str, ids: &[String]) -> Result<Vec<EventDoc>, Error> {
     let cursor = store

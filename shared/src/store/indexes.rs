@@ -83,6 +83,41 @@ const INDEXES: &[Spec] = &[
         sparse: false,
         ttl: None,
     },
+    // (v3) Deleted organizations in their grace period: the operator's list of them
+    // (names and external ids repeat here: a name is free again once deleted) and the
+    // purge's due ones.
+    Spec {
+        collection: "deleted_organizations",
+        name: "created_key_1",
+        keys: || doc! { "created_key": 1 },
+        unique: false,
+        sparse: false,
+        ttl: None,
+    },
+    Spec {
+        collection: "deleted_organizations",
+        name: "name_1",
+        keys: || doc! { "name": 1 },
+        unique: false,
+        sparse: false,
+        ttl: None,
+    },
+    Spec {
+        collection: "deleted_organizations",
+        name: "external_id_1",
+        keys: || doc! { "external_id": 1 },
+        unique: false,
+        sparse: true,
+        ttl: None,
+    },
+    Spec {
+        collection: "deleted_organizations",
+        name: "purge_after_1",
+        keys: || doc! { "purge_after": 1 },
+        unique: false,
+        sparse: false,
+        ttl: None,
+    },
     Spec {
         collection: "users",
         name: "email_1",

@@ -19,6 +19,7 @@ mod records;
 pub mod registry;
 pub mod tenants;
 pub mod tokens;
+pub mod trash;
 pub mod users;
 pub mod webhooks;
 
@@ -76,6 +77,7 @@ pub struct Store {
     tenants: Database,
     audit_retention: std::time::Duration,
     events_retention: std::time::Duration,
+    delete_grace: std::time::Duration,
     #[cfg(feature = "test-hooks")]
     hooks: crate::hooks::Hooks,
 }
@@ -107,6 +109,7 @@ impl Store {
             tenants: client.database(&config.tenant_db),
             audit_retention: config.audit_retention,
             events_retention: config.webhooks.events_retention,
+            delete_grace: config.delete_grace,
             client,
             #[cfg(feature = "test-hooks")]
             hooks,
@@ -157,6 +160,16 @@ impl Store {
     /// How long audit events are kept.
     pub fn audit_retention(&self) -> std::time::Duration {
         self.audit_retention
+    }
+
+    /// (v3) How long a deleted organization can be restored (zero: purged at once).
+    pub fn delete_grace(&self) -> std::time::Duration {
+        self.delete_grace
+    }
+
+    /// (v3) Deleted organizations, kept for their grace period (see [`trash`]).
+    pub(crate) fn deleted_organizations(&self) -> Collection<Document> {
+        self.master_collection("deleted_organizations")
     }
 
     /// API keys (hashed).

@@ -31,6 +31,9 @@ pub enum PendingOp {
     Rename,
     /// Collection and document being removed.
     Delete,
+    /// (v3) A deleted organization coming back: data and accounts on their way; not
+    /// visible until done.
+    Restore,
 }
 
 impl From<PendingOp> for Bson {

@@ -431,6 +431,29 @@ pub async fn mark_delete(
     .await
 }
 
+/// (v3) Ends a restore in flight: its members as they came back (those whose account
+/// could not are left out), with its audit event. `None` when no restore is in flight.
+pub async fn complete_restore(
+    store: &Store,
+    id: ObjectId,
+    members: &std::collections::BTreeMap<String, Member>,
+    event: Option<&str>,
+) -> Result<Option<OrgDoc>, Error> {
+    let owners = members.values().filter(|m| m.role == Role::Owner).count() as i64;
+    let update = doc! {
+        "$set": {
+            "members": to_bson(members).map_err(Error::custom)?,
+            "owners": owners,
+            "member_count": members.len() as i64,
+            "updated_at": DateTime::now(),
+        },
+        "$unset": { "pending": "" },
+        "$inc": { "version": 1_i64 },
+    };
+    let filter = doc! { "_id": id, "pending.op": op(PendingOp::Restore) };
+    write(store, filter, update, event).await
+}
+
 /// Removes a registry document.
 pub async fn remove(store: &Store, id: ObjectId) -> Result<(), Error> {
     store
@@ -635,16 +658,10 @@ pub struct OrgQuery {
     pub limit: usize,
 }
 
-/// (v3) A page of organizations without their member maps and outboxes, on the index of
-/// its filter and order (`status_1_created_key_1`, `status_1_name_1`, `created_key_1`,
-/// `name_1`, `external_id_1`): keyset paging, so a page costs the
-/// same however many organizations there are, and none is seen twice.
-pub async fn page(store: &Store, query: &OrgQuery) -> Result<Vec<OrgDoc>, Error> {
-    use futures_util::TryStreamExt;
+/// (v3) The filter and sort of a page of the operator's list (`status` is left to the
+/// caller: the deleted ones have a collection of their own).
+pub fn page_query(query: &OrgQuery) -> (Document, Document) {
     let mut filter = doc! {};
-    if let Some(status) = query.status {
-        filter.insert("status", status.as_str());
-    }
     if let Some(external_id) = &query.external_id {
         filter.insert("external_id", external_id);
     }
@@ -672,6 +689,19 @@ pub async fn page(store: &Store, query: &OrgQuery) -> Result<Vec<OrgDoc>, Error>
         OrgOrder::CreatedDesc => doc! { "created_key": -1 },
         OrgOrder::Name => doc! { "name": 1 },
     };
+    (filter, sort)
+}
+
+/// (v3) A page of organizations without their member maps and outboxes, on the index of
+/// its filter and order (`status_1_created_key_1`, `status_1_name_1`, `created_key_1`,
+/// `name_1`, `external_id_1`): keyset paging, so a page costs the
+/// same however many organizations there are, and none is seen twice.
+pub async fn page(store: &Store, query: &OrgQuery) -> Result<Vec<OrgDoc>, Error> {
+    use futures_util::TryStreamExt;
+    let (mut filter, sort) = page_query(query);
+    if let Some(status) = query.status {
+        filter.insert("status", status.as_str());
+    }
     let docs: Vec<Document> = store
         .organizations()
         .find(filter)

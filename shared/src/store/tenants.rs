@@ -106,6 +106,27 @@ pub async fn copy(store: &Store, database: &str, from: &str, to: &str) -> Result
     source.drop().await
 }
 
+/// Moves a collection to a name of its own (a deleted organization's data into the
+/// trash, or back): `renameCollection`, or a copy where the server lacks it or a copy
+/// was cut short. Done when the source is gone; nothing to do when neither exists.
+pub async fn relocate(store: &Store, database: &str, from: &str, to: &str) -> Result<(), Error> {
+    let err = match rename(store, database, from, to).await {
+        Ok(()) => return Ok(()),
+        Err(e) => e,
+    };
+    if is_unsupported(&err) {
+        return copy(store, database, from, to).await;
+    }
+    match (
+        exists(store, database, from).await?,
+        exists(store, database, to).await?,
+    ) {
+        (false, _) => Ok(()),
+        (true, true) => copy(store, database, from, to).await,
+        (true, false) => Err(err),
+    }
+}
+
 /// Whether the error means the server lacks `renameCollection`.
 pub fn is_unsupported(err: &Error) -> bool {
     error_code(err) == Some(codes::COMMAND_NOT_FOUND)

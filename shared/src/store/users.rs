@@ -71,6 +71,12 @@ pub async fn by_id(store: &Store, id: ObjectId) -> Result<Option<UserDoc>, Error
     Ok(parse(store.users().find_one(doc! { "_id": id }).await?))
 }
 
+/// The users with these ids.
+pub async fn by_ids(store: &Store, ids: &[ObjectId]) -> Result<Vec<UserDoc>, Error> {
+    let cursor = store.users().find(doc! { "_id": { "$in": ids } }).await?;
+    super::typed(cursor).await
+}
+
 /// Inserts a new user (error 11000 when the email has an account).
 pub async fn insert(store: &Store, user: &UserDoc) -> Result<(), Error> {
     let doc = mongodb::bson::to_document(user).map_err(Error::custom)?;

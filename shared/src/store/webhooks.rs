@@ -107,9 +107,23 @@ pub async fn delete(store: &Store, org: &str, id: &str) -> Result<bool, Error> {
     Ok(gone.deleted_count == 1)
 }
 
-/// Removes every endpoint of `org` and their deliveries (the organization is deleted).
+/// Removes every endpoint of `org` and their deliveries (the organization is purged).
 pub async fn delete_all(store: &Store, org: &str) -> Result<(), Error> {
     store.webhooks().delete_many(doc! { "org": org }).await?;
+    store
+        .deliveries()
+        .delete_many(doc! { "org": org })
+        .await
+        .map(|_| ())
+}
+
+/// Disables every endpoint of `org` and drops what they were still to get (the
+/// organization is deleted: restored, its endpoints come back disabled).
+pub async fn disable_all(store: &Store, org: &str) -> Result<(), Error> {
+    store
+        .webhooks()
+        .update_many(doc! { "org": org }, doc! { "$set": { "enabled": false } })
+        .await?;
     store
         .deliveries()
         .delete_many(doc! { "org": org })

@@ -141,7 +141,7 @@ async fn a_delete_failing_midway_is_finished_by_the_next_request() {
     add_item(&app, &o.token, json!({ "x": 1 })).await;
     app.store
         .hooks()
-        .arm("delete.after_drop", Fault::Unavailable);
+        .arm("delete.after_move", Fault::Unavailable);
     let res = delete_org(&app, &o.token).await;
     assert_eq!(res.status, 503, "{}", res.text);
     app.store.hooks().clear();

@@ -17,6 +17,7 @@ mod org;
 mod permissions;
 mod profile;
 mod red_team;
+mod restore;
 mod retries;
 mod round_trips;
 mod service;

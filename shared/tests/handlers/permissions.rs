@@ -299,6 +299,11 @@ const ROWS: &[(&str, &str, [bool; 5])] = &[
         [false, false, false, false, false],
     ),
     (
+        "POST /operator/organizations/{id}/restore",
+        "operators only",
+        [false, false, false, false, false],
+    ),
+    (
         "POST /org/webhooks",
         "webhooks",
         [true, true, false, false, false],
@@ -595,6 +600,11 @@ async fn run(f: &Fixture, route: &str, case: &str, who: usize) -> Res {
             let req =
                 Req::new(Method::POST, "/operator/organizations/x/resume").param("id", &f.ids[0]);
             call(app, operator::resume, &with(req)).await
+        }
+        ("POST /operator/organizations/{id}/restore", _) => {
+            let req =
+                Req::new(Method::POST, "/operator/organizations/x/restore").param("id", &f.ids[0]);
+            call(app, operator::restore, &with(req)).await
         }
         _ => panic!("no request for the row {route} ({case})"),
     }

@@ -86,10 +86,11 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     //   the answer.
     // - logout: the account (its organizations), then one update of all of them.
     // - item create: insert, then the registry read that checks the write stands.
-    // - delete: mark, drop collection, invitations, the answers kept for its retried
-    //   item creates, the member map, each member's account (forget the organization,
-    //   removed if it was its last), the webhook endpoints and their deliveries, the
-    //   API keys, the document.
+    // - delete: mark, the organization read whole, its members' accounts read and kept
+    //   with it (v3, restorable), the collection moved to the trash, invitations, the
+    //   webhook endpoints disabled and their deliveries dropped, the API keys revoked,
+    //   the answers kept for its retried item creates, each member's account (forget
+    //   the organization, removed if it was its last), the document.
     // - invitation create: the token check, the pending invitation it may replace (an
     //   owner's may only be replaced by an owner), the member map, the write.
     let mut cases: Vec<Case> = vec![
@@ -124,7 +125,7 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
             organizations::update,
             bearer(Req::put("/org/update", json!({ "metadata": { "tier": "gold" } })))),
         row!(&app; "admin_logout", "bearer", 5, 204; sessions::logout, logout_req(&other.token)),
-        row!(&app; "org_delete", "own", 14, 204;
+        row!(&app; "org_delete", "own", 16, 204;
             organizations::delete, Req::delete("/org/delete").token(&doomed.token)),
     ];
     cases.extend(v2_cases(&app, &o.token).await);
@@ -150,8 +151,8 @@ async fn every_route_sends_exactly_the_commands_in_the_table() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// Every function that serves a route (its binary's name), `migrate` and `dispatcher`
-/// aside.
+/// Every function that serves a route (its binary's name), `migrate`, `dispatcher` and
+/// `purge` (no route: a schedule) aside.
 fn functions() -> Vec<String> {
     let bins = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions/src/bin");
     let mut names: Vec<String> = std::fs::read_dir(bins)
@@ -160,7 +161,7 @@ fn functions() -> Vec<String> {
             let name = entry.ok()?.file_name().into_string().ok()?;
             name.strip_suffix(".rs").map(str::to_owned)
         })
-        .filter(|name| name != "migrate" && name != "dispatcher")
+        .filter(|name| !["migrate", "dispatcher", "purge"].contains(&name.as_str()))
         .collect();
     names.sort();
     names
@@ -424,12 +425,24 @@ async fn operator_cases(app: &App) -> Vec<Case> {
         on(Method::PATCH, "/operator/organizations/x").json(json!({ "metadata": { "k": "v" } }));
     let suspend =
         on(Method::POST, "/operator/organizations/x/suspend").json(json!({ "reason": "test" }));
+    let gone = signup(app).await;
+    add_item(app, &gone.token, json!({ "n": 1 })).await;
+    assert_eq!(delete_org(app, &gone.token).await.status, 204);
+    let restore = Req::new(Method::POST, "/operator/organizations/x/restore")
+        .iam("arn:aws:iam::1:user/ops")
+        .param("id", &gone.id);
     // - list: one query on the index of its filter and order.
     // - get: the organization, its API keys and its webhook endpoints (those two at once).
     // - update: the organization, then as the owners' update (profile read, conditional
     //   write, event copied), the organization again and the counts for the answer.
     // - suspend, resume: the organization, the status written with its event, the event
     //   copied, the counts; a resume also makes the waiting deliveries due.
+    // - restore (one member, an owner whose account the delete removed): the record, no
+    //   delete in flight, the name free (registry, collection), the owner's account and
+    //   email checked, the mark; then the registry document back, the trash found and
+    //   moved back, the account and email checked again, the account back and its
+    //   organization listed, the member map and mark cleared with the event, the event
+    //   copied, the record removed, the counts.
     vec![
         row!(app; "operator_list", "page", 1, 200;
             operator::list, on(Method::GET, "/operator/organizations").query("q", &o.name)),
@@ -438,5 +451,6 @@ async fn operator_cases(app: &App) -> Vec<Case> {
         row!(app; "operator_suspend", "active", 5, 200; operator::suspend, suspend),
         row!(app; "operator_resume", "suspended", 6, 200;
             operator::resume, on(Method::POST, "/operator/organizations/x/resume")),
+        row!(app; "operator_restore", "deleted", 19, 200; operator::restore, restore),
     ]
 }
