@@ -33,6 +33,11 @@ package:
 migrate:
 	scripts/migrate.sh
 
+.PHONY: import
+## import: move a Python (Croupier) deployment in: DATABASE=croupier_master [URI=...] [DRY_RUN=1] [STACK=...]; locally through make run's stack
+import:
+	scripts/import.sh
+
 .PHONY: bench
 ## bench: release build, then cold starts, warm latency/throughput, round trips, RSS, zip sizes -> BENCHMARKS.md
 bench:

@@ -3,7 +3,7 @@
 # per function, as one Lambda instance), then per-route figures from outside
 # (scripts/bench: wrk req/s, p50, p99, CPU µs per request of the function process, peak
 # RSS), cold starts (scripts/bench/cold.py), the levers (the same routes with one build choice undone at a time), and the
-# in-process criterion benchmarks (cargo bench -p tenant). The route and lever tables
+# in-process criterion benchmarks and the import's (cargo bench -p tenant). The route and lever tables
 # are written into BENCHMARKS.md between their markers; the rest of that file is kept.
 #
 # Side by side: OTHER_URL=http://... OTHER_PID=<pid> make bench sends the same requests
@@ -190,4 +190,6 @@ if [ ${#LEVER_RUNS[@]} -gt 0 ]; then
 fi
 
 log "cargo bench -p tenant (in-process)"
-cargo bench -p tenant --quiet 2>/dev/null | grep -E '^[a-z].*time:|^[a-z_/]+ *$' || true
+cargo bench -p tenant --bench handlers --quiet 2>/dev/null | grep -E '^[a-z].*time:|^[a-z_/]+ *$' || true
+log "cargo bench -p tenant --bench import (1,000 Croupier organizations of 100 documents)"
+cargo bench -p tenant --bench import --quiet 2>/dev/null | grep '^import/' || true

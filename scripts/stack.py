@@ -195,19 +195,22 @@ def healthy(url: str, limit: float) -> bool:
     return False
 
 
-def migrate(stack: Stack, url: str, env: dict[str, str], binary: Path) -> None:
+def migrate(stack: Stack, url: str, env: dict[str, str], binary: Path) -> subprocess.Popen:
     """Runs the deploy-time step once, as Lambda would: the `migrate` function invoked
-    through the emulator. The other functions refuse to start without its indexes."""
+    through the emulator. The other functions refuse to start without its indexes. Its
+    process stays, for `make import` (an invocation with an `import` event)."""
     proc = stack.start([str(binary)], env)
+    request = urllib.request.Request(
+        f"{url}/2015-03-31/functions/migrate/invocations", data=b"{}", method="POST")
     try:
-        request = urllib.request.Request(
-            f"{url}/2015-03-31/functions/migrate/invocations", data=b"{}", method="POST")
         with urllib.request.urlopen(request, timeout=60) as reply:
             print(f"stack: migrate: {reply.read().decode()[:200]}", file=sys.stderr, flush=True)
-    finally:
+    except BaseException:
         proc.terminate()
         proc.wait()
         stack.procs.remove(proc)
+        raise
+    return proc
 
 
 SCHEDULED_EVENT = json.dumps({
@@ -317,8 +320,9 @@ def main() -> int:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
             }
 
-        migrate(stack, url, lambda_env("migrate"), bin_dir / "migrate")
-        instances: dict[subprocess.Popen, tuple[str, dict[str, str]]] = {}
+        migrator = migrate(stack, url, lambda_env("migrate"), bin_dir / "migrate")
+        instances: dict[subprocess.Popen, tuple[str, dict[str, str]]] = {
+            migrator: ("migrate", lambda_env("migrate"))}
         for name in [*functions(), "_"]:
             if name == "migrate":
                 continue

@@ -63,14 +63,29 @@ where
 }
 
 /// The `migrate` function: builds the store once, then runs [`crate::jobs::migrate::run`] for
-/// each invocation (any event) and answers its report.
+/// each invocation and answers its report; (v3) the event `{"import": {...}}` runs
+/// [`crate::jobs::import::run`] instead and answers the import's report.
 pub fn migrate() -> Result<(), lambda_http::Error> {
     runtime()?.block_on(async {
         init_tracing();
         let config = started(crate::config::Config::load().await)?;
         let app = &App::with_config(config).await?;
         lambda_http::lambda_runtime::run(service_fn(
-            move |_: LambdaEvent<serde_json::Value>| async move {
+            move |event: LambdaEvent<serde_json::Value>| async move {
+                if let Some(spec) = event.payload.get("import") {
+                    let spec: crate::jobs::import::Spec =
+                        serde_json::from_value(spec.clone()).map_err(|e| format!("import: {e}"))?;
+                    let report = crate::jobs::import::run(app, &spec)
+                        .await
+                        .map_err(|e| e.chain())?;
+                    tracing::info!(
+                        dry_run = report.dry_run,
+                        imported = report.organizations.imported,
+                        skipped = report.organizations.skipped.len(),
+                        "import run"
+                    );
+                    return Ok(serde_json::to_value(report)?);
+                }
                 let report = crate::jobs::migrate::run(&app.store)
                     .await
                     .map_err(|e| e.chain())?;
@@ -79,7 +94,7 @@ pub fn migrate() -> Result<(), lambda_http::Error> {
                     organizations = report.migrated,
                     "migrated"
                 );
-                Ok::<_, lambda_http::Error>(report)
+                Ok::<_, lambda_http::Error>(serde_json::to_value(report)?)
             },
         ))
         .await

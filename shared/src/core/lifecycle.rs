@@ -373,8 +373,10 @@ pub async fn settle(store: &Store, org: OrgDoc) -> ApiResult<Settled> {
             roll_back_create(store, &org).await?;
             Ok(Settled::Gone)
         }
-        // A create within its lease, or a restore: not visible until done.
-        Some(PendingOp::Create | PendingOp::Restore) => Ok(Settled::Creating(org)),
+        // A create within its lease, a restore or an import: not visible until done.
+        Some(PendingOp::Create | PendingOp::Restore | PendingOp::Import) => {
+            Ok(Settled::Creating(org))
+        }
         Some(PendingOp::Rename) => Ok(match finish_rename(store, org).await? {
             Renamed::Done(org) | Renamed::RolledBack(org, _) => Settled::Ready(org),
             Renamed::MovedOn(settled) => settled,

@@ -39,7 +39,7 @@ pub async fn tidy(store: &Store, user: UserDoc) -> ApiResult<Memberships> {
         match entry {
             None => users::remove_org(store, user.id, *id).await?,
             Some((o, m)) => match o.pending_op() {
-                Some(PendingOp::Create | PendingOp::Restore) => creating = true,
+                Some(PendingOp::Create | PendingOp::Restore | PendingOp::Import) => creating = true,
                 Some(PendingOp::Delete | PendingOp::RollBack) => {}
                 _ => orgs.push((o.clone(), m.clone())),
             },

@@ -216,8 +216,14 @@ pub async fn finish_restore(store: &Store, record: DeletedOrg) -> ApiResult<Rest
         let emails: Vec<&str> = not_restored.iter().map(|(e, _)| e.as_str()).collect();
         event = event.meta("not_restored", emails);
     }
-    let done =
-        registry::complete_restore(store, record.id, &members, Some(&event.to_outbox())).await?;
+    let done = registry::complete_arrival(
+        store,
+        record.id,
+        PendingOp::Restore,
+        &members,
+        &event.to_outbox(),
+    )
+    .await?;
     let org = match done {
         Some(org) => org,
         // Finished by another run meanwhile.

@@ -148,20 +148,32 @@ fn decimal(literal: &str) -> (bool, String, i64) {
     (negative, digits.to_owned(), exponent + trailing as i64)
 }
 
+/// An item as the API shows it. A document of this service holds its data under
+/// `data`; (v3) one imported from the Python services as it was (no `organization_id`,
+/// fields beside `_id`) shows those fields, and its id's time as `created_at`.
 fn view(doc: &Document) -> ItemView {
-    let id = doc
-        .get_object_id("_id")
-        .map(|id| id.to_hex())
-        .unwrap_or_default();
-    let data = doc
-        .get("data")
-        .cloned()
-        .map(Bson::into_relaxed_extjson)
-        .unwrap_or(Value::Object(Map::new()));
-    let created_at = doc
-        .get_datetime("created_at")
-        .map(|t| timestamp(*t))
-        .unwrap_or_default();
+    let oid = doc.get_object_id("_id").ok();
+    let id = oid.map(|id| id.to_hex()).unwrap_or_default();
+    let ours = doc.contains_key("organization_id")
+        || (doc.contains_key("data")
+            && doc
+                .keys()
+                .all(|k| ["_id", "data", "created_at"].contains(&k.as_str())));
+    let data = if ours {
+        doc.get("data")
+            .cloned()
+            .map(Bson::into_relaxed_extjson)
+            .unwrap_or(Value::Object(Map::new()))
+    } else {
+        let mut fields = doc.clone();
+        fields.remove("_id");
+        Bson::Document(fields).into_relaxed_extjson()
+    };
+    let created_at = match (doc.get_datetime("created_at"), oid) {
+        (Ok(t), _) if ours => timestamp(*t),
+        (_, Some(oid)) if !ours => timestamp(oid.timestamp()),
+        _ => String::new(),
+    };
     ItemView {
         id,
         data,

@@ -34,6 +34,9 @@ pub enum PendingOp {
     /// (v3) A deleted organization coming back: data and accounts on their way; not
     /// visible until done.
     Restore,
+    /// (v3) An organization of the Python service moving in (the import): account and
+    /// documents on their way; not visible until done.
+    Import,
 }
 
 impl From<PendingOp> for Bson {

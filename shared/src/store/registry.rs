@@ -431,13 +431,15 @@ pub async fn mark_delete(
     .await
 }
 
-/// (v3) Ends a restore in flight: its members as they came back (those whose account
-/// could not are left out), with its audit event. `None` when no restore is in flight.
-pub async fn complete_restore(
+/// (v3) Ends a restore or an import in flight (`pending`): its members as they came in
+/// (those whose account could not are left out), with its audit event. `None` when no
+/// such operation is in flight.
+pub async fn complete_arrival(
     store: &Store,
     id: ObjectId,
+    pending: PendingOp,
     members: &std::collections::BTreeMap<String, Member>,
-    event: Option<&str>,
+    event: &str,
 ) -> Result<Option<OrgDoc>, Error> {
     let owners = members.values().filter(|m| m.role == Role::Owner).count() as i64;
     let update = doc! {
@@ -450,8 +452,8 @@ pub async fn complete_restore(
         "$unset": { "pending": "" },
         "$inc": { "version": 1_i64 },
     };
-    let filter = doc! { "_id": id, "pending.op": op(PendingOp::Restore) };
-    write(store, filter, update, event).await
+    let filter = doc! { "_id": id, "pending.op": op(pending) };
+    write(store, filter, update, Some(event)).await
 }
 
 /// Removes a registry document.

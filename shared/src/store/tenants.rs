@@ -7,6 +7,7 @@
 //! imported documents, without the field, stay their collection's.)
 
 use futures_util::TryStreamExt;
+use mongodb::Collection;
 use mongodb::bson::{Bson, DateTime, Document, doc, oid::ObjectId};
 use mongodb::error::Error;
 use mongodb::options::InsertManyOptions;
@@ -69,16 +70,33 @@ pub async fn rename(store: &Store, database: &str, from: &str, to: &str) -> Resu
 /// Fallback for servers without `renameCollection`: copies in batches (idempotent:
 /// documents already copied are skipped), verifies the count, then drops the source.
 pub async fn copy(store: &Store, database: &str, from: &str, to: &str) -> Result<(), Error> {
-    let (source, target) = (
-        store.collection(database, from),
-        store.collection(database, to),
-    );
+    copy_between(
+        &store.collection(database, from),
+        &store.collection(database, to),
+        |_| {},
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Copies every document of `source` into `target` (which may be on another server) in
+/// batches of 500, documents already there skipped, showing each to `inspect`; checks
+/// that `target` has at least as many, then drops `source`. The documents copied.
+pub async fn copy_between(
+    source: &Collection<Document>,
+    target: &Collection<Document>,
+    mut inspect: impl FnMut(&Document),
+) -> Result<u64, Error> {
+    let (from, to) = (source.name(), target.name());
     let mut cursor = source.find(doc! {}).await?;
     let unordered = InsertManyOptions::builder().ordered(false).build();
     let mut batch = Vec::with_capacity(500);
     loop {
         let next = cursor.try_next().await?;
         let done = next.is_none();
+        if let Some(doc) = &next {
+            inspect(doc);
+        }
         batch.extend(next);
         if batch.len() >= 500 || (done && !batch.is_empty()) {
             match target
@@ -100,10 +118,11 @@ pub async fn copy(store: &Store, database: &str, from: &str, to: &str) -> Result
     );
     if copied < original {
         return Err(Error::custom(format!(
-            "copy of {from} incomplete: {copied} of {original}"
+            "copy of {from} to {to} incomplete: {copied} of {original}"
         )));
     }
-    source.drop().await
+    source.drop().await?;
+    Ok(original)
 }
 
 /// Moves a collection to a name of its own (a deleted organization's data into the
@@ -196,9 +215,12 @@ pub async fn items_after(
     limit: i64,
 ) -> Result<Vec<Document>, Error> {
     let mut filter = of_org(org);
-    if let Some(id) = after {
-        filter.insert("_id", doc! { "$gt": id });
-    }
+    // Only ObjectId ids (an imported document may have another kind, which the items API
+    // cannot name): from the smallest, or after `after`.
+    match after {
+        Some(id) => filter.insert("_id", doc! { "$gt": id }),
+        None => filter.insert("_id", doc! { "$gte": ObjectId::from_bytes([0; 12]) }),
+    };
     store
         .collection(&place.database, &place.collection)
         .find(filter)

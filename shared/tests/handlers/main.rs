@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod faults;
+mod import;
 mod integrity;
 mod items;
 mod limits;
