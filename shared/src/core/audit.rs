@@ -224,6 +224,21 @@ impl Event {
         self
     }
 
+    /// An event of the service's own function `job` (the purge, the import) on
+    /// organization `org` (named `name`): one per action and organization, whichever
+    /// run of the function writes it.
+    pub fn of_job(job: &str, action: &str, org: ObjectId, name: &str) -> Self {
+        let context = Context {
+            ip: String::new(),
+            user_agent: job.into(),
+            request_id: format!("{job}-{}", org.to_hex()),
+        };
+        let mut event = Self::new(&context, action, Outcome::Success, Actor::system(job))
+            .target(Target::new("organization", org, Some(name)));
+        event.id = Self::id_of(&format!("{action}|{}", org.to_hex()));
+        event
+    }
+
     /// An event id derived from `seed` (for an action that happens once per seed).
     pub fn id_of(seed: &str) -> String {
         hashed(seed)

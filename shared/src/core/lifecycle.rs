@@ -20,8 +20,8 @@ use crate::core::audit::{self, Actor, Event, Outcome, Target};
 use crate::domain::{Email, OrganizationName, Profile, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{
-    OrgDoc, OrgStatus, Pending, PendingOp, Placement, Store, failpoint, idempotency, is_duplicate,
-    member_key, registry, tenants,
+    OrgDoc, Pending, PendingOp, Placement, Store, failpoint, idempotency, is_duplicate, registry,
+    tenants,
 };
 
 /// How long a create may stay in flight before others treat it as abandoned, and how
@@ -70,7 +70,6 @@ pub async fn create(
     context: &audit::Context,
 ) -> ApiResult<OrgDoc> {
     let now = DateTime::now();
-    let collection = name.collection_name();
     let owner = ObjectId::new();
     let event = Event::new(
         context,
@@ -84,39 +83,16 @@ pub async fn create(
         Some(name.as_str()),
     ))
     .to_outbox();
-    let mut org = OrgDoc {
-        id,
-        name: name.as_str().to_owned(),
-        placement: store.placement_for(&collection),
-        collection_name: collection,
-        members: [(
-            member_key(owner),
-            membership::new_member(Role::Owner, email.as_str(), false, now),
-        )]
-        .into(),
-        owners: 1,
-        version: 0,
-        created_at: now,
-        updated_at: None,
-        pending: Some(Pending {
-            op: PendingOp::Create,
-            from: None,
-            from_name: None,
-            since: now,
-            event: None,
-        }),
-        audit_outbox: Vec::new(),
-        admin_id: None,
-        email: None,
-        password_hash: None,
-        token_version: None,
-        status: OrgStatus::Active,
-        suspension: None,
-        created_key: OrgDoc::creation_key(now, id),
-        member_count: 1,
-        external_id: profile.external_id.as_ref().map(|e| e.as_str().to_owned()),
-        metadata: (!profile.metadata.is_empty()).then(|| profile.metadata.to_json()),
-    };
+    let member = membership::new_member(Role::Owner, email.as_str(), false, now);
+    let place = store.placement_for(&name.collection_name());
+    let mut org = OrgDoc::founded(
+        (id, name.as_str(), place),
+        (owner, member),
+        now,
+        PendingOp::Create,
+    );
+    org.external_id = profile.external_id.as_ref().map(|e| e.as_str().to_owned());
+    org.metadata = (!profile.metadata.is_empty()).then(|| profile.metadata.to_json());
     insert_registry(store, &org).await?;
     let finished: ApiResult<()> = async {
         failpoint!(store, "create.after_insert");

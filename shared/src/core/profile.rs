@@ -7,6 +7,7 @@ use mongodb::bson::{Bson, oid::ObjectId};
 use crate::core::audit::{self, Event};
 use crate::domain::{ExternalId, Metadata, MetadataChanges};
 use crate::error::{ApiError, ApiResult};
+use crate::http::JsonBody;
 use crate::store::{Store, is_duplicate, registry};
 
 /// What a request changes of a profile.
@@ -19,6 +20,19 @@ pub struct ProfileChanges {
 }
 
 impl ProfileChanges {
+    /// The profile fields of a request body (`metadata`, `external_id`; errors are the
+    /// body's, reported when it is finished).
+    pub fn read(body: &mut JsonBody) -> Self {
+        Self {
+            metadata: body.nullable("metadata", Metadata::changes).flatten(),
+            external_id: body.nullable("external_id", |v| {
+                v.as_str()
+                    .ok_or_else(|| "External id must be a string".to_owned())
+                    .and_then(ExternalId::parse)
+            }),
+        }
+    }
+
     /// Whether the request changes nothing of the profile.
     pub fn is_empty(&self) -> bool {
         self.metadata.is_none() && self.external_id.is_none()

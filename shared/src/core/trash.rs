@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use mongodb::bson::{DateTime, oid::ObjectId};
 
-use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
+use crate::core::audit::{self, Event};
 use crate::domain::{OrganizationName, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::store::trash::{self, DeletedOrg, Restoring};
@@ -329,24 +329,6 @@ async fn bring_accounts_back(
     Ok((members, not_restored))
 }
 
-/// The event of a purge: one per organization, whoever runs it.
-fn purged_event(record: &DeletedOrg) -> Event {
-    let context = Context {
-        ip: String::new(),
-        user_agent: "purge".into(),
-        request_id: format!("purge-{}", record.id.to_hex()),
-    };
-    let mut event = Event::new(
-        &context,
-        "organization.purged",
-        Outcome::Success,
-        Actor::system("purge"),
-    )
-    .target(Target::new("organization", record.id, Some(&record.name)));
-    event.id = Event::id_of(&format!("organization.purged|{}", record.id.to_hex()));
-    event
-}
-
 /// Removes a deleted organization for good: its items, keys, endpoints and their
 /// deliveries, events, invitations, then the record. Only the audit trail stays.
 pub async fn purge(store: &Store, record: &DeletedOrg) -> ApiResult<()> {
@@ -358,7 +340,8 @@ pub async fn purge(store: &Store, record: &DeletedOrg) -> ApiResult<()> {
     events::delete_all(store, &hex).await?;
     invitations::delete_for_org(store, record.id).await?;
     failpoint!(store, "purge.after_data");
-    audit::record(store, record.id, &[purged_event(record)]).await?;
+    let purged = Event::of_job("purge", "organization.purged", record.id, &record.name);
+    audit::record(store, record.id, &[purged]).await?;
     trash::remove(store, record.id).await?;
     tracing::info!(org_id = %record.id, "organization purged");
     Ok(())

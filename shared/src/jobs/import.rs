@@ -22,14 +22,14 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::core::audit::{self, Actor, Context, Event, Outcome, Target};
+use crate::core::audit::{self, Event};
 use crate::core::membership;
 use crate::domain::{Email, OrganizationName, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::store::users::{self, UserDoc};
 use crate::store::{
-    OrgDoc, OrgStatus, Pending, PendingOp, Placement, Store, failpoint, is_duplicate, member_key,
-    millis_of, registry, tenants,
+    OrgDoc, PendingOp, Placement, Store, failpoint, is_duplicate, member_key, millis_of, registry,
+    tenants,
 };
 
 /// The event's `import` object.
@@ -405,26 +405,6 @@ async fn plan<'a>(
     Ok(Plan::Import(name, owner))
 }
 
-/// The event of an import: one per organization, whichever run writes it.
-fn imported_event(org: &SourceOrg, name: &OrganizationName, database: &str) -> Event {
-    let context = Context {
-        ip: String::new(),
-        user_agent: "import".into(),
-        request_id: format!("import-{}", org.id.to_hex()),
-    };
-    let mut event = Event::new(
-        &context,
-        "organization.imported",
-        Outcome::Success,
-        Actor::system("import"),
-    )
-    .target(Target::new("organization", org.id, Some(name.as_str())))
-    .meta("source_database", database)
-    .meta("source_name", org.raw_name.as_str());
-    event.id = Event::id_of(&format!("organization.imported|{}", org.id.to_hex()));
-    event
-}
-
 /// Imports one organization (or finishes a run cut short): `Some(reason)` when a race
 /// took its name or its owner's address meanwhile (nothing of it is left then).
 async fn import_org(
@@ -436,38 +416,18 @@ async fn import_org(
     report: &mut Report,
 ) -> ApiResult<Option<String>> {
     let store = &app.store;
-    let collection = name.collection_name();
     let member = membership::new_member(Role::Owner, &owner.email, false, org.created);
-    let members: BTreeMap<String, _> = [(member_key(owner.id), member)].into();
-    let doc = OrgDoc {
-        id: org.id,
-        name: name.as_str().to_owned(),
-        placement: store.placement_for(&collection),
-        collection_name: collection,
-        members: members.clone(),
-        owners: 1,
-        version: 0,
-        created_at: org.created,
-        updated_at: None,
-        pending: Some(Pending {
-            op: PendingOp::Import,
-            from: None,
-            from_name: None,
-            since: DateTime::now(),
-            event: None,
-        }),
-        audit_outbox: Vec::new(),
-        admin_id: None,
-        email: None,
-        password_hash: None,
-        token_version: None,
-        status: OrgStatus::Active,
-        suspension: None,
-        created_key: OrgDoc::creation_key(org.created, org.id),
-        member_count: 1,
-        external_id: None,
-        metadata: None,
-    };
+    let members: BTreeMap<String, _> = [(member_key(owner.id), member.clone())].into();
+    let doc = OrgDoc::founded(
+        (
+            org.id,
+            name.as_str(),
+            store.placement_for(&name.collection_name()),
+        ),
+        (owner.id, member.clone()),
+        org.created,
+        PendingOp::Import,
+    );
     match registry::insert(store, &doc).await {
         Ok(()) => {}
         Err(e) if is_duplicate(&e) => {
@@ -488,7 +448,10 @@ async fn import_org(
     failpoint!(store, "import.after_account");
     move_documents(store, source, org, &doc.placement, name, report).await?;
     failpoint!(store, "import.after_documents");
-    let event = imported_event(org, name, source.db.name()).to_outbox();
+    let event = Event::of_job("import", "organization.imported", org.id, name.as_str())
+        .meta("source_database", source.db.name())
+        .meta("source_name", org.raw_name.as_str())
+        .to_outbox();
     let done =
         registry::complete_arrival(store, org.id, PendingOp::Import, &members, &event).await?;
     if let Some(done) = done {

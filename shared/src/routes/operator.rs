@@ -243,14 +243,7 @@ async fn detail(app: &App, org: &OrgDoc) -> ApiResult<Value> {
 pub async fn update(app: &App, req: Request) -> ApiResult<Response<Body>> {
     let op = operator::authenticate(app, &req)?;
     let mut body = JsonBody::parse(&req)?;
-    let changes = ProfileChanges {
-        metadata: body.nullable("metadata", Metadata::changes).flatten(),
-        external_id: body.nullable("external_id", |v| {
-            v.as_str()
-                .ok_or_else(|| "External id must be a string".to_owned())
-                .and_then(ExternalId::parse)
-        }),
-    };
+    let changes = ProfileChanges::read(&mut body);
     if changes.is_empty() {
         body.reject(
             &["body"],

@@ -66,14 +66,7 @@ impl TryFrom<JsonBody> for OrganizationChanges {
         let name = body.optional("organization_name", OrganizationName::parse);
         let email = body.optional("email", Email::parse);
         let password = body.optional("password", Password::parse);
-        let profile = ProfileChanges {
-            metadata: body.nullable("metadata", Metadata::changes).flatten(),
-            external_id: body.nullable("external_id", |v| {
-                v.as_str()
-                    .ok_or_else(|| "External id must be a string".to_owned())
-                    .and_then(ExternalId::parse)
-            }),
-        };
+        let profile = ProfileChanges::read(&mut body);
         let fields = ["organization_name", "email", "password"];
         if fields.iter().all(|k| body.is_absent(k)) && profile.is_empty() {
             body.reject(

@@ -200,6 +200,46 @@ pub struct OrgDoc {
 }
 
 impl OrgDoc {
+    /// A new registry document: `name` in `placement`, with one member, the owner
+    /// `owner` (`member`), made at `created_at`, marked with the operation `op` in flight
+    /// (a create or an import) until it is done.
+    pub fn founded(
+        (id, name, placement): (ObjectId, &str, Placement),
+        (owner, member): (ObjectId, Member),
+        created_at: DateTime,
+        op: PendingOp,
+    ) -> Self {
+        Self {
+            id,
+            name: name.to_owned(),
+            collection_name: placement.collection.clone(),
+            placement,
+            members: [(member_key(owner), member)].into(),
+            owners: 1,
+            version: 0,
+            created_at,
+            updated_at: None,
+            pending: Some(Pending {
+                op,
+                from: None,
+                from_name: None,
+                since: DateTime::now(),
+                event: None,
+            }),
+            audit_outbox: Vec::new(),
+            created_key: Self::creation_key(created_at, id),
+            member_count: 1,
+            status: OrgStatus::Active,
+            suspension: None,
+            external_id: None,
+            metadata: None,
+            admin_id: None,
+            email: None,
+            password_hash: None,
+            token_version: None,
+        }
+    }
+
     /// Reads a registry document. One this release did not write (a field missing or
     /// of another type, left by an older release or another service) is `None`, with
     /// a warning logged once per document and process: callers treat it as absent.

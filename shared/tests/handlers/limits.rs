@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 use tenant::App;
 use tenant::auth::keys;
-use tenant::routes::{accounts, api_keys, invitations, items, organizations};
+use tenant::routes::{accounts, invitations, items, organizations};
 
 use crate::common::*;
 
@@ -32,18 +32,6 @@ fn retry_after(res: &Res) -> u64 {
     assert!((1..=60).contains(&secs), "Retry-After {secs}");
     assert!(res.body["detail"].as_str().unwrap().contains("writes"));
     secs
-}
-
-async fn admin_key(app: &App, token: &str) -> String {
-    let body = json!({ "name": "robot", "role": "admin" });
-    let res = call(
-        app,
-        api_keys::create,
-        &Req::post("/org/api-keys", body).token(token),
-    )
-    .await;
-    assert_eq!(res.status, 201, "{}", res.text);
-    res.body["key"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -73,7 +61,7 @@ async fn a_user_past_the_write_limit_gets_429_and_nothing_is_written() {
 async fn a_key_has_a_limit_of_its_own_and_a_forged_key_never_spends_it() {
     let app = app_with(&[("WRITE_LIMIT_PER_MINUTE", "2")]).await;
     let o = signup(&app).await;
-    let key = admin_key(&app, &o.token).await;
+    let key = api_key(&app, &o.token, "admin").await;
     // A key of the right form and checksum with the real key's prefix: 401, uncounted.
     let forged = forged_with_prefix(&key);
     assert!(keys::well_formed(&forged) && forged[..12] == key[..12]);

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use lambda_http::http::Method;
 use serde_json::{Value, json};
 use tenant::App;
-use tenant::routes::{api_keys, items, operator, organizations, sessions, webhooks};
+use tenant::routes::{items, operator, organizations, sessions, webhooks};
 
 use crate::common::*;
 
@@ -65,13 +65,7 @@ async fn all_pages(
 async fn only_operators_reach_the_operator_routes() {
     let app = app().await;
     let o = signup(&app).await;
-    let key = call(
-        &app,
-        api_keys::create,
-        &Req::post("/org/api-keys", json!({ "name": "k", "role": "admin" })).token(&o.token),
-    )
-    .await;
-    let key = key.body["key"].as_str().unwrap().to_owned();
+    let key = api_key(&app, &o.token, "admin").await;
     let routes: Vec<(Method, &str)> = vec![(Method::GET, "/operator/organizations")];
     for (method, path) in routes {
         let anonymous = call(&app, operator::list, &Req::new(method.clone(), path)).await;
@@ -240,13 +234,7 @@ async fn a_suspended_organization_is_403_everywhere_and_its_deliveries_wait() {
     let (app, _, _server) = mail_app(&[("APP_ENV", "local")]).await;
     let receiver = Receiver::start(&[]).await;
     let o = signup(&app).await;
-    let key = call(
-        &app,
-        api_keys::create,
-        &Req::post("/org/api-keys", json!({ "name": "k", "role": "member" })).token(&o.token),
-    )
-    .await;
-    let key = key.body["key"].as_str().unwrap().to_owned();
+    let key = api_key(&app, &o.token, "member").await;
     let hook = Req::post(
         "/org/webhooks",
         json!({ "url": receiver.url, "events": ["item.created"] }),

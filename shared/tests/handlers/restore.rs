@@ -8,7 +8,7 @@ use mongodb::bson::{DateTime, Document, doc};
 use serde_json::{Value, json};
 use tenant::App;
 use tenant::hooks::Fault;
-use tenant::routes::{api_keys, audit, operator, organizations};
+use tenant::routes::{audit, operator, organizations};
 
 use crate::common::*;
 
@@ -84,13 +84,7 @@ async fn delete_recreate_delete_then_restore_the_first_brings_it_back_whole() {
         add_item(&app, &o.token, json!({ "n": n })).await;
     }
     let (member, member_token, _) = join_as(&app, &o.token, "member").await;
-    let key = call(
-        &app,
-        api_keys::create,
-        &Req::post("/org/api-keys", json!({ "name": "k", "role": "admin" })).token(&o.token),
-    )
-    .await;
-    let key = key.body["key"].as_str().unwrap().to_owned();
+    let key = api_key(&app, &o.token, "admin").await;
     assert_eq!(delete_org(&app, &o.token).await.status, 204);
     // Gone for every client at once.
     assert_eq!(get_org(&app, &o.name).await.status, 404);
@@ -275,13 +269,7 @@ async fn a_purge_dying_midway_is_finished_by_the_next_run_and_leaves_only_the_au
     )
     .await;
     assert_eq!(res.status, 201, "{}", res.text);
-    let key = Req::post("/org/api-keys", json!({ "name": "k", "role": "member" }));
-    assert_eq!(
-        call(&app, api_keys::create, &key.token(&o.token))
-            .await
-            .status,
-        201
-    );
+    api_key(&app, &o.token, "member").await;
     dispatch(&app).await;
     assert_eq!(delete_org(&app, &o.token).await.status, 204);
     // Not due yet: nothing happens.

@@ -56,6 +56,15 @@ pub async fn delete_org(app: &App, token: &str) -> Res {
     .await
 }
 
+/// A new API key of `role` in the organization of `token` (which must be 201).
+pub async fn api_key(app: &App, token: &str, role: &str) -> String {
+    let body = json!({ "name": format!("{role} robot"), "role": role });
+    let req = Req::post("/org/api-keys", body).token(token);
+    let res = call(app, tenant::routes::api_keys::create, &req).await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    res.body["key"].as_str().unwrap().to_owned()
+}
+
 /// `GET /org/items`: the first page of the token's items.
 pub async fn list_items(app: &App, token: &str) -> Res {
     call(app, items::list, &Req::get("/org/items").token(token)).await
