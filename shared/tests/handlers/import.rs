@@ -78,7 +78,7 @@ async fn seed(db: &Database, n: &Names) {
         (
             &n.taken,
             Some(format!("t{}", n.ann)),
-            hash(OLD, 4, "$2y$"),
+            hash(OLD, 4, "$2b$"),
             1,
         ),
         (
@@ -88,10 +88,11 @@ async fn seed(db: &Database, n: &Names) {
             1,
         ),
         (&n.lonely, None, String::new(), 0),
+        // A `$2y$` hash (PHP's name for the same algorithm) verifies too.
         (
             &n.missing,
             Some(format!("m{}", n.ann)),
-            hash(OLD, 4, "$2b$"),
+            hash(OLD, 4, "$2y$"),
             0,
         ),
         (
