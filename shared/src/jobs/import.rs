@@ -14,7 +14,7 @@
 //! `organization.imported` event. A run that dies midway is finished by the next one; a
 //! dry run reads and changes nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mongodb::bson::{Bson, DateTime, Document, doc, oid::ObjectId};
 use mongodb::{Client, Database};
@@ -228,18 +228,26 @@ pub async fn run(app: &App, spec: &Spec) -> ApiResult<Report> {
     for group in by_email.values_mut() {
         group.sort_by_key(|a| (a.created, a.id));
     }
+    // Looked up once per admin and organization: maps, not scans (an import of 100,000
+    // organizations stays linear).
+    let by_hex: HashMap<String, &SourceOrg> = orgs.iter().map(|o| (o.id.to_hex(), o)).collect();
+    let mut admins_of: HashMap<&str, Vec<&Admin>> = HashMap::new();
     for admin in &admins {
-        if !orgs.iter().any(|o| o.id.to_hex() == admin.org) {
+        admins_of.entry(admin.org.as_str()).or_default().push(admin);
+        if !by_hex.contains_key(&admin.org) {
             report.users.skipped.push(SkippedUser {
                 email: admin.raw_email.clone(),
                 reason: "No organization".into(),
             });
         }
     }
-    let mut names_taken: Vec<String> = Vec::new();
-    let mut accounts_made: Vec<ObjectId> = Vec::new();
+    let mut names_taken: HashSet<String> = HashSet::new();
+    let mut accounts_made: HashSet<ObjectId> = HashSet::new();
     for org in &orgs {
-        let plan = plan(&app.store, org, &admins, &by_email, &names_taken).await?;
+        let own = admins_of
+            .get(org.id.to_hex().as_str())
+            .map_or(&[][..], Vec::as_slice);
+        let plan = plan(&app.store, org, own, &by_email, &names_taken).await?;
         let (name, owner) = match plan {
             Plan::Skip(reason) => {
                 report.organizations.skipped.push(SkippedOrg {
@@ -254,7 +262,7 @@ pub async fn run(app: &App, spec: &Spec) -> ApiResult<Report> {
             }
             Plan::Import(name, owner) => (name, owner),
         };
-        names_taken.push(name.as_str().to_owned());
+        names_taken.insert(name.as_str().to_owned());
         let account_new = users::by_id(&app.store, owner.id).await?.is_none()
             && !accounts_made.contains(&owner.id);
         if spec.dry_run {
@@ -277,7 +285,7 @@ pub async fn run(app: &App, spec: &Spec) -> ApiResult<Report> {
         }
         report.organizations.imported += 1;
         if account_new {
-            accounts_made.push(owner.id);
+            accounts_made.insert(owner.id);
             report.users.imported += 1;
         }
     }
@@ -285,7 +293,7 @@ pub async fn run(app: &App, spec: &Spec) -> ApiResult<Report> {
         if group.len() > 1 {
             let mut organizations: Vec<String> = group
                 .iter()
-                .filter_map(|a| orgs.iter().find(|o| o.id.to_hex() == a.org))
+                .filter_map(|a| by_hex.get(&a.org))
                 .map(|o| o.raw_name.to_lowercase())
                 .collect();
             organizations.sort();
@@ -365,9 +373,9 @@ enum Plan<'a> {
 async fn plan<'a>(
     store: &Store,
     org: &SourceOrg,
-    admins: &[Admin],
+    own: &[&Admin],
     by_email: &HashMap<String, Vec<&'a Admin>>,
-    names_taken: &[String],
+    names_taken: &HashSet<String>,
 ) -> ApiResult<Plan<'a>> {
     let skip = |reason: String| Ok(Plan::Skip(reason));
     if let Some(here) = registry::by_id(store, org.id).await?
@@ -379,14 +387,12 @@ async fn plan<'a>(
         Ok(name) => name,
         Err(why) => return skip(format!("Invalid name: {why}")),
     };
-    let hex = org.id.to_hex();
-    let own: Vec<&Admin> = admins.iter().filter(|a| a.org == hex).collect();
-    let admin = match own.as_slice() {
+    let admin = match own {
         [] => return skip("No admin".into()),
         [one] => *one,
         _ => return skip(format!("{} admins; one was expected", own.len())),
     };
-    if names_taken.iter().any(|n| n == name.as_str()) {
+    if names_taken.contains(name.as_str()) {
         return skip("Name taken by another organization of the import".into());
     }
     if let Some(holder) = registry::by_name(store, name.as_str()).await?
