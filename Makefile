@@ -38,6 +38,11 @@ migrate:
 import:
 	scripts/import.sh
 
+.PHONY: chaos
+## chaos: a storm (8 clients, a function process SIGKILLed every ~2 s, the database restarted every ~20 s), then the invariants; CHAOS_SECONDS=60 -> BENCHMARKS.md Reliability
+chaos:
+	CHAOS_WRITE=1 scripts/chaos.sh
+
 .PHONY: bench
 ## bench: release build, then cold starts, warm latency/throughput, round trips, RSS, zip sizes -> BENCHMARKS.md
 bench:

@@ -219,11 +219,15 @@ SCHEDULED_EVENT = json.dumps({
 }).encode()
 
 
-def play_schedule(url: str, function: str, period: float, stop: threading.Event) -> None:
+def play_schedule(url: str, function: str, period: float, limit: float,
+                  stop: threading.Event) -> None:
     """Invokes `function` as template.yaml's schedule does, one run after another and
-    never more often than once per `period` seconds, until `stop` is set."""
-    while not stop.is_set():
-        started = time.monotonic()
+    never more often than once per `period` seconds, until `stop` is set. A run that has
+    not ended after `limit` seconds is left to itself and the next one starts, as the
+    schedule on AWS fires whatever became of the last run: an invocation whose process
+    died can stay unanswered by the emulator."""
+
+    def invoke() -> None:
         request = urllib.request.Request(
             f"{url}/2015-03-31/functions/{function}/invocations", data=SCHEDULED_EVENT,
             method="POST")
@@ -233,6 +237,15 @@ def play_schedule(url: str, function: str, period: float, stop: threading.Event)
         except (urllib.error.URLError, OSError) as err:
             if not stop.is_set():
                 print(f"stack: {function} run failed: {err}", file=sys.stderr, flush=True)
+
+    while not stop.is_set():
+        started = time.monotonic()
+        run = threading.Thread(target=invoke, daemon=True)
+        run.start()
+        run.join(limit)
+        if run.is_alive() and not stop.is_set():
+            print(f"stack: {function} run unanswered after {limit:.0f} s; starting the next",
+                  file=sys.stderr, flush=True)
         stop.wait(max(0.0, period - (time.monotonic() - started)))
 
 
@@ -336,8 +349,10 @@ def main() -> int:
         schedule_stop = threading.Event()
         # The dispatcher's runs each poll for DISPATCH_SECONDS: back to back. The purge
         # (hourly on AWS) every minute.
-        for function, period in (("dispatcher", 1.0), ("purge", 60.0)):
-            threading.Thread(target=play_schedule, args=(url, function, period, schedule_stop),
+        dispatch = float((base_env | app_env).get("DISPATCH_SECONDS", "10"))
+        for function, period, limit in (("dispatcher", 1.0, dispatch + 20), ("purge", 60.0, 300)):
+            threading.Thread(target=play_schedule,
+                             args=(url, function, period, limit, schedule_stop),
                              daemon=True).start()
         exported = app_env | {"API_URL": url, "API_PORT": str(port),
                               "API_LOG": str(run_dir / "api.log"),

@@ -53,6 +53,8 @@ step "unit and handler tests (cargo test)" \
 step "end-to-end tests over HTTP (cargo test -p e2e)" \
   with_stack e2e --instances 4 --env WRITE_LIMIT_PER_MINUTE=40 -- \
   env WRITE_LIMIT_PER_MINUTE=40 cargo test -p e2e
+step "chaos: a ${CHAOS_SECONDS:-60} s storm (processes killed, the database restarted), then the invariants" \
+  scripts/chaos.sh
 step "AWS through aws-config, against moto: Secrets Manager, SES" scripts/aws-test.sh
 step "make run after its terminal is closed (SIGHUP), and after its stack is killed" scripts/run-test.sh
 step "workflow lint (actionlint)" scripts/lint-workflows.sh

@@ -109,7 +109,9 @@ where
         Ok(resp) => resp.status(),
         Err(err) => err.status(),
     };
-    if status.is_server_error() {
+    // A server error or "still in flight" (an earlier try's work not finished yet) is
+    // no answer to keep: a retry runs the request again.
+    if status.is_server_error() || matches!(result, Err(ApiError::InFlight { .. })) {
         store::idempotency::abandon(&app.store, &id).await?;
         return result;
     }

@@ -65,6 +65,15 @@ const INDEXES: &[Spec] = &[
         sparse: false,
         ttl: None,
     },
+    // Operations in flight (few at any time), for the purge's sweep of abandoned ones.
+    Spec {
+        collection: "organizations",
+        name: "pending.since_1",
+        keys: || doc! { "pending.since": 1 },
+        unique: false,
+        sparse: true,
+        ttl: None,
+    },
     Spec {
         collection: "organizations",
         name: "created_key_1",

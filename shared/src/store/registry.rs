@@ -156,6 +156,24 @@ pub async fn for_member(
         .and_then(OrgDoc::from_document))
 }
 
+/// (v3) Up to `limit` organizations with a create, rename or delete in flight since
+/// before `before` (ms): abandoned by their requests, for the purge's sweep.
+pub async fn stalled(store: &Store, before: i64, limit: i64) -> Result<Vec<OrgDoc>, Error> {
+    use futures_util::TryStreamExt;
+    let filter = doc! {
+        "pending.since": { "$lt": DateTime::from_millis(before) },
+        "pending.op": { "$nin": ["restore", "import"] },
+    };
+    let docs: Vec<Document> = store
+        .organizations()
+        .find(filter)
+        .limit(limit)
+        .await?
+        .try_collect()
+        .await?;
+    Ok(docs.into_iter().filter_map(OrgDoc::from_document).collect())
+}
+
 /// The organizations with these ids (those that exist and can be read).
 pub async fn by_ids(store: &Store, ids: &[ObjectId]) -> Result<Vec<OrgDoc>, Error> {
     use futures_util::TryStreamExt;

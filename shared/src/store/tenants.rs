@@ -157,7 +157,9 @@ fn of_org(org: ObjectId) -> Document {
     doc! { "organization_id": { "$in": [org.to_hex(), Bson::Null] } }
 }
 
-/// Stores an item of `org`.
+/// Stores an item of `org`. An item already there with this id is this one: its id is
+/// new or derived from the request's idempotency key, and an earlier try (or a rename
+/// that moved the collection under a try) put it there.
 pub async fn insert_item(
     store: &Store,
     place: &Placement,
@@ -168,11 +170,14 @@ pub async fn insert_item(
 ) -> Result<(), Error> {
     let item =
         doc! { "_id": id, "organization_id": org.to_hex(), "data": data, "created_at": created_at };
-    store
+    match store
         .collection(&place.database, &place.collection)
         .insert_one(item)
         .await
-        .map(|_| ())
+    {
+        Err(e) if !is_duplicate(&e) => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// One item of `org` by id.

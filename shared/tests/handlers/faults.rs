@@ -202,3 +202,34 @@ async fn renaming_a_tenant_of_ten_thousand_documents_keeps_all_of_them() {
         "contents changed in the move"
     );
 }
+
+/// Found by `make chaos`: a create whose request died, with nobody to meet it since
+/// (its client gave up), was left in flight for good, its collection and account with
+/// it. The purge's run rolls it back once its lease is over, as the next request would.
+#[tokio::test]
+async fn a_create_abandoned_with_nobody_to_meet_it_is_rolled_back_by_the_purge() {
+    let app = app().await;
+    let o = signup(&app).await;
+    let long_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 120_000);
+    registry(&app)
+        .update_one(
+            doc! { "name": &o.name },
+            doc! { "$set": { "pending": { "op": "create", "since": long_ago } } },
+        )
+        .await
+        .unwrap();
+    let report = tenant::jobs::purge::run(&app.store, 50).await.unwrap();
+    assert!(report.settled >= 1, "{report:?}");
+    assert!(registered(&app, &o.name).await.is_none());
+    assert!(!collection_exists(&app, &format!("org_{}", o.name)).await);
+    let login = call(
+        &app,
+        tenant::routes::sessions::login,
+        &login_req(&o.email, PASSWORD),
+    )
+    .await;
+    assert_eq!(login.status, 401, "{}", login.text);
+    // A second run finds nothing more of it.
+    let again = tenant::jobs::purge::run(&app.store, 50).await.unwrap();
+    assert!(registered(&app, &o.name).await.is_none(), "{again:?}");
+}

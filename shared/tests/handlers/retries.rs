@@ -204,6 +204,45 @@ async fn a_request_in_flight_whose_function_died_is_taken_over_after_its_lease()
     assert_eq!(organizations_named(&app, &name).await, 1);
 }
 
+/// Found by `make chaos`: a retry that took over a create's key after the key's lease
+/// (30 s) while the create itself was still within its own (60 s) got "still in flight",
+/// and that 409 was kept as the key's answer: every later retry was 409 for a day.
+#[tokio::test]
+async fn a_takeover_that_finds_the_create_still_running_is_409_and_not_kept() {
+    let app = app().await;
+    let name = unique("slow");
+    let key = unique("key-");
+    let first = call(&app, organizations::create, &create_with_key(&name, &key)).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    // As if the first request still ran, past its key's lease, within its create's.
+    idempotency_records(&app)
+        .update_one(
+            doc! { "_id": format!("org.create|{key}") },
+            doc! { "$set": { "state": "running", "lease_ms": 1_i64 } },
+        )
+        .await
+        .unwrap();
+    let pending = doc! { "op": "create", "since": DateTime::now() };
+    registry(&app)
+        .update_one(
+            doc! { "name": &name },
+            doc! { "$set": { "pending": pending } },
+        )
+        .await
+        .unwrap();
+    let busy = call(&app, organizations::create, &create_with_key(&name, &key)).await;
+    assert_eq!(busy.status, 409, "{}", busy.text);
+    // The first request finishes; the next retry gets its answer.
+    registry(&app)
+        .update_one(doc! { "name": &name }, doc! { "$unset": { "pending": "" } })
+        .await
+        .unwrap();
+    let done = call(&app, organizations::create, &create_with_key(&name, &key)).await;
+    assert_eq!(done.status, 201, "{}", done.text);
+    assert_eq!(done.body["id"], first.body["id"]);
+    assert_eq!(organizations_named(&app, &name).await, 1);
+}
+
 #[tokio::test]
 async fn etags_change_with_the_organization_and_if_match_guards_updates() {
     let app = app().await;
