@@ -38,6 +38,11 @@ migrate:
 import:
 	scripts/import.sh
 
+.PHONY: scale
+## scale: each route's CPU, bytes read, round trips, p50 and RSS against the size of the data (up to 100,000 organizations, 10,000 members, 1,000,000 audit events and items) -> docs/scale/*.png and BENCHMARKS.md
+scale:
+	scripts/scale.sh
+
 .PHONY: chaos
 ## chaos: a storm (8 clients, a function process SIGKILLed every ~2 s, the database restarted every ~20 s), then the invariants; CHAOS_SECONDS=60 -> BENCHMARKS.md Reliability
 chaos:

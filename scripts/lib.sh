@@ -14,6 +14,7 @@ RUFF_VERSION="0.17.6"
 STANDARDWEBHOOKS_VERSION="1.3.0"
 ZIGLANG_VERSION="0.17.1"
 SAM_CLI_VERSION="1.170.0"
+MATPLOTLIB_VERSION="3.11.2"
 # The Rust target of the Lambda functions (arm64, glibc).
 LAMBDA_TARGET="aarch64-unknown-linux-gnu"
 

@@ -1,7 +1,8 @@
 //! Test hooks, compiled only with the `test-hooks` feature (tests and benchmarks turn
 //! it on; release builds carry none of it): failpoints between the steps of
 //! multi-step operations, gates that hold a request at a point while a test makes
-//! another change, and a count of the commands sent to the server.
+//! another change, and a count of the commands sent to the server and of the bytes
+//! of its replies.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,7 @@ pub enum Fault {
 #[derive(Default)]
 pub struct Hooks {
     commands: Arc<AtomicU64>,
+    reply_bytes: Arc<AtomicU64>,
     armed: Mutex<HashMap<&'static str, Fault>>,
     gates: Mutex<HashMap<&'static str, Arc<Gate>>>,
 }
@@ -86,13 +88,24 @@ impl Hooks {
         self.commands.load(Ordering::Relaxed)
     }
 
-    /// Counts every command the client starts.
+    /// Bytes of the server's successful replies so far (as BSON): what the client read.
+    pub fn reply_bytes(&self) -> u64 {
+        self.reply_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Counts every command the client starts, and the bytes of every reply.
     pub(crate) fn count_commands(&self, options: &mut ClientOptions) {
         let counter = Arc::clone(&self.commands);
-        options.command_event_handler = Some(EventHandler::callback(move |ev| {
-            if matches!(ev, CommandEvent::Started(_)) {
+        let bytes = Arc::clone(&self.reply_bytes);
+        options.command_event_handler = Some(EventHandler::callback(move |ev| match ev {
+            CommandEvent::Started(_) => {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
+            CommandEvent::Succeeded(done) => {
+                let size = mongodb::bson::to_vec(&done.reply).map_or(0, |v| v.len());
+                bytes.fetch_add(size as u64, Ordering::Relaxed);
+            }
+            _ => {}
         }));
     }
 

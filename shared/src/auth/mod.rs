@@ -145,13 +145,13 @@ async fn authenticate_key(app: &App, req: &Request, token: &str) -> ApiResult<Ca
         Some(org_id) => {
             let (key, org) = tokio::join!(
                 keys::check(store, jwt, token),
-                registry::by_id(store, org_id)
+                registry::bare(store, org_id)
             );
             (key?, org?)
         }
         None => {
             let key = keys::check(store, jwt, token).await?;
-            let org = registry::by_id(store, keys::org_id(&key)?).await?;
+            let org = registry::bare(store, keys::org_id(&key)?).await?;
             (key, org)
         }
     };

@@ -570,7 +570,7 @@ pub async fn store_item(
 ) -> ApiResult<()> {
     for _ in 0..RETRIES {
         tenants::insert_item(store, &place, id, item, data.clone(), created_at).await?;
-        let now = registry::by_id(store, id).await?;
+        let now = registry::bare(store, id).await?;
         if let Some(org) = &now
             && org.pending.is_none()
             && org.placement == place

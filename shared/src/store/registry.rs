@@ -64,6 +64,18 @@ pub async fn by_id(store: &Store, id: ObjectId) -> Result<Option<OrgDoc>, Error>
     find(store, doc! { "_id": id }).await
 }
 
+/// The organization with this id without its members and outbox: what a check of its
+/// state, placement or operation in flight needs, read in the same time whatever the
+/// number of members.
+pub async fn bare(store: &Store, id: ObjectId) -> Result<Option<OrgDoc>, Error> {
+    Ok(store
+        .organizations()
+        .find_one(doc! { "_id": id })
+        .projection(doc! { "members": 0, "audit_outbox": 0 })
+        .await?
+        .and_then(OrgDoc::from_document))
+}
+
 /// The organization with this (lowercased) name.
 pub async fn by_name(store: &Store, name: &str) -> Result<Option<OrgDoc>, Error> {
     find(store, doc! { "name": name }).await
