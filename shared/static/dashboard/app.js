@@ -2043,21 +2043,28 @@
     }
   }
 
-  /** A verification link: confirmed at once; what happened is announced. */
+  /** A verification link: confirmed first, then the console shows the state after it
+   * (loaded beside the confirmation, a member list could be read before the address
+   * was verified and stay so); what happened is announced. */
   async function confirmVerification(token) {
+    let data = null;
+    let failure = null;
+    if (token) {
+      try {
+        data = await api('POST', '/auth/verify-email/confirm', { body: { token } });
+      } catch (err) {
+        failure = err;
+      }
+    }
     if (session) enterConsole();
     else showSignedOut();
-    if (!token) {
-      notice('This verification link is incomplete: copy the whole link, or ask for a new one.', 'error');
-      return;
-    }
-    try {
-      const data = await api('POST', '/auth/verify-email/confirm', { body: { token } });
+    if (data) {
       notice(`Email verified: ${data.email}.`, 'ok');
-      if (session) await loadOrg();
-    } catch (err) {
-      const said = err.message.replace(/\.$/, '');
-      notice(err.status === 404 ? `${said}: it was used, replaced or has expired. Ask for a new one.` : said, 'error');
+    } else if (!failure) {
+      notice('This verification link is incomplete: copy the whole link, or ask for a new one.', 'error');
+    } else {
+      const said = failure.message.replace(/\.$/, '');
+      notice(failure.status === 404 ? `${said}: it was used, replaced or has expired. Ask for a new one.` : said, 'error');
     }
   }
 
