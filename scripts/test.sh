@@ -15,24 +15,34 @@ bootstrap
 RUN_DIR="$(mktemp -d "$LOCAL/test.XXXXXX")"
 trap 'stop_stack; [ -n "${KEEP_TEST_DIR:-}" ] || rm -rf "$RUN_DIR"' EXIT
 
+# Each phase's wall time, so that a slow run says where its minutes went.
+timed() {
+  local start=$SECONDS
+  "$@"
+  local rc=$?
+  log "($(( SECONDS - start )) s)"
+  return $rc
+}
 log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+timed cargo clippy --workspace --all-targets --quiet -- -D warnings
 log "ruff check (the Python of scripts/ and tests/, ruff.toml)"
 ruff check --quiet scripts tests
 log "building"
-cargo build --workspace --all-targets --quiet
+timed cargo build --workspace --all-targets --quiet
 # The functions as they are deployed: without the test hooks (testkit turns them on
 # in a workspace build).
-cargo build -p functions -p devtools --bins --quiet
+timed cargo build -p functions -p devtools --bins --quiet
 
 status=0
 OUT="$RUN_DIR/results.log"
 : > "$OUT"
 step() {
   log "$1"; shift
+  local start=$SECONDS
   "$@" 2>&1 | tee -a "$OUT" || status=1
+  log "($(( SECONDS - start )) s)"
 }
 # Runs a command against a stack of its own: with_stack NAME [stack.py options] -- CMD...
 with_stack() {
