@@ -44,10 +44,11 @@ import urllib.request
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pymongo
+from bench.receiver import Receiver
+from bench.report import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".local" / "venv" / "bin" / "python"
@@ -92,36 +93,6 @@ class Stats:
     def violation(self, text: str) -> None:
         with self.lock:
             self.violations.append(text)
-
-
-class Receiver:
-    """The webhook receiver: the event ids delivered, per organization."""
-
-    def __init__(self) -> None:
-        self.events: set[str] = set()
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                try:
-                    event = json.loads(body)["id"]
-                except (ValueError, KeyError, TypeError):
-                    event = None
-                if event:
-                    with receiver.lock:
-                        receiver.events.add(event)
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @dataclass
@@ -193,6 +164,11 @@ class Client:
         self.orgs: list[Org] = []
         self.org: Org | None = None
 
+    def ack(self, org: Org, action: str, target: str) -> None:
+        """An acknowledged change: its audit event (and delivery) must exist afterwards."""
+        org.changes.append((action, target))
+        self.stats.add("acknowledged writes")
+
     def unique(self, prefix: str) -> str:
         return f"{prefix}{self.n}_{self.rng.getrandbits(40):010x}"
 
@@ -234,9 +210,8 @@ class Client:
             if status not in (0, 502, 503, 504):
                 self.stats.violation(f"create {name} with a key answered {status}: {reply}")
             return
-        self.stats.add("acknowledged writes")
         org = Org(reply["id"], name, email)
-        org.changes.append(("organization.created", org.id))
+        self.ack(org, "organization.created", org.id)
         self.orgs.append(org)
         self.org = org
         if not self.login(org):
@@ -252,8 +227,7 @@ class Client:
             "POST", "/org/items", data, org.token, headers={"Idempotency-Key": key}))
         if status == 201:
             org.items.add(reply["id"])
-            org.changes.append(("item.created", reply["id"]))
-            self.stats.add("acknowledged writes")
+            self.ack(org, "item.created", reply["id"])
 
     def item_delete(self, org: Org) -> None:
         if not org.items:
@@ -263,8 +237,7 @@ class Client:
         if status == 204:
             org.items.discard(item)
             org.deleted_items.add(item)
-            org.changes.append(("item.deleted", item))
-            self.stats.add("acknowledged writes")
+            self.ack(org, "item.deleted", item)
         elif status == 404:
             self.stats.violation(f"acknowledged item {item} of {org.name}: DELETE says 404")
             org.items.discard(item)
@@ -277,8 +250,7 @@ class Client:
         status, _, _ = self.api.call("PUT", "/org/update", {"organization_name": new}, org.token)
         if status == 200:
             org.name, org.name_unsure = new, False
-            org.changes.append(("organization.renamed", org.id))
-            self.stats.add("acknowledged writes")
+            self.ack(org, "organization.renamed", org.id)
         elif retryable(status):
             org.name_unsure = True
 
@@ -293,8 +265,7 @@ class Client:
             "POST", "/invitations/accept", {"token": token, "password": PASSWORD}))
         if status == 200:
             org.members[reply["admin_id"]] = "member"
-            org.changes.append(("invitation.accepted", reply["admin_id"]))
-            self.stats.add("acknowledged writes")
+            self.ack(org, "invitation.accepted", reply["admin_id"])
 
     def role(self, org: Org) -> None:
         if not org.members:
@@ -306,8 +277,7 @@ class Client:
             before, org.members[user] = org.members[user], role
             # (The same role again changes nothing, and has no event.)
             if before not in (role, "unsure"):
-                org.changes.append(("member.role_changed", user))
-                self.stats.add("acknowledged writes")
+                self.ack(org, "member.role_changed", user)
         elif retryable(status):
             org.members[user] = "unsure"
 
@@ -316,8 +286,7 @@ class Client:
         if status in (204, 401):
             # 401 after a retry: an earlier attempt deleted it.
             org.deleted = True
-            org.changes.append(("organization.deleted", org.id))
-            self.stats.add("acknowledged writes")
+            self.ack(org, "organization.deleted", org.id)
             self.org = None
 
     def read(self, org: Org) -> None:
@@ -543,7 +512,7 @@ def check(clients: list[Client], stack_env: dict, db: Database, receiver: Receiv
             if not ids:
                 missing.append(f"{action} {target} of {org.id}: no audit event")
             elif org.hooked and not org.deleted and action not in UNDELIVERED and not (
-                    set(ids) & receiver.events):
+                    set(ids) & receiver.keys()):
                 missing.append(f"{action} {target} of {org.id}: audit event(s) {ids} never delivered")
         if not missing or time.monotonic() > deadline:
             audit += missing
@@ -582,13 +551,6 @@ def reliability(counts: dict, results: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    begin, end = "<!-- bench:reliability:begin -->", "<!-- bench:reliability:end -->"
-    head, _, rest = path.read_text().partition(begin)
-    _, _, tail = rest.partition(end)
-    path.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, required=True)
@@ -609,7 +571,7 @@ def main() -> int:
     db.start()
     stack, stack_env = start_stack(run_dir, db, args.profile)
     try:
-        receiver = Receiver()
+        receiver = Receiver(lambda event: event["id"])
         stop, storm_stop = threading.Event(), threading.Event()
         clients = [Client(n, args.seed, stack_env["API_URL"], stats, receiver, stop)
                    for n in range(args.clients)]
@@ -646,7 +608,7 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(counts, indent=1))
     if args.write:
-        write_section(args.write, reliability(counts, results))
+        write_section(args.write, "reliability", reliability(counts, results))
     for name, found in results.items():
         print(f"{'ok  ' if not found else 'FAIL'} {name}")
         for line in found[:20]:

@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from bench.report import write_section
 
 MEASURES = {
     "cpu_us": "CPU per request (µs)",
@@ -95,15 +96,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    begin, end = "<!-- bench:scale:begin -->", "<!-- bench:scale:end -->"
-    head, sep, rest = path.read_text().partition(begin)
-    _, sep2, tail = rest.partition(end)
-    if not (sep and sep2):
-        raise SystemExit(f"scale: {path} lacks the {begin} / {end} markers")
-    path.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rows", type=Path)
@@ -126,7 +118,7 @@ def main() -> int:
                       f"after {r['p50_ms'] / 1000:.1f} s (median)" for r in failed)
     print(text)
     if args.write:
-        write_section(args.write, text)
+        write_section(args.write, "scale", text)
     return 0
 
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import api, cold, procs, webhooks
 from bench.load import wrk
+from bench.report import write_section
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -217,16 +218,6 @@ def levers_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write(path: Path, text: str, section: str = "routes") -> None:
-    begin, end = f"<!-- bench:{section}:begin -->", f"<!-- bench:{section}:end -->"
-    doc = path.read_text()
-    head, sep, rest = doc.partition(begin)
-    _, sep2, tail = rest.partition(end)
-    if not (sep and sep2):
-        raise SystemExit(f"bench: {path} lacks the {begin} / {end} markers")
-    path.write_text(f"{head}{begin}\n{text}\n{end}{tail}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url")
@@ -259,7 +250,7 @@ def main() -> int:
                 f"warm-up, {runs[0]['connections']} clients.\n\n{levers_table(runs)}")
         print(text)
         if args.write:
-            write(args.write, text, "levers")
+            write_section(args.write, "levers", text)
         return 0
     if args.webhooks:
         if not args.url:
@@ -268,7 +259,7 @@ def main() -> int:
                 + webhooks.table(webhooks.measure(args.url, args.changes, args.burst)))
         print(text)
         if args.write:
-            write(args.write, text, "webhooks")
+            write_section(args.write, "webhooks", text)
         return 0
     if args.cold:
         text = (f"Measured {machine()}.\n\n"
@@ -276,7 +267,7 @@ def main() -> int:
                              args.starts, args.warm))
         print(text)
         if args.write:
-            write(args.write, text, "cold")
+            write_section(args.write, "cold", text)
         return 0
     if not (args.url and args.pids):
         parser.error("--url and --pids are needed (or --levers)")
@@ -294,7 +285,7 @@ def main() -> int:
             "label": args.label, "extra": extra, "seconds": args.seconds,
             "connections": args.connections, "ours": ours, "other": other}, indent=1))
     if args.write:
-        write(args.write, text)
+        write_section(args.write, "routes", text)
     return 0
 
 

@@ -10,50 +10,14 @@ from __future__ import annotations
 
 import json
 import statistics
-import threading
 import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.receiver import Receiver
 
 PASSWORD = "Passw0rd1"
-
-
-class Receiver:
-    """A receiver on loopback: the time each item's delivery arrived, by item id."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                now = time.monotonic()
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                try:
-                    event = json.loads(body)
-                    item = event["data"]["targets"][0]["id"]
-                except (ValueError, KeyError, IndexError):
-                    item = None
-                if item:
-                    with receiver.lock:
-                        receiver.arrived.setdefault(item, now)
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def count(self) -> int:
-        with self.lock:
-            return len(self.arrived)
 
 
 def call(url: str, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
@@ -73,7 +37,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def measure(url: str, changes: int, burst: int) -> dict:
-    receiver = Receiver()
+    receiver = Receiver(lambda event: event["data"]["targets"][0]["id"])
     name = f"wh-bench-{uuid.uuid4().hex[:8]}"
     email = f"{name}@example.com"
     call(url, "POST", "/org/create", {"organization_name": name, "email": email, "password": PASSWORD})

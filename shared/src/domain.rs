@@ -32,8 +32,13 @@ impl OrganizationName {
 
     /// The tenant collection of this name: `org_` + name with `-` as `_`.
     pub fn collection_name(&self) -> String {
-        format!("org_{}", self.0.replace('-', "_"))
+        collection_of(&self.0)
     }
+}
+
+/// The tenant collection of a stored organization name: `org_` + name with `-` as `_`.
+pub fn collection_of(name: &str) -> String {
+    format!("org_{}", name.replace('-', "_"))
 }
 
 /// An email address in its one canonical form: ASCII, at most 254 bytes, trimmed and

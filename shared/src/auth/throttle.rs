@@ -58,11 +58,7 @@ pub async fn enter(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
     let keys = Keys::new(email, ip);
     let pair = attempts::count(store, &keys.pair, WINDOW).await?;
     if let Some(retry_after) = past(pair, MAX_PER_EMAIL_AND_IP) {
-        throttled(retry_after);
-        return Err(ApiError::TooManyRequests {
-            retry_after,
-            what: "failed login attempts",
-        });
+        return Err(throttled(retry_after));
     }
     let (by_email, by_ip) = tokio::join!(
         attempts::count(store, &keys.email, WINDOW),
@@ -72,26 +68,21 @@ pub async fn enter(store: &Store, email: &str, ip: &str) -> ApiResult<()> {
         .into_iter()
         .flatten()
         .max();
-    match retry_after {
-        None => Ok(()),
-        Some(retry_after) => {
-            throttled(retry_after);
-            Err(ApiError::TooManyRequests {
-                retry_after,
-                what: "failed login attempts",
-            })
-        }
+    retry_after.map_or(Ok(()), |retry_after| Err(throttled(retry_after)))
+}
+
+/// The 429 of a login the throttle refused, logged (with the metric `LoginsThrottled`).
+fn throttled(retry_after: u64) -> ApiError {
+    let fields = serde_json::json!({ "retry_after": retry_after });
+    crate::metrics::count("login throttled", &["LoginsThrottled"], fields);
+    ApiError::TooManyRequests {
+        retry_after,
+        what: "failed login attempts",
     }
 }
 
-/// The line (and metric `LoginsThrottled`) of a login the throttle refused.
-fn throttled(retry_after: u64) {
-    let fields = serde_json::json!({ "retry_after": retry_after });
-    crate::metrics::count("login throttled", &["LoginsThrottled"], fields);
-}
-
 /// The seconds to wait when a counter `(n, until)` is past `limit`.
-fn past((n, until): (i64, i64), limit: i64) -> Option<u64> {
+pub fn past((n, until): (i64, i64), limit: i64) -> Option<u64> {
     let now = DateTime::now().timestamp_millis();
     (n > limit).then(|| ((until - now).max(1000) as u64).div_ceil(1000))
 }

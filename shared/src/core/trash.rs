@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use mongodb::bson::{DateTime, oid::ObjectId};
 
 use crate::core::audit::{self, Event};
-use crate::domain::{OrganizationName, Role};
+use crate::domain::{OrganizationName, Role, collection_of};
 use crate::error::{ApiError, ApiResult};
 use crate::store::trash::{self, DeletedOrg, Restoring};
 use crate::store::users::{self, UserDoc};
@@ -121,15 +121,13 @@ pub async fn restore(
         Some(name) => name.as_str().to_owned(),
         None => record.name.clone(),
     };
-    let collection = format!("org_{name}");
+    let collection = collection_of(&name);
     if registry::holder(store, id, &name, &collection)
         .await?
         .is_some()
         || !tenants::is_empty(store, &record.trash.database, &collection).await?
     {
-        return Err(conflict(format!(
-            "Organization name '{name}' is taken; restore it under a new organization_name"
-        )));
+        return Err(name_taken(&name));
     }
     let plan = accounts_plan(store, &record).await?;
     if !plan.iter().any(|p| p.back && p.member.role == Role::Owner) {
@@ -151,6 +149,13 @@ pub async fn restore(
             None => Err(not_found()),
         },
     }
+}
+
+/// The 409 of a restore under a name another organization holds.
+fn name_taken(name: &str) -> ApiError {
+    conflict(format!(
+        "Organization name '{name}' is taken; restore it under a new organization_name"
+    ))
 }
 
 /// What becomes of one member's account in a restore.
@@ -192,7 +197,7 @@ pub async fn finish_restore(store: &Store, record: DeletedOrg) -> ApiResult<Rest
     };
     let place = Placement {
         database: record.trash.database.clone(),
-        collection: format!("org_{}", restoring.name),
+        collection: collection_of(&restoring.name),
     };
     reinsert(store, &record, &restoring, &place).await?;
     failpoint!(store, "restore.after_insert");
@@ -277,10 +282,7 @@ async fn reinsert(
             Some(_) => Ok(()),
             None => {
                 trash::unmark_restoring(store, org.id).await?;
-                Err(conflict(format!(
-                    "Organization name '{}' is taken; restore it under a new organization_name",
-                    restoring.name
-                )))
+                Err(name_taken(&restoring.name))
             }
         },
         Err(e) => Err(e.into()),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use mongodb::bson::DateTime;
 use serde_json::json;
 
 use crate::app::App;
@@ -47,11 +46,9 @@ pub async fn request_reset(app: &App, req: Request) -> ApiResult<Response<Body>>
         throttle::anonymous_write(app, &req),
     );
     minute?;
-    let (count, until) = hourly?;
-    if count > RESETS_PER_IP_HOUR {
-        let left = (until - DateTime::now().timestamp_millis()).max(1000) / 1000;
+    if let Some(retry_after) = throttle::past(hourly?, RESETS_PER_IP_HOUR) {
         return Err(ApiError::TooManyRequests {
-            retry_after: left as u64,
+            retry_after,
             what: "password reset requests",
         });
     }

@@ -20,6 +20,19 @@ fn no_pending() -> Document {
     doc! { "$exists": false }
 }
 
+/// The projection of a read without the member map and the outbox: its size does not
+/// grow with the number of members.
+fn without_members() -> Document {
+    doc! { "members": 0, "audit_outbox": 0 }
+}
+
+/// Every organization a find returns (those that can be read).
+async fn all(find: mongodb::action::Find<'_, Document>) -> Result<Vec<OrgDoc>, Error> {
+    use futures_util::TryStreamExt;
+    let docs: Vec<Document> = find.await?.try_collect().await?;
+    Ok(docs.into_iter().filter_map(OrgDoc::from_document).collect())
+}
+
 /// How many audit events an organization's outbox keeps (each is copied into the log
 /// right after its write; the outbox only bridges a crash in between).
 const OUTBOX: i32 = 32;
@@ -71,7 +84,7 @@ pub async fn bare(store: &Store, id: ObjectId) -> Result<Option<OrgDoc>, Error> 
     Ok(store
         .organizations()
         .find_one(doc! { "_id": id })
-        .projection(doc! { "members": 0, "audit_outbox": 0 })
+        .projection(without_members())
         .await?
         .and_then(OrgDoc::from_document))
 }
@@ -171,31 +184,16 @@ pub async fn for_member(
 /// (v3) Up to `limit` organizations with a create, rename or delete in flight since
 /// before `before` (ms): abandoned by their requests, for the purge's sweep.
 pub async fn stalled(store: &Store, before: i64, limit: i64) -> Result<Vec<OrgDoc>, Error> {
-    use futures_util::TryStreamExt;
     let filter = doc! {
         "pending.since": { "$lt": DateTime::from_millis(before) },
         "pending.op": { "$nin": ["restore", "import"] },
     };
-    let docs: Vec<Document> = store
-        .organizations()
-        .find(filter)
-        .limit(limit)
-        .await?
-        .try_collect()
-        .await?;
-    Ok(docs.into_iter().filter_map(OrgDoc::from_document).collect())
+    all(store.organizations().find(filter).limit(limit)).await
 }
 
 /// The organizations with these ids (those that exist and can be read).
 pub async fn by_ids(store: &Store, ids: &[ObjectId]) -> Result<Vec<OrgDoc>, Error> {
-    use futures_util::TryStreamExt;
-    let docs: Vec<Document> = store
-        .organizations()
-        .find(doc! { "_id": { "$in": ids } })
-        .await?
-        .try_collect()
-        .await?;
-    Ok(docs.into_iter().filter_map(OrgDoc::from_document).collect())
+    all(store.organizations().find(doc! { "_id": { "$in": ids } })).await
 }
 
 /// Inserts a new registry document (error 11000 when a unique value is taken).
@@ -729,21 +727,17 @@ pub fn page_query(query: &OrgQuery) -> (Document, Document) {
 /// `name_1`, `external_id_1`): keyset paging, so a page costs the
 /// same however many organizations there are, and none is seen twice.
 pub async fn page(store: &Store, query: &OrgQuery) -> Result<Vec<OrgDoc>, Error> {
-    use futures_util::TryStreamExt;
     let (mut filter, sort) = page_query(query);
     if let Some(status) = query.status {
         filter.insert("status", status.as_str());
     }
-    let docs: Vec<Document> = store
+    all(store
         .organizations()
         .find(filter)
         .sort(sort)
         .limit(query.limit as i64 + 1)
-        .projection(doc! { "members": 0, "audit_outbox": 0 })
-        .await?
-        .try_collect()
-        .await?;
-    Ok(docs.into_iter().filter_map(OrgDoc::from_document).collect())
+        .projection(without_members()))
+    .await
 }
 
 /// Whether the organization (its id as hex) is suspended.
@@ -854,12 +848,8 @@ pub async fn legacy_of(store: &Store, email: &str) -> Result<Option<OrgDoc>, Err
 
 /// The first-release documents not migrated yet.
 pub async fn legacy(store: &Store) -> Result<Vec<OrgDoc>, Error> {
-    use futures_util::TryStreamExt;
-    let docs: Vec<Document> = store
+    all(store
         .organizations()
-        .find(doc! { "admin_id": { "$exists": true } })
-        .await?
-        .try_collect()
-        .await?;
-    Ok(docs.into_iter().filter_map(OrgDoc::from_document).collect())
+        .find(doc! { "admin_id": { "$exists": true } }))
+    .await
 }

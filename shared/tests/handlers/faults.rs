@@ -10,13 +10,9 @@ use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
 use serde_json::json;
 use tenant::App;
 use tenant::hooks::Fault;
-use tenant::store::{OrgDoc, PendingOp};
+use tenant::store::PendingOp;
 
 use crate::common::*;
-
-async fn registered(app: &App, name: &str) -> Option<OrgDoc> {
-    registry(app).find_one(doc! { "name": name }).await.unwrap()
-}
 
 async fn collection_exists(app: &App, name: &str) -> bool {
     tenant_db(app)
@@ -211,13 +207,8 @@ async fn a_create_abandoned_with_nobody_to_meet_it_is_rolled_back_by_the_purge()
     let app = app().await;
     let o = signup(&app).await;
     let long_ago = DateTime::from_millis(DateTime::now().timestamp_millis() - 120_000);
-    registry(&app)
-        .update_one(
-            doc! { "name": &o.name },
-            doc! { "$set": { "pending": { "op": "create", "since": long_ago } } },
-        )
-        .await
-        .unwrap();
+    let pending = doc! { "op": "create", "since": long_ago };
+    set_pending(&app, &o.name, Some(pending)).await;
     let report = tenant::jobs::purge::run(&app.store, 50).await.unwrap();
     assert!(report.settled >= 1, "{report:?}");
     assert!(registered(&app, &o.name).await.is_none());

@@ -224,11 +224,7 @@ async fn registry_documents_of_an_unknown_shape_are_ignored_not_a_500() {
 async fn an_item_write_racing_a_delete_leaves_nothing_behind() {
     let app = app().await;
     let o = signup(&app).await;
-    let doc = registry(&app)
-        .find_one(doc! { "name": &o.name })
-        .await
-        .unwrap()
-        .unwrap();
+    let doc = registered(&app, &o.name).await.unwrap();
     let deleted = delete_org(&app, &o.token).await;
     assert_eq!(deleted.status, 204);
     // The write of a request that passed its token check before the delete.
@@ -260,12 +256,7 @@ async fn an_item_write_racing_a_rename_lands_with_the_data() {
     let app = app().await;
     let o = signup(&app).await;
     add_item(&app, &o.token, json!({ "n": 1 })).await;
-    let before: Placement = registry(&app)
-        .find_one(doc! { "name": &o.name })
-        .await
-        .unwrap()
-        .unwrap()
-        .placement;
+    let before: Placement = registered(&app, &o.name).await.unwrap().placement;
     let new = unique("moved");
     let res = rename_org(&app, &o.token, &new).await;
     assert_eq!(res.status, 200, "{}", res.text);
@@ -298,12 +289,7 @@ async fn an_item_write_racing_a_rename_lands_with_the_data() {
 async fn an_item_the_rename_carried_along_is_stored_once_not_a_500() {
     let app = app().await;
     let o = signup(&app).await;
-    let before: Placement = registry(&app)
-        .find_one(doc! { "name": &o.name })
-        .await
-        .unwrap()
-        .unwrap()
-        .placement;
+    let before: Placement = registered(&app, &o.name).await.unwrap().placement;
     let new = unique("carried");
     let res = rename_org(&app, &o.token, &new).await;
     assert_eq!(res.status, 200, "{}", res.text);

@@ -161,11 +161,17 @@ async fn a_restore_whose_name_was_taken_is_409_unless_given_a_new_name() {
     )
     .await;
     assert_eq!(bad.status, 422, "{}", bad.text);
-    let new_name = unique("renamed");
+    let new_name = format!("{}-b", unique("renamed"));
     let res = restore(&app, &o.id, Some(json!({ "organization_name": new_name }))).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body["organization_name"], new_name.as_str());
     assert_back(&app, &o, &member).await;
+    // Its collection is named as a create's would be (`-` as `_`).
+    let placement = registered(&app, &new_name).await.unwrap().placement;
+    assert_eq!(
+        placement.collection,
+        format!("org_{}", new_name.replace('-', "_"))
+    );
     assert_eq!(get_org(&app, &new_name).await.status, 200);
     // The taker's organization is its own still.
     let taker_token = login(&app, &taker, PASSWORD).await;

@@ -223,20 +223,11 @@ async fn a_takeover_that_finds_the_create_still_running_is_409_and_not_kept() {
         .await
         .unwrap();
     let pending = doc! { "op": "create", "since": DateTime::now() };
-    registry(&app)
-        .update_one(
-            doc! { "name": &name },
-            doc! { "$set": { "pending": pending } },
-        )
-        .await
-        .unwrap();
+    set_pending(&app, &name, Some(pending)).await;
     let busy = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(busy.status, 409, "{}", busy.text);
     // The first request finishes; the next retry gets its answer.
-    registry(&app)
-        .update_one(doc! { "name": &name }, doc! { "$unset": { "pending": "" } })
-        .await
-        .unwrap();
+    set_pending(&app, &name, None).await;
     let done = call(&app, organizations::create, &create_with_key(&name, &key)).await;
     assert_eq!(done.status, 201, "{}", done.text);
     assert_eq!(done.body["id"], first.body["id"]);

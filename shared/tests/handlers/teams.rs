@@ -595,13 +595,7 @@ mod faults {
         assert_eq!(res.status, 503, "{}", res.text);
         app.store.hooks().clear();
         assert_revoked(&app, &[&token], "a member's token outlived the delete").await;
-        assert!(
-            registry(&app)
-                .find_one(doc! { "name": &o.name })
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(registered(&app, &o.name).await.is_none());
         for gone in [&email, &o.email] {
             assert!(account(&app, gone).await.is_none(), "{gone}");
         }
@@ -620,13 +614,7 @@ mod faults {
         assert_eq!(res.status, 503, "{}", res.text);
         app.store.hooks().clear();
         assert!(account(&app, &email).await.is_none());
-        assert!(
-            registry(&app)
-                .find_one(doc! { "name": &name })
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(registered(&app, &name).await.is_none());
         let again = create_org(&app, body).await;
         assert_eq!(again.status, 201, "{}", again.text);
     }

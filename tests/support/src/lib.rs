@@ -339,6 +339,27 @@ pub fn registry(app: &App) -> Collection<OrgDoc> {
     app.store.databases().0.collection("organizations")
 }
 
+/// The registry entry of the organization named `name`, if there is one.
+pub async fn registered(app: &App, name: &str) -> Option<OrgDoc> {
+    registry(app)
+        .find_one(mongodb::bson::doc! { "name": name })
+        .await
+        .unwrap()
+}
+
+/// Sets the operation in flight (`pending`) of the organization named `name`, or clears
+/// it (`None`), as a request that died or still runs would have left it.
+pub async fn set_pending(app: &App, name: &str, pending: Option<Document>) {
+    let update = match pending {
+        Some(pending) => mongodb::bson::doc! { "$set": { "pending": pending } },
+        None => mongodb::bson::doc! { "$unset": { "pending": "" } },
+    };
+    registry(app)
+        .update_one(mongodb::bson::doc! { "name": name }, update)
+        .await
+        .unwrap();
+}
+
 /// The tenant database of an app.
 pub fn tenant_db(app: &App) -> &Database {
     app.store.databases().1
