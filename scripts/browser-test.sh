@@ -64,7 +64,7 @@ if [ -z "${API_URL:-}" ]; then
   RUN_DIR="$(mktemp -d "$LOCAL/browser.XXXXXX")"
   trap 'stop_stack; rm -rf "$RUN_DIR"' EXIT
   log "building the functions"
-  cargo build -p functions --quiet
+  cargo build -p functions -p devtools --bins --quiet
   start_stack "$RUN_DIR"
 fi
 

@@ -7,12 +7,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bootstrap
-[ -x "$VENV/bin/st" ] || { log "installing schemathesis into .local/venv"; "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==4.32.5"; }
+[ -x "$VENV/bin/st" ] || { log "installing schemathesis into .local/venv"; "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"; }
 
 if [ -z "${API_URL:-}" ]; then
   RUN_DIR="$(mktemp -d "$LOCAL/fuzz.XXXXXX")"
   trap 'stop_stack; rm -rf "$RUN_DIR"' EXIT
-  cargo build -p functions --bins --quiet
+  cargo build -p functions -p devtools --bins --quiet
   start_stack "$RUN_DIR" --instances 2
 fi
 

@@ -15,6 +15,8 @@ STANDARDWEBHOOKS_VERSION="1.3.0"
 ZIGLANG_VERSION="0.17.1"
 SAM_CLI_VERSION="1.170.0"
 MATPLOTLIB_VERSION="3.11.2"
+MOTO_VERSION="5.2.5"
+SCHEMATHESIS_VERSION="4.32.5"
 # The Rust target of the Lambda functions (arm64, glibc).
 LAMBDA_TARGET="aarch64-unknown-linux-gnu"
 
