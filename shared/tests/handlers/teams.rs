@@ -447,7 +447,15 @@ async fn owners_demoting_each_other_or_leaving_at_once_never_leave_none() {
             )
         };
         let statuses = [ra.status.as_u16(), rb.status.as_u16()];
-        assert!(statuses.contains(&409), "round {round}: {statuses:?}");
+        // One wins; the other is refused: 409 (it would leave no owner) when both got
+        // past the token check first, or 403 when the winner's demotion of its caller
+        // landed before that check (an admin cannot change an owner's role).
+        let won = statuses.iter().filter(|s| matches!(s, 200 | 204)).count();
+        assert_eq!(won, 1, "round {round}: {statuses:?}");
+        assert!(
+            statuses.iter().any(|s| matches!(s, 403 | 409)),
+            "round {round}: {statuses:?}"
+        );
         assert_eq!(
             owners(&app, &o.name).await,
             1,
